@@ -1,0 +1,221 @@
+import type { DescMessage, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { service as healthServiceDefinition } from "grpc-health-check";
+import { CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
+import { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
+import { grpcServiceDefinition } from "../transport/adapter.js";
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Deadline relative to now, in ms; the call fails with DEADLINE_EXCEEDED (4) after it. */
+  timeoutMs?: number;
+  /** Cancels the call (CANCELLED, 1). */
+  signal?: AbortSignal;
+}
+
+/** Options of a client-streaming call. */
+export interface StreamCallOptions extends CallOptions {
+  /** Called after each message has been handed to the transport (flow control permitting). */
+  onSent?: (index: number, message: unknown) => void;
+}
+
+/** A failed call: the gRPC status and the server's message (which leads with `[code]`). */
+export class RpcError extends Error {
+  override readonly name = "RpcError";
+  constructor(
+    /** gRPC status number (3 INVALID_ARGUMENT, 5 NOT_FOUND, ...). */
+    readonly status: number,
+    /** The server's message. */
+    readonly details: string,
+  ) {
+    super(`${grpc.status[status] ?? status}: ${details}`);
+  }
+  /** The status name, e.g. `INVALID_ARGUMENT`. */
+  get statusName(): string {
+    return grpc.status[this.status] ?? String(this.status);
+  }
+}
+
+type MethodsOf<S> = S extends { method: infer M } ? M : never;
+type ClientMethodOf<M> = M extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+  ? (request: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>
+  : M extends { methodKind: "client_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+    ? (requests: Iterable<MessageInitShape<I>> | AsyncIterable<MessageInitShape<I>>, options?: StreamCallOptions) => Promise<MessageShape<O>>
+    : never;
+
+/** Promise-based methods of a generated service, keyed by `localName` (`search`, `ingest`, ...). */
+export type TypedClient<S extends DescService> = { [K in keyof MethodsOf<S>]: ClientMethodOf<MethodsOf<S>[K]> };
+
+function toRpcError(error: unknown): Error {
+  if (error !== null && typeof error === "object" && "code" in error && typeof error.code === "number") {
+    const details = "details" in error && typeof error.details === "string" ? error.details : String(error);
+    return new RpcError(error.code, details);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function callOptionsOf(options: CallOptions | undefined): grpc.CallOptions {
+  return options?.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs };
+}
+
+function bindAbort(call: { cancel(): void }, signal: AbortSignal | undefined): void {
+  if (signal === undefined) return;
+  if (signal.aborted) call.cancel();
+  else signal.addEventListener("abort", () => call.cancel(), { once: true });
+}
+
+/**
+ * A typed client for one service over an existing grpc-js channel, built from the same generated
+ * descriptors as the server. Unary methods return promises; client-streaming methods take an iterable
+ * or async iterable and write each message only when the transport has room (HTTP/2 flow control),
+ * so a slow server slows the producer instead of buffering without bound. Failures reject with
+ * {@link RpcError}.
+ */
+export function createTypedClient<S extends DescService>(service: S, client: grpc.Client): TypedClient<S> {
+  const definition = grpcServiceDefinition(service);
+  const typed: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    const { path, requestSerialize, responseDeserialize } = definition[method.localName]!;
+    if (method.methodKind === "unary") {
+      typed[method.localName] = (request: MessageInitShape<DescMessage>, options?: CallOptions) =>
+        new Promise((resolve, reject) => {
+          const call = client.makeUnaryRequest(
+            path,
+            requestSerialize,
+            responseDeserialize,
+            create(method.input, request),
+            new grpc.Metadata(),
+            callOptionsOf(options),
+            (error, response) => (error ? reject(toRpcError(error)) : resolve(response)),
+          );
+          bindAbort(call, options?.signal);
+        });
+    } else if (method.methodKind === "client_streaming") {
+      typed[method.localName] = (
+        requests: Iterable<MessageInitShape<DescMessage>> | AsyncIterable<MessageInitShape<DescMessage>>,
+        options?: StreamCallOptions,
+      ) => clientStream(client, path, requestSerialize, responseDeserialize, method.input, requests, options);
+    }
+  }
+  return typed as TypedClient<S>;
+}
+
+async function clientStream(
+  client: grpc.Client,
+  path: string,
+  serialize: (value: unknown) => Buffer,
+  deserialize: (bytes: Buffer) => unknown,
+  input: DescMessage,
+  requests: Iterable<MessageInitShape<DescMessage>> | AsyncIterable<MessageInitShape<DescMessage>>,
+  options: StreamCallOptions | undefined,
+): Promise<unknown> {
+  let settled = false;
+  let response!: Promise<unknown>;
+  const call = await new Promise<grpc.ClientWritableStream<unknown>>((resolveCall) => {
+    response = new Promise((resolve, reject) => {
+      const stream = client.makeClientStreamRequest(path, serialize, deserialize, new grpc.Metadata(), callOptionsOf(options), (error, value) => {
+        settled = true;
+        if (error) reject(toRpcError(error));
+        else resolve(value);
+      });
+      resolveCall(stream);
+    });
+  });
+  bindAbort(call, options?.signal);
+  // The server may end the call (an error status) while we are still writing: stop writing then.
+  const ended = response.then(
+    () => undefined,
+    () => undefined,
+  );
+  let index = 0;
+  try {
+    for await (const request of requests) {
+      if (settled) break;
+      const message = create(input, request);
+      if (!call.write(message)) {
+        await Promise.race([new Promise((resolve) => call.once("drain", resolve)), ended]);
+      }
+      options?.onSent?.(index, message);
+      index++;
+    }
+  } catch (error) {
+    call.cancel();
+    await ended;
+    throw error;
+  }
+  if (!settled) call.end();
+  return response;
+}
+
+/** Options of {@link VectorDbClient}. */
+export interface VectorDbClientOptions {
+  /** Channel credentials; insecure (plaintext) by default. */
+  credentials?: grpc.ChannelCredentials;
+  /** Largest message sent or received, in bytes; default 64 MiB (the server's default limit). */
+  messageBytesMax?: number;
+}
+
+/**
+ * The typed TypeScript client of the vector database.
+ *
+ * ```ts
+ * const client = new VectorDbClient("127.0.0.1:50051");
+ * await client.collections.createCollection({ name: "docs", dimension: 3, distance: Distance.COSINE });
+ * await client.points.upsert({ collection: "docs", points: [{ id: "a", vector: [1, 0, 0], payload: { lang: "en" } }] });
+ * const { hits } = await client.points.search({ collection: "docs", vector: [1, 0, 0], k: 5 });
+ * client.close();
+ * ```
+ */
+export class VectorDbClient {
+  private readonly channel: grpc.Client;
+  /** CollectionService: createCollection, getCollection, listCollections, deleteCollection. */
+  readonly collections: TypedClient<typeof CollectionService>;
+  /** PointService: upsert, get, delete, search, batchSearch, ingest (client stream). */
+  readonly points: TypedClient<typeof PointService>;
+
+  /** @param address `host:port`, e.g. `127.0.0.1:50051`. */
+  constructor(
+    readonly address: string,
+    options: VectorDbClientOptions = {},
+  ) {
+    const messageBytesMax = options.messageBytesMax ?? 64 * 1024 * 1024;
+    this.channel = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": messageBytesMax,
+      "grpc.max_send_message_length": messageBytesMax,
+    });
+    this.collections = createTypedClient(CollectionService, this.channel);
+    this.points = createTypedClient(PointService, this.channel);
+  }
+
+  /**
+   * grpc.health.v1 Check: the serving status (`SERVING`, `NOT_SERVING`, `UNKNOWN`, `SERVICE_UNKNOWN`)
+   * of `service` ("" for the whole server). Rejects with {@link RpcError} when the server is unreachable.
+   */
+  health(service = "", options?: CallOptions): Promise<string> {
+    const check = healthServiceDefinition.Check!;
+    return new Promise((resolve, reject) => {
+      this.channel.makeUnaryRequest(
+        check.path,
+        check.requestSerialize,
+        check.responseDeserialize,
+        { service },
+        new grpc.Metadata(),
+        callOptionsOf(options),
+        (error, response) => (error ? reject(toRpcError(error)) : resolve(String((response as { status: unknown }).status))),
+      );
+    });
+  }
+
+  /** Resolves once the channel is connected, or rejects after `timeoutMs`. */
+  waitForReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.channel.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.channel.close();
+  }
+}

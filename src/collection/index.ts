@@ -1,0 +1,3 @@
+export { Collection, type CollectionLimits } from "./collection.js";
+export { matchesFilter, matchesCondition } from "./filter.js";
+export type * from "./types.js";

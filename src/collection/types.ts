@@ -1,0 +1,97 @@
+import type { DistanceKind } from "../index/index.js";
+
+/** A JSON value as stored in payloads. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON object: the payload of a point. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** HNSW parameters of a collection (Malkov & Yashunin, arXiv:1603.09320). */
+export interface HnswParams {
+  /** Links per node on the upper layers; layer 0 keeps 2·m. */
+  m: number;
+  /** Candidate-list width while inserting. */
+  efConstruction: number;
+  /** Default candidate-list width while searching. */
+  ef: number;
+}
+
+/** What a collection is created with. */
+export interface CollectionSpec {
+  name: string;
+  /** Components per vector. */
+  dimension: number;
+  distance: DistanceKind;
+  hnsw: HnswParams;
+}
+
+/** A point as written: `vector` has exactly the collection's dimension. */
+export interface PointInput {
+  id: string;
+  vector: Float32Array;
+  payload?: JsonObject | undefined;
+}
+
+/** A point as read back. `vector` is a copy; for cosine it is the stored unit vector. */
+export interface PointRecord {
+  id: string;
+  vector?: Float32Array;
+  payload?: JsonObject;
+}
+
+/** One nearest-neighbour query in domain form. */
+export interface SearchParams {
+  /** Exactly the collection's dimension, finite components. */
+  vector: Float32Array;
+  /** Top-k, at least 1. */
+  k: number;
+  filter?: Filter | undefined;
+  /** Public score threshold: `score >= t` for cosine and dot, `distance <= t` for euclidean. */
+  scoreThreshold?: number | undefined;
+  /** HNSW candidate-list width; undefined = the collection's default. */
+  ef?: number | undefined;
+  /** Force a brute-force scan. */
+  exact: boolean;
+  withPayload: boolean;
+  withVector: boolean;
+}
+
+/** A search hit; `score` as defined in the proto (similarity, or L2 distance for euclidean). */
+export interface Hit {
+  id: string;
+  score: number;
+  payload?: JsonObject;
+  vector?: Float32Array;
+}
+
+/** Counters of a collection. */
+export interface CollectionStats {
+  pointCount: number;
+  /** Approximate bytes held: vector matrix, ids, payloads (see Collection.memoryBytes). */
+  memoryBytes: number;
+}
+
+/** Result of an upsert. */
+export interface UpsertResult {
+  inserted: number;
+  updated: number;
+}
+
+/** A scalar a filter compares with. */
+export type FilterScalar = string | number | boolean | null;
+
+/** A filter tree: all of `must`, at least one of `should` (if any), none of `mustNot`. */
+export interface Filter {
+  must: Condition[];
+  should: Condition[];
+  mustNot: Condition[];
+}
+
+/** One condition. `path` is the payload key split on dots (`meta.lang` → ["meta", "lang"]). */
+export type Condition =
+  | { kind: "equals"; path: string[]; value: FilterScalar }
+  | { kind: "anyOf"; path: string[]; values: FilterScalar[] }
+  | { kind: "range"; path: string[]; gt?: number; gte?: number; lt?: number; lte?: number }
+  | { kind: "exists"; path: string[]; exists: boolean }
+  | { kind: "isNull"; path: string[]; isNull: boolean }
+  | { kind: "hasId"; ids: ReadonlySet<string> }
+  | { kind: "filter"; filter: Filter };

@@ -1,0 +1,188 @@
+/**
+ * Every limit and default of the server in one place, with units in the names. The CLI builds its flags
+ * from {@link configOptions}, so a flag, its environment variable and its default are declared once;
+ * a flag beats the environment, which beats the default.
+ */
+
+/** Limits that bound every request. Exceeding one is INVALID_ARGUMENT or RESOURCE_EXHAUSTED. */
+export interface Limits {
+  /** Largest vector dimension a collection may declare (components). */
+  dimensionMax: number;
+  /** Largest top-k of a search. */
+  kMax: number;
+  /** Largest HNSW candidate-list width, for `ef` and `ef_construction`. */
+  efMax: number;
+  /** Largest HNSW `m` (links per node on the upper layers). */
+  hnswMMax: number;
+  /** Most points in one Upsert request or one Ingest message. */
+  batchPointsMax: number;
+  /** Most queries in one BatchSearch request. */
+  batchQueriesMax: number;
+  /** Most ids in one Get or Delete request or one `has_id` condition. */
+  idsPerRequestMax: number;
+  /** Longest point id, in UTF-8 bytes. */
+  idBytesMax: number;
+  /** Largest payload of one point, in bytes of its JSON serialisation. */
+  payloadBytesMax: number;
+  /** Deepest nesting of filters inside filters. */
+  filterDepthMax: number;
+  /** Most conditions in one filter tree, counting nested ones. */
+  filterConditionsMax: number;
+  /** Most values in one `any_of` condition. */
+  anyOfValuesMax: number;
+  /** Longest payload key in a filter condition, in UTF-8 bytes. */
+  filterKeyBytesMax: number;
+  /** Most collections the server holds. */
+  collectionsMax: number;
+  /** Most points one collection holds. */
+  collectionPointsMax: number;
+  /** Largest gRPC message the server accepts or sends, in bytes. */
+  messageBytesMax: number;
+}
+
+/** HNSW parameters a collection gets when its create request leaves them at 0. */
+export interface HnswDefaults {
+  m: number;
+  efConstruction: number;
+  ef: number;
+}
+
+/** Everything the server needs to start. */
+export interface ServerConfig {
+  /** Address to listen on. 127.0.0.1 by default; 0.0.0.0 in the container. */
+  host: string;
+  /** TCP port; 0 picks a free one (tests). */
+  port: number;
+  /** Directory for collection data. Storage is in memory until the durable storage lands. */
+  dataDir: string;
+  /** pino log level: fatal, error, warn, info, debug, trace or silent. */
+  logLevel: string;
+  /** How long SIGTERM waits for in-flight calls before cancelling them, in ms. */
+  shutdownGraceMs: number;
+  limits: Limits;
+  hnswDefaults: HnswDefaults;
+}
+
+/** The defaults, as documented in the README's limits table. */
+export const defaultLimits: Readonly<Limits> = Object.freeze({
+  dimensionMax: 65_536,
+  kMax: 10_000,
+  efMax: 4_096,
+  hnswMMax: 128,
+  batchPointsMax: 10_000,
+  batchQueriesMax: 1_024,
+  idsPerRequestMax: 10_000,
+  idBytesMax: 256,
+  payloadBytesMax: 65_536,
+  filterDepthMax: 16,
+  filterConditionsMax: 1_024,
+  anyOfValuesMax: 1_024,
+  filterKeyBytesMax: 256,
+  collectionsMax: 1_000,
+  collectionPointsMax: 50_000_000,
+  messageBytesMax: 64 * 1024 * 1024,
+});
+
+export const defaultHnsw: Readonly<HnswDefaults> = Object.freeze({ m: 16, efConstruction: 200, ef: 64 });
+
+/** A complete configuration with every default; `overrides` replaces top-level fields and limits. */
+export function makeConfig(overrides: Partial<Omit<ServerConfig, "limits">> & { limits?: Partial<Limits> } = {}): ServerConfig {
+  return {
+    host: overrides.host ?? "127.0.0.1",
+    port: overrides.port ?? 50051,
+    dataDir: overrides.dataDir ?? "./.vectordb-data",
+    logLevel: overrides.logLevel ?? "info",
+    shutdownGraceMs: overrides.shutdownGraceMs ?? 10_000,
+    limits: { ...defaultLimits, ...overrides.limits },
+    hnswDefaults: { ...defaultHnsw, ...overrides.hnswDefaults },
+  };
+}
+
+/** One configurable setting: its flag, environment variable and where it goes in {@link ServerConfig}. */
+export interface ConfigOption {
+  /** Long flag without dashes, e.g. `port`. */
+  flag: string;
+  /** Environment variable, e.g. `VECTORDB_PORT`. */
+  env: string;
+  /** Dotted path into ServerConfig, e.g. `limits.kMax`. */
+  path: string;
+  kind: "string" | "integer";
+  description: string;
+}
+
+const limitDescriptions: Record<keyof Limits, string> = {
+  dimensionMax: "largest vector dimension (components)",
+  kMax: "largest top-k of a search",
+  efMax: "largest ef / ef_construction",
+  hnswMMax: "largest HNSW m",
+  batchPointsMax: "most points per Upsert request or Ingest message",
+  batchQueriesMax: "most queries per BatchSearch request",
+  idsPerRequestMax: "most ids per Get/Delete request or has_id condition",
+  idBytesMax: "longest point id (UTF-8 bytes)",
+  payloadBytesMax: "largest payload per point (bytes of JSON)",
+  filterDepthMax: "deepest filter nesting",
+  filterConditionsMax: "most conditions per filter tree",
+  anyOfValuesMax: "most values per any_of condition",
+  filterKeyBytesMax: "longest filter key (UTF-8 bytes)",
+  collectionsMax: "most collections",
+  collectionPointsMax: "most points per collection",
+  messageBytesMax: "largest gRPC message (bytes)",
+};
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function screamingSnake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+}
+
+/** Every setting the server reads from flags and the environment. */
+export const configOptions: readonly ConfigOption[] = [
+  { flag: "host", env: "VECTORDB_HOST", path: "host", kind: "string", description: "address to listen on" },
+  { flag: "port", env: "VECTORDB_PORT", path: "port", kind: "integer", description: "TCP port (0 = any free port)" },
+  { flag: "data-dir", env: "VECTORDB_DATA_DIR", path: "dataDir", kind: "string", description: "data directory" },
+  { flag: "log-level", env: "VECTORDB_LOG_LEVEL", path: "logLevel", kind: "string", description: "log level (pino)" },
+  { flag: "shutdown-grace-ms", env: "VECTORDB_SHUTDOWN_GRACE_MS", path: "shutdownGraceMs", kind: "integer", description: "drain time on SIGTERM (ms)" },
+  { flag: "hnsw-m", env: "VECTORDB_HNSW_M", path: "hnswDefaults.m", kind: "integer", description: "default HNSW m" },
+  { flag: "hnsw-ef-construction", env: "VECTORDB_HNSW_EF_CONSTRUCTION", path: "hnswDefaults.efConstruction", kind: "integer", description: "default HNSW ef_construction" },
+  { flag: "hnsw-ef", env: "VECTORDB_HNSW_EF", path: "hnswDefaults.ef", kind: "integer", description: "default HNSW search ef" },
+  ...(Object.keys(limitDescriptions) as (keyof Limits)[]).map((key) => ({
+    flag: kebab(key),
+    env: `VECTORDB_${screamingSnake(key)}`,
+    path: `limits.${key}`,
+    kind: "integer" as const,
+    description: limitDescriptions[key],
+  })),
+];
+
+/**
+ * Builds a configuration from parsed settings keyed by {@link ConfigOption.path} (strings, as they come
+ * from a flag or the environment). Throws an Error naming the flag for a value that is not a
+ * non-negative integer where one is needed, or a port outside 0..65535.
+ */
+export function configFromSettings(settings: Readonly<Record<string, string | undefined>>): ServerConfig {
+  const config = makeConfig();
+  for (const option of configOptions) {
+    const raw = settings[option.path];
+    if (raw === undefined) continue;
+    let value: string | number = raw;
+    if (option.kind === "integer") {
+      if (!/^\d+$/.test(raw.trim())) {
+        throw new Error(`--${option.flag} (${option.env}): "${raw}" is not a non-negative integer`);
+      }
+      value = Number(raw.trim());
+    }
+    const [head, tail] = option.path.split(".") as [string, string | undefined];
+    if (tail === undefined) {
+      (config as unknown as Record<string, unknown>)[head] = value;
+    } else {
+      (config as unknown as Record<string, Record<string, unknown>>)[head]![tail] = value;
+    }
+  }
+  if (config.port > 65_535) throw new Error(`--port (VECTORDB_PORT): ${config.port} is outside 0..65535`);
+  for (const [key, value] of Object.entries(config.limits)) {
+    if (value < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${value}`);
+  }
+  return config;
+}

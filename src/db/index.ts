@@ -1,0 +1,1 @@
+export { Database, checkCollectionName, collectionNamePattern } from "./database.js";

@@ -1,0 +1,3 @@
+export { type DistanceKind, type DistanceKernel, dotAt, l2SquaredAt, norm, normalizeInPlace, kernelOf, scoreOf, internalThreshold } from "./distance.js";
+export { TopK } from "./top-k.js";
+export { FlatIndex, type FlatSearchOptions, type SlotHits } from "./flat-index.js";

@@ -1,0 +1,55 @@
+import type { Collection } from "../collection/index.js";
+import type { ServerConfig } from "../config.js";
+import { invalidArgument } from "../errors.js";
+import type { Database } from "../db/index.js";
+import { type CollectionInfo, CollectionInfoSchema, HnswConfigSchema } from "../../gen/vectordb/v1/collection_pb.js";
+import type { CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { distanceFromProto, distanceToProto, hnswFromProto } from "./convert.js";
+import type { ServiceHandlers } from "./handler-types.js";
+
+/** A collection as the API reports it. */
+export function collectionInfo(collection: Collection): CollectionInfo {
+  const { spec } = collection;
+  const stats = collection.stats();
+  return create(CollectionInfoSchema, {
+    name: spec.name,
+    dimension: spec.dimension,
+    distance: distanceToProto(spec.distance),
+    hnsw: create(HnswConfigSchema, { m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, ef: spec.hnsw.ef }),
+    pointCount: BigInt(stats.pointCount),
+    memoryBytes: BigInt(stats.memoryBytes),
+  });
+}
+
+/**
+ * Handlers of `vectordb.v1.CollectionService`: validate, convert, delegate to the {@link Database}.
+ * Errors (as VectorDbError): INVALID_ARGUMENT for a bad name, dimension, distance or HNSW parameter;
+ * ALREADY_EXISTS; NOT_FOUND; RESOURCE_EXHAUSTED past `collections_max`.
+ */
+export function collectionServiceHandlers(db: Database, config: ServerConfig): ServiceHandlers<typeof CollectionService> {
+  const { limits } = config;
+  return {
+    async createCollection(request) {
+      if (request.dimension < 1 || request.dimension > limits.dimensionMax) {
+        throw invalidArgument(`dimension: ${request.dimension} is outside 1..${limits.dimensionMax} (dimension_max)`);
+      }
+      const collection = db.create({
+        name: request.name,
+        dimension: request.dimension,
+        distance: distanceFromProto(request.distance, "distance"),
+        hnsw: hnswFromProto(request.hnsw, config.hnswDefaults, limits),
+      });
+      return { collection: collectionInfo(collection) };
+    },
+    async getCollection(request) {
+      return { collection: collectionInfo(db.get(request.name, "name")) };
+    },
+    async listCollections() {
+      return { collections: db.list().map(collectionInfo) };
+    },
+    async deleteCollection(request) {
+      return { deletedPoints: BigInt(db.drop(request.name)) };
+    },
+  };
+}

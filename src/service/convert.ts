@@ -1,0 +1,232 @@
+import { create, type JsonObject as ProtoJsonObject } from "@bufbuild/protobuf";
+import type { ListValue, Value } from "@bufbuild/protobuf/wkt";
+import type {
+  Condition,
+  Filter,
+  FilterScalar,
+  Hit,
+  HnswParams,
+  JsonObject,
+  PointInput,
+  PointRecord,
+  SearchParams,
+} from "../collection/index.js";
+import type { HnswDefaults, Limits } from "../config.js";
+import { invalidArgument } from "../errors.js";
+import type { DistanceKind } from "../index/index.js";
+import { Distance, type HnswConfig } from "../../gen/vectordb/v1/collection_pb.js";
+import {
+  type Filter as ProtoFilter,
+  type Point,
+  PointSchema,
+  type ScoredPoint,
+  ScoredPointSchema,
+  type SearchQuery,
+} from "../../gen/vectordb/v1/point_pb.js";
+
+/**
+ * Conversion between protobuf messages and domain types, validating as it goes. Every function throws
+ * `VectorDbError` invalid_argument (INVALID_ARGUMENT) with a message that names the request field and,
+ * where there is one, the limit.
+ */
+
+/** The domain distance of a proto enum value. */
+export function distanceFromProto(distance: Distance, field: string): DistanceKind {
+  switch (distance) {
+    case Distance.COSINE:
+      return "cosine";
+    case Distance.DOT:
+      return "dot";
+    case Distance.EUCLIDEAN:
+      return "euclidean";
+    default:
+      throw invalidArgument(`${field}: must be DISTANCE_COSINE, DISTANCE_DOT or DISTANCE_EUCLIDEAN, got ${distance}`);
+  }
+}
+
+/** The proto enum value of a domain distance. */
+export function distanceToProto(distance: DistanceKind): Distance {
+  switch (distance) {
+    case "cosine":
+      return Distance.COSINE;
+    case "dot":
+      return Distance.DOT;
+    case "euclidean":
+      return Distance.EUCLIDEAN;
+  }
+}
+
+/** Effective HNSW parameters: 0 (unset) takes the default; others must be inside the limits. */
+export function hnswFromProto(hnsw: HnswConfig | undefined, defaults: HnswDefaults, limits: Limits): HnswParams {
+  const m = hnsw?.m || defaults.m;
+  const efConstruction = hnsw?.efConstruction || defaults.efConstruction;
+  const ef = hnsw?.ef || defaults.ef;
+  if (m < 2 || m > limits.hnswMMax) throw invalidArgument(`hnsw.m: ${m} is outside 2..${limits.hnswMMax} (hnsw_m_max)`);
+  if (efConstruction > limits.efMax) throw invalidArgument(`hnsw.ef_construction: ${efConstruction} is above ef_max ${limits.efMax}`);
+  if (ef > limits.efMax) throw invalidArgument(`hnsw.ef: ${ef} is above ef_max ${limits.efMax}`);
+  return { m, efConstruction, ef };
+}
+
+/** A proto point as a domain point; the vector is copied into a Float32Array. */
+export function pointFromProto(point: Point): PointInput {
+  return { id: point.id, vector: Float32Array.from(point.vector), payload: point.payload as JsonObject | undefined };
+}
+
+/** A domain point record as a proto point. */
+export function pointToProto(record: PointRecord): Point {
+  return create(PointSchema, {
+    id: record.id,
+    vector: record.vector === undefined ? [] : Array.from(record.vector),
+    payload: record.payload as ProtoJsonObject | undefined,
+  });
+}
+
+/** A domain hit as a proto scored point. */
+export function hitToProto(hit: Hit): ScoredPoint {
+  return create(ScoredPointSchema, {
+    id: hit.id,
+    score: hit.score,
+    payload: hit.payload as ProtoJsonObject | undefined,
+    vector: hit.vector === undefined ? [] : Array.from(hit.vector),
+  });
+}
+
+/** Checks an id list against `idsPerRequestMax`; `allowEmpty` for Delete, where a filter may be used. */
+export function checkIds(ids: readonly string[], field: string, limits: Limits, allowEmpty = false): void {
+  if (ids.length === 0 && !allowEmpty) throw invalidArgument(`${field}: must list at least one id`);
+  if (ids.length > limits.idsPerRequestMax) {
+    throw invalidArgument(`${field}: has ${ids.length} ids, the limit is ids_per_request_max ${limits.idsPerRequestMax}`);
+  }
+}
+
+/** A search query (SearchRequest or one SearchQuery of a BatchSearch) in domain form. */
+export function searchFromProto(
+  query: Pick<SearchQuery, "vector" | "k" | "filter" | "scoreThreshold" | "ef" | "exact" | "withPayload" | "withVector">,
+  field: string,
+  limits: Limits,
+): SearchParams {
+  const prefix = field === "" ? "" : `${field}.`;
+  if (query.k < 1 || query.k > limits.kMax) throw invalidArgument(`${prefix}k: ${query.k} is outside 1..${limits.kMax} (k_max)`);
+  if (query.ef > limits.efMax) throw invalidArgument(`${prefix}ef: ${query.ef} is above ef_max ${limits.efMax}`);
+  if (query.scoreThreshold !== undefined && Number.isNaN(query.scoreThreshold)) {
+    throw invalidArgument(`${prefix}score_threshold: must be a number, got NaN`);
+  }
+  return {
+    vector: Float32Array.from(query.vector),
+    k: query.k,
+    filter: query.filter === undefined ? undefined : filterFromProto(query.filter, `${prefix}filter`, limits),
+    scoreThreshold: query.scoreThreshold,
+    ef: query.ef === 0 ? undefined : Math.max(query.ef, query.k),
+    exact: query.exact,
+    withPayload: query.withPayload ?? true,
+    withVector: query.withVector ?? false,
+  };
+}
+
+/**
+ * A proto filter in domain form, checked against `filterDepthMax`, `filterConditionsMax`,
+ * `anyOfValuesMax`, `idsPerRequestMax` and `filterKeyBytesMax`.
+ */
+export function filterFromProto(filter: ProtoFilter, field: string, limits: Limits): Filter {
+  const budget = { conditions: 0 };
+  return convertFilter(filter, field, 1, limits, budget);
+}
+
+function convertFilter(filter: ProtoFilter, field: string, depth: number, limits: Limits, budget: { conditions: number }): Filter {
+  if (depth > limits.filterDepthMax) throw invalidArgument(`${field}: filters nest deeper than filter_depth_max ${limits.filterDepthMax}`);
+  const convertList = (list: ProtoFilter["must"], name: string): Condition[] =>
+    list.map((condition, i) => {
+      budget.conditions++;
+      if (budget.conditions > limits.filterConditionsMax) {
+        throw invalidArgument(`${field}.${name}[${i}]: the filter has more than filter_conditions_max ${limits.filterConditionsMax} conditions`);
+      }
+      return convertCondition(condition.condition, `${field}.${name}[${i}]`, depth, limits, budget);
+    });
+  return { must: convertList(filter.must, "must"), should: convertList(filter.should, "should"), mustNot: convertList(filter.mustNot, "must_not") };
+}
+
+function convertCondition(
+  condition: ProtoFilter["must"][number]["condition"],
+  field: string,
+  depth: number,
+  limits: Limits,
+  budget: { conditions: number },
+): Condition {
+  switch (condition.case) {
+    case "filter":
+      return { kind: "filter", filter: convertFilter(condition.value, `${field}.filter`, depth + 1, limits, budget) };
+    case "hasId": {
+      checkIds(condition.value.ids, `${field}.has_id.ids`, limits);
+      return { kind: "hasId", ids: new Set(condition.value.ids) };
+    }
+    case "field": {
+      const { key, match } = condition.value;
+      const keyBytes = Buffer.byteLength(key, "utf8");
+      if (keyBytes === 0) throw invalidArgument(`${field}.field.key: must not be empty`);
+      if (keyBytes > limits.filterKeyBytesMax) {
+        throw invalidArgument(`${field}.field.key: is ${keyBytes} bytes, the limit is filter_key_bytes_max ${limits.filterKeyBytesMax}`);
+      }
+      const path = key.split(".");
+      if (path.some((part) => part === "")) throw invalidArgument(`${field}.field.key: "${key}" has an empty segment between dots`);
+      switch (match.case) {
+        case "equals":
+          return { kind: "equals", path, value: scalarFromValue(match.value, `${field}.field.equals`) };
+        case "anyOf":
+          return { kind: "anyOf", path, values: scalarsFromList(match.value, `${field}.field.any_of`, limits) };
+        case "range":
+          return rangeCondition(path, match.value, `${field}.field.range`);
+        case "exists":
+          return { kind: "exists", path, exists: match.value };
+        case "isNull":
+          return { kind: "isNull", path, isNull: match.value };
+        case undefined:
+          throw invalidArgument(`${field}.field: set one of equals, any_of, range, exists, is_null`);
+      }
+      break;
+    }
+    case undefined:
+      throw invalidArgument(`${field}: set one of field, filter, has_id`);
+  }
+  throw invalidArgument(`${field}: unknown condition`);
+}
+
+function rangeCondition(path: string[], range: { gt?: number; gte?: number; lt?: number; lte?: number }, field: string): Condition {
+  const condition: Condition = { kind: "range", path };
+  let bounds = 0;
+  for (const name of ["gt", "gte", "lt", "lte"] as const) {
+    const value = range[name];
+    if (value === undefined) continue;
+    if (Number.isNaN(value)) throw invalidArgument(`${field}.${name}: must be a number, got NaN`);
+    condition[name] = value;
+    bounds++;
+  }
+  if (bounds === 0) throw invalidArgument(`${field}: set at least one of gt, gte, lt, lte`);
+  return condition;
+}
+
+function scalarFromValue(value: Value | undefined, field: string): FilterScalar {
+  const kind = value?.kind;
+  switch (kind?.case) {
+    case "stringValue":
+    case "boolValue":
+      return kind.value;
+    case "numberValue":
+      if (!Number.isFinite(kind.value)) throw invalidArgument(`${field}: must be a finite number, got ${kind.value}`);
+      return kind.value;
+    case "nullValue":
+      return null;
+    case "structValue":
+    case "listValue":
+      throw invalidArgument(`${field}: must be a string, number, bool or null, not an ${kind.case === "structValue" ? "object" : "array"}`);
+    default:
+      throw invalidArgument(`${field}: a value is required`);
+  }
+}
+
+function scalarsFromList(list: ListValue, field: string, limits: Limits): FilterScalar[] {
+  if (list.values.length === 0) throw invalidArgument(`${field}: must list at least one value`);
+  if (list.values.length > limits.anyOfValuesMax) {
+    throw invalidArgument(`${field}: has ${list.values.length} values, the limit is any_of_values_max ${limits.anyOfValuesMax}`);
+  }
+  return list.values.map((value, i) => scalarFromValue(value, `${field}[${i}]`));
+}

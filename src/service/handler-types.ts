@@ -1,0 +1,25 @@
+import type { DescMessage, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+
+/** What a handler knows about its call, independent of the transport. */
+export interface CallContext {
+  /** Aborted when the client cancels or the deadline passes. */
+  signal: AbortSignal;
+}
+
+type MethodsOf<S> = S extends { method: infer M } ? M : never;
+
+type HandlerOf<M> = M extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+  ? (request: MessageShape<I>, context: CallContext) => Promise<MessageInitShape<O>>
+  : M extends { methodKind: "client_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+    ? (requests: AsyncIterable<MessageShape<I>>, context: CallContext) => Promise<MessageInitShape<O>>
+    : never;
+
+/**
+ * The handlers of a generated service, keyed by each method's `localName` (`createCollection`,
+ * `upsert`, ...). Unary handlers take one message; client-streaming handlers take an async iterable
+ * that yields the next message only when asked, which is what gives the transport its backpressure.
+ * Handlers throw `VectorDbError` for every failure the client should see.
+ */
+export type ServiceHandlers<S extends DescService> = {
+  [K in keyof MethodsOf<S>]: HandlerOf<MethodsOf<S>[K]>;
+};

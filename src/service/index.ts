@@ -1,0 +1,3 @@
+export { collectionServiceHandlers, collectionInfo } from "./collection-service.js";
+export { pointServiceHandlers } from "./point-service.js";
+export type { ServiceHandlers, CallContext } from "./handler-types.js";

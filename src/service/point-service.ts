@@ -1,0 +1,105 @@
+import type { ServerConfig } from "../config.js";
+import { invalidArgument, VectorDbError } from "../errors.js";
+import type { Database } from "../db/index.js";
+import type { Collection } from "../collection/index.js";
+import type { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
+import type { Point } from "../../gen/vectordb/v1/point_pb.js";
+import { checkIds, filterFromProto, hitToProto, pointFromProto, pointToProto, searchFromProto } from "./convert.js";
+import type { ServiceHandlers } from "./handler-types.js";
+
+/**
+ * Handlers of `vectordb.v1.PointService`: validate, convert, delegate to the collection, convert back.
+ *
+ * Errors (as VectorDbError): NOT_FOUND for an unknown collection; INVALID_ARGUMENT for a wrong
+ * dimension, a non-finite component, an empty, duplicate or over-long id, a k or ef out of range, a
+ * malformed filter, a batch over `batch_points_max`; RESOURCE_EXHAUSTED past `collection_points_max`;
+ * CANCELLED/DEADLINE_EXCEEDED come from the transport.
+ */
+export function pointServiceHandlers(db: Database, config: ServerConfig): ServiceHandlers<typeof PointService> {
+  const { limits } = config;
+
+  const checkBatch = (points: readonly Point[], field: string): void => {
+    if (points.length > limits.batchPointsMax) {
+      throw invalidArgument(`${field}: has ${points.length} points, the limit is batch_points_max ${limits.batchPointsMax}`);
+    }
+  };
+
+  return {
+    async upsert(request) {
+      const collection = db.get(request.collection);
+      if (request.points.length === 0) throw invalidArgument("points: must hold at least one point");
+      checkBatch(request.points, "points");
+      return collection.upsert(request.points.map(pointFromProto), "points");
+    },
+
+    async get(request) {
+      const collection = db.get(request.collection);
+      checkIds(request.ids, "ids", limits);
+      const records = collection.get(request.ids, {
+        withPayload: request.withPayload ?? true,
+        withVector: request.withVector ?? true,
+      });
+      return { points: records.map(pointToProto) };
+    },
+
+    async delete(request) {
+      const collection = db.get(request.collection);
+      const byIds = request.ids.length > 0;
+      const byFilter = request.filter !== undefined;
+      if (byIds === byFilter) throw invalidArgument("ids, filter: give exactly one of ids and filter");
+      if (byIds) {
+        checkIds(request.ids, "ids", limits);
+        return { deleted: collection.deleteIds(request.ids) };
+      }
+      return { deleted: collection.deleteByFilter(filterFromProto(request.filter!, "filter", limits)) };
+    },
+
+    async search(request) {
+      const collection = db.get(request.collection);
+      const hits = collection.search(searchFromProto(request, "", limits));
+      return { hits: hits.map(hitToProto) };
+    },
+
+    async batchSearch(request) {
+      const collection = db.get(request.collection);
+      if (request.queries.length === 0) throw invalidArgument("queries: must hold at least one query");
+      if (request.queries.length > limits.batchQueriesMax) {
+        throw invalidArgument(`queries: has ${request.queries.length} queries, the limit is batch_queries_max ${limits.batchQueriesMax}`);
+      }
+      // Convert and validate every query before running any, so a bad query costs no search time.
+      const params = request.queries.map((query, i) => searchFromProto(query, `queries[${i}]`, limits));
+      const results = params.map((query, i) => {
+        try {
+          return { hits: collection.search(query).map(hitToProto) };
+        } catch (error) {
+          if (error instanceof VectorDbError) throw new VectorDbError(error.code, `queries[${i}].${error.rawMessage}`);
+          throw error;
+        }
+      });
+      return { results };
+    },
+
+    async ingest(requests, context) {
+      let collection: Collection | undefined;
+      let batches = 0;
+      let inserted = 0;
+      let updated = 0;
+      for await (const request of requests) {
+        if (context.signal.aborted) break;
+        const at = `batches[${batches}]`;
+        if (collection === undefined) {
+          if (request.collection === "") throw invalidArgument(`${at}.collection: the first message must name the collection`);
+          collection = db.get(request.collection, `${at}.collection`);
+        } else if (request.collection !== "" && request.collection !== collection.name) {
+          throw invalidArgument(`${at}.collection: "${request.collection}" differs from "${collection.name}" named by the first message`);
+        }
+        checkBatch(request.points, `${at}.points`);
+        const result = collection.upsert(request.points.map(pointFromProto), `${at}.points`);
+        inserted += result.inserted;
+        updated += result.updated;
+        batches++;
+      }
+      return { batches: BigInt(batches), inserted: BigInt(inserted), updated: BigInt(updated) };
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { grpcStatusOf, VectorDbError } from "../errors.js";
+import type { CallContext, ServiceHandlers } from "../service/index.js";
+
+/** The grpc-js path of a method: `/vectordb.v1.PointService/Search`. */
+export function methodPath(method: DescMethod): string {
+  return `/${method.parent.typeName}/${method.name}`;
+}
+
+function serializer<Desc extends DescMessage>(schema: Desc): (message: MessageShape<Desc>) => Buffer {
+  return (message) => {
+    const bytes = toBinary(schema, message);
+    // grpc-js needs a Buffer; wrap the Uint8Array's memory without copying.
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
+
+function deserializer<Desc extends DescMessage>(schema: Desc): (bytes: Buffer) => MessageShape<Desc> {
+  return (bytes) => fromBinary(schema, bytes);
+}
+
+/**
+ * A grpc-js service definition built from a protobuf-es service descriptor: one entry per method,
+ * keyed by the method's `localName`, with protobuf-es binary (de)serialisers. Used by both the server
+ * and the typed client, so the wire format has one source: the generated descriptors in `gen/`.
+ */
+export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinition {
+  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methods) {
+    definition[method.localName] = {
+      path: methodPath(method),
+      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestSerialize: serializer(method.input) as (value: unknown) => Buffer,
+      requestDeserialize: deserializer(method.input),
+      responseSerialize: serializer(method.output) as (value: unknown) => Buffer,
+      responseDeserialize: deserializer(method.output),
+      originalName: method.name,
+    };
+  }
+  return definition;
+}
+
+/** Logs calls that fail with INTERNAL (bugs); the transport logs nothing else per call. */
+export type InternalErrorLogger = (error: unknown, path: string) => void;
+
+/** Fields of a failure handed to grpc-js: the status and the message. */
+function toServiceError(error: unknown, path: string, logInternal: InternalErrorLogger): Partial<grpc.StatusObject> {
+  const code = grpcStatusOf(error);
+  if (!(error instanceof VectorDbError)) {
+    logInternal(error, path);
+    return { code, details: `[internal] ${path}: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  return { code, details: error.message };
+}
+
+function callContext(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>): CallContext {
+  const controller = new AbortController();
+  call.once("cancelled", () => controller.abort());
+  return { signal: controller.signal };
+}
+
+/**
+ * grpc-js handlers for a service: each call is handed to the matching handler; a thrown
+ * {@link VectorDbError} becomes its gRPC status (errors.ts), anything else INTERNAL (and is logged).
+ * `admit` runs before each call and throws (e.g. UNAVAILABLE while starting or shutting down) to refuse it.
+ * Client-streaming handlers get the call itself as an async iterable: grpc-js reads the next message
+ * from HTTP/2 only when the iterator asks for it, so a slow handler throttles a fast client.
+ */
+export function grpcServiceImplementation<S extends DescService>(
+  service: S,
+  handlers: ServiceHandlers<S>,
+  logInternal: InternalErrorLogger,
+  admit: () => void = () => {},
+): grpc.UntypedServiceImplementation {
+  const implementation: grpc.UntypedServiceImplementation = {};
+  const table = handlers as unknown as Record<string, (input: unknown, context: CallContext) => Promise<unknown>>;
+  for (const method of service.methods) {
+    const handler = table[method.localName];
+    if (handler === undefined) throw new Error(`no handler for ${methodPath(method)}`);
+    const path = methodPath(method);
+    switch (method.methodKind) {
+      case "unary":
+        implementation[method.localName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+          Promise.resolve()
+            .then(() => {
+              admit();
+              return handler(call.request, callContext(call));
+            })
+            .then(
+            (response) => callback(null, create(method.output, response as never)),
+            (error: unknown) => callback(toServiceError(error, path, logInternal)),
+          );
+        };
+        break;
+      case "client_streaming":
+        implementation[method.localName] = (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+          Promise.resolve()
+            .then(() => {
+              admit();
+              return handler(call, callContext(call));
+            })
+            .then(
+            (response) => callback(null, create(method.output, response as never)),
+            (error: unknown) => {
+              // Stop reading what the client still sends; the status ends the call.
+              call.pause();
+              callback(toServiceError(error, path, logInternal));
+            },
+          );
+        };
+        break;
+      default:
+        throw new Error(`${path}: ${method.methodKind} methods are not supported by this adapter`);
+    }
+  }
+  return implementation;
+}

@@ -1,0 +1,38 @@
+import { toBinary, type DescFile, type DescService } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import type * as grpc from "@grpc/grpc-js";
+import type { PackageDefinition } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+
+/** Every file a service's file depends on, transitively, the service's own file last. */
+function filesWithDependencies(files: readonly DescFile[]): DescFile[] {
+  const seen = new Set<string>();
+  const ordered: DescFile[] = [];
+  const visit = (file: DescFile): void => {
+    if (seen.has(file.name)) return;
+    seen.add(file.name);
+    for (const dependency of file.dependencies) visit(dependency);
+    ordered.push(file);
+  };
+  for (const file of files) visit(file);
+  return ordered;
+}
+
+/**
+ * Adds gRPC server reflection (v1 and v1alpha, from `@grpc/reflection`) for `services` to `server`.
+ *
+ * `@grpc/reflection` reads a proto-loader package definition, but proto-loader rebuilds descriptors in a
+ * way that breaks files with imports (buf curl then cannot find the service). So the package definition
+ * handed to it carries the original descriptors from protobuf-es: `FileDescriptorProto` bytes of each
+ * service's file and of every file it imports.
+ */
+export function addReflection(server: grpc.Server, services: readonly DescService[]): void {
+  const files = filesWithDependencies(services.map((service) => service.file));
+  const fileDescriptorProtos = files.map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file.proto)));
+  const definition: PackageDefinition = {};
+  for (const service of services) {
+    // Only `fileDescriptorProtos` is read by @grpc/reflection; the service entries are not.
+    definition[service.typeName] = { format: "", type: {}, fileDescriptorProtos } as unknown as PackageDefinition[string];
+  }
+  new ReflectionService(definition).addToServer(server);
+}

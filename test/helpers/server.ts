@@ -1,0 +1,31 @@
+import { makeConfig, type Limits, type ServerConfig } from "../../src/config.js";
+import { openServer, type VectorDbServer } from "../../src/main.js";
+import { createLogger } from "../../src/logger.js";
+import { VectorDbClient } from "../../src/client/index.js";
+
+/** A real server on 127.0.0.1 with a free port, and a client connected to it. */
+export interface TestServer {
+  running: VectorDbServer;
+  client: VectorDbClient;
+  address: string;
+  config: ServerConfig;
+  stop(): Promise<void>;
+}
+
+/** Starts a server on 127.0.0.1:0 (in this process) with optional limit overrides. */
+export async function startTestServer(limits: Partial<Limits> = {}): Promise<TestServer> {
+  const config = makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent", shutdownGraceMs: 2_000, limits });
+  const running = await openServer(config, createLogger("silent"));
+  const address = `127.0.0.1:${running.server.port}`;
+  const client = new VectorDbClient(address);
+  return {
+    running,
+    client,
+    address,
+    config,
+    async stop() {
+      client.close();
+      await running.close();
+    },
+  };
+}
