@@ -1,7 +1,6 @@
 import type { ServerConfig } from "../config.js";
 import { invalidArgument, VectorDbError } from "../errors.js";
 import type { Database } from "../db/index.js";
-import type { Collection } from "../collection/index.js";
 import type { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
 import type { Point } from "../../gen/vectordb/v1/point_pb.js";
 import { checkIds, filterFromProto, hitToProto, pointFromProto, pointToProto, searchFromProto } from "./convert.js";
@@ -80,19 +79,21 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
     },
 
     async ingest(requests, context) {
-      let collection: Collection | undefined;
+      let name: string | undefined;
       let batches = 0;
       let inserted = 0;
       let updated = 0;
       for await (const request of requests) {
         if (context.signal.aborted) break;
         const at = `batches[${batches}]`;
-        if (collection === undefined) {
+        if (name === undefined) {
           if (request.collection === "") throw invalidArgument(`${at}.collection: the first message must name the collection`);
-          collection = db.get(request.collection, `${at}.collection`);
-        } else if (request.collection !== "" && request.collection !== collection.name) {
-          throw invalidArgument(`${at}.collection: "${request.collection}" differs from "${collection.name}" named by the first message`);
+          name = request.collection;
+        } else if (request.collection !== "" && request.collection !== name) {
+          throw invalidArgument(`${at}.collection: "${request.collection}" differs from "${name}" named by the first message`);
         }
+        // Looked up per batch: a collection dropped mid-stream ends the stream with NOT_FOUND.
+        const collection = db.get(name, `${at}.collection`);
         checkBatch(request.points, `${at}.points`);
         const result = collection.upsert(request.points.map(pointFromProto), `${at}.points`);
         inserted += result.inserted;

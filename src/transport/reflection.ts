@@ -24,12 +24,14 @@ function filesWithDependencies(files: readonly DescFile[]): DescFile[] {
  * `@grpc/reflection` reads a proto-loader package definition, but proto-loader rebuilds descriptors in a
  * way that breaks files with imports (buf curl then cannot find the service). So the package definition
  * handed to it carries the original descriptors from protobuf-es: `FileDescriptorProto` bytes of each
- * service's file and of every file it imports.
+ * service's file and of every file it imports. The health service is described from
+ * `gen/health/v1/health_pb.ts`, generated from grpc-health-check's own health.proto (proto-loader's
+ * descriptor of it leaves map and enum type names unresolved, which buf curl rejects).
  */
 export function addReflection(server: grpc.Server, services: readonly DescService[]): void {
+  const definition: PackageDefinition = {};
   const files = filesWithDependencies(services.map((service) => service.file));
   const fileDescriptorProtos = files.map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file.proto)));
-  const definition: PackageDefinition = {};
   for (const service of services) {
     // Only `fileDescriptorProtos` is read by @grpc/reflection; the service entries are not.
     definition[service.typeName] = { format: "", type: {}, fileDescriptorProtos } as unknown as PackageDefinition[string];

@@ -7,6 +7,7 @@ import { VectorDbError } from "../errors.js";
 import { collectionServiceHandlers, pointServiceHandlers } from "../service/index.js";
 import { CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
 import { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
+import { Health } from "../../gen/health/v1/health_pb.js";
 import { grpcServiceDefinition, grpcServiceImplementation } from "./adapter.js";
 import { addReflection } from "./reflection.js";
 
@@ -63,7 +64,7 @@ export async function startServer(config: ServerConfig, db: Database, logger: Lo
     grpcServiceImplementation(PointService, pointServiceHandlers(db, config), logInternal, admit),
   );
   health.addToServer(server);
-  addReflection(server, [CollectionService, PointService]);
+  addReflection(server, [CollectionService, PointService, Health]);
 
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   const port = await new Promise<number>((resolve, reject) => {

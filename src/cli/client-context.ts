@@ -1,0 +1,44 @@
+import type { Command } from "commander";
+import { VectorDbClient } from "../client/index.js";
+
+/** Per-call deadline of client commands when `--timeout-ms` is not given, in ms. */
+export const callTimeoutMsDefault = 30_000;
+
+/** The global options of client commands, as commander parsed them. */
+export interface GlobalOptions {
+  /** `host:port` of the server. */
+  address: string;
+  /** Per-call deadline in ms, when given on the command line. */
+  timeoutMs?: number;
+}
+
+/** A connected client and the per-call deadline to use with it. */
+export interface ClientContext {
+  client: VectorDbClient;
+  /** Deadline of each call, in ms; undefined = no deadline (only for `ingest` without `--timeout-ms`). */
+  timeoutMs: number | undefined;
+}
+
+/**
+ * Runs `run` with a client for the `--address` of `command` (or its parents) and closes the client
+ * afterwards, whatever happens. `timeoutMsDefault` (ms, or undefined for no deadline) applies when
+ * `--timeout-ms` is absent.
+ */
+export async function withClient(
+  command: Command,
+  run: (context: ClientContext) => Promise<void>,
+  timeoutMsDefault: number | undefined = callTimeoutMsDefault,
+): Promise<void> {
+  const { address, timeoutMs } = command.optsWithGlobals<GlobalOptions>();
+  const client = new VectorDbClient(address);
+  try {
+    await run({ client, timeoutMs: timeoutMs ?? timeoutMsDefault });
+  } finally {
+    client.close();
+  }
+}
+
+/** Writes `text` to stdout. */
+export function print(text: string): void {
+  process.stdout.write(text);
+}

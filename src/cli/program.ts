@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { callTimeoutMsDefault } from "./client-context.js";
+import { collectionsCommand } from "./collections-command.js";
+import { exitCodes } from "./cli-errors.js";
+import { healthCommand, healthTimeoutMsDefault } from "./health-command.js";
+import { ingestCommand } from "./ingest-command.js";
+import { integerIn } from "./parse.js";
+import { searchCommand } from "./search-command.js";
+import { serveCommand } from "./serve-command.js";
+
+/** Server address of client commands when neither `--address` nor VECTORDB_ADDRESS is given. */
+export const addressDefault = "127.0.0.1:50051";
+
+/** The package version, from the package.json above this file (compiled: dist/src/cli/), or "unknown". */
+function packageVersion(): string {
+  for (const relative of ["../../../package.json", "../../package.json"]) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8")) as { name?: unknown; version?: unknown };
+      if (manifest.name === "vectordb" && typeof manifest.version === "string") return manifest.version;
+    } catch {
+      // Not there: try the next candidate.
+    }
+  }
+  return "unknown";
+}
+
+/** Calls `configure` on `command` and every command below it. */
+function forEachCommand(command: Command, configure: (command: Command) => void): void {
+  configure(command);
+  for (const sub of command.commands) forEachCommand(sub, configure);
+}
+
+/**
+ * The `vectordb` command tree: `serve`, `health`, `collections create|list|get|delete`, `ingest`,
+ * `search`, with the global client options `--address` and `--timeout-ms`. Every command throws a
+ * CommanderError instead of exiting (see {@link exitCodeOf}); actions report their own errors and set
+ * `process.exitCode`.
+ */
+export function buildProgram(): Command {
+  const program = new Command("vectordb")
+    .description("vectordb: a durable vector database served over gRPC")
+    .version(packageVersion())
+    .addOption(new Option("--address <host:port>", "server address of client commands").env("VECTORDB_ADDRESS").default(addressDefault))
+    .addOption(
+      new Option("--timeout-ms <n>", `deadline of each call in ms (default: ${callTimeoutMsDefault}; health: ${healthTimeoutMsDefault}; ingest: none)`).argParser(
+        integerIn(1),
+      ),
+    )
+    .addCommand(serveCommand())
+    .addCommand(healthCommand())
+    .addCommand(collectionsCommand())
+    .addCommand(ingestCommand())
+    .addCommand(searchCommand())
+    .showHelpAfterError("(add --help for usage)");
+  // addCommand() does not pass settings down, so set them on every command.
+  forEachCommand(program, (command) => {
+    command.exitOverride();
+  });
+  return program;
+}
+
+/**
+ * The exit code for an error thrown by commander's parse: 0 for `--help` and `--version`, 2 (usage)
+ * for anything else (unknown option, missing argument, invalid value, help shown for a missing
+ * subcommand).
+ */
+export function exitCodeOf(error: CommanderError): number {
+  return error.code === "commander.helpDisplayed" || error.code === "commander.version" ? exitCodes.ok : exitCodes.usage;
+}

@@ -1,0 +1,82 @@
+import { Command, Option } from "commander";
+import { SearchResponseSchema } from "../../gen/vectordb/v1/point_service_pb.js";
+import { action, UsageError } from "./cli-errors.js";
+import { print, withClient } from "./client-context.js";
+import { finiteNumber, integerIn, messageJson, parseFilterJson, parseVectorJson } from "./parse.js";
+import { readFvecsRow } from "./vector-files.js";
+
+/** Hits wanted when `-k` is not given. */
+export const searchKDefault = 10;
+
+/** Options of `search`. */
+interface SearchOptions {
+  collection: string;
+  vector?: string;
+  fvecs?: string;
+  row?: number;
+  k: number;
+  filter?: string;
+  scoreThreshold?: number;
+  ef?: number;
+  exact?: boolean;
+  withVector?: boolean;
+  payload: boolean;
+}
+
+/** The query vector from `--vector <json>` or `--fvecs <file> --row <i>` (exactly one of the two). */
+async function queryVector(options: SearchOptions): Promise<number[]> {
+  if ((options.vector === undefined) === (options.fvecs === undefined)) {
+    throw new UsageError("give exactly one of --vector <json-array> and --fvecs <file> --row <i>");
+  }
+  if (options.vector !== undefined) {
+    if (options.row !== undefined) throw new UsageError("--row only applies with --fvecs");
+    return parseVectorJson(options.vector);
+  }
+  if (options.row === undefined) throw new UsageError("--fvecs needs --row <i>");
+  return Array.from(await readFvecsRow(options.fvecs!, options.row));
+}
+
+/**
+ * `vectordb search --collection <name> (--vector <json> | --fvecs <file> --row <i>)`: one
+ * PointService.Search; prints the response (`{"hits": [...]}`, best first) as proto3 JSON. `--filter`
+ * takes the proto3 JSON form of `vectordb.v1.Filter`; a malformed vector or filter exits 2.
+ */
+export function searchCommand(): Command {
+  const command = new Command("search")
+    .description("find the k nearest points to a vector")
+    .requiredOption("--collection <name>", "collection to search (required)")
+    .option("--vector <json-array>", "query vector as a JSON array, e.g. [0.1,0.2,0.3]")
+    .option("--fvecs <file>", "read the query vector from this .fvecs file (with --row)")
+    .addOption(new Option("--row <i>", "0-based record of --fvecs").argParser(integerIn(0)))
+    .addOption(new Option("-k <n>", "number of hits").argParser(integerIn(1, 0xffff_ffff)).default(searchKDefault))
+    .option("--filter <json>", 'vectordb.v1.Filter as proto3 JSON, e.g. \'{"must":[{"field":{"key":"lang","equals":"en"}}]}\'')
+    .addOption(new Option("--score-threshold <x>", "cosine/dot: score >= x; euclidean: distance <= x").argParser(finiteNumber))
+    .addOption(new Option("--ef <n>", "HNSW candidate list width (default: the collection's)").argParser(integerIn(1, 0xffff_ffff)))
+    .option("--exact", "exact (brute-force) search instead of the HNSW index")
+    .option("--with-vector", "return each hit's vector")
+    .option("--no-payload", "do not return payloads");
+  command.action(
+    action(async (options: SearchOptions) => {
+      const vector = await queryVector(options);
+      const filter = options.filter === undefined ? undefined : parseFilterJson(options.filter);
+      await withClient(command, async ({ client, timeoutMs }) => {
+        const response = await client.points.search(
+          {
+            collection: options.collection,
+            vector,
+            k: options.k,
+            filter,
+            scoreThreshold: options.scoreThreshold,
+            ef: options.ef ?? 0,
+            exact: options.exact === true,
+            withPayload: options.payload,
+            withVector: options.withVector === true,
+          },
+          { timeoutMs },
+        );
+        print(messageJson(SearchResponseSchema, response));
+      });
+    }),
+  );
+  return command;
+}

@@ -1,0 +1,52 @@
+import { Command, Option } from "commander";
+import { configFromSettings, configOptions, makeConfig, type ServerConfig } from "../config.js";
+import { runServer } from "../main.js";
+import { action, UsageError } from "./cli-errors.js";
+
+/** The default of a setting, read from {@link makeConfig} at its dotted `path`, as a flag string. */
+function defaultAt(config: ServerConfig, path: string): string {
+  let value: unknown = config;
+  for (const key of path.split(".")) value = (value as Record<string, unknown>)[key];
+  return String(value);
+}
+
+/**
+ * The commander options of `serve`: one `--<flag> <value>` per entry of {@link configOptions}, reading
+ * its environment variable when the flag is absent (a flag beats the environment, which beats the default).
+ */
+export function serveOptions(): Option[] {
+  const defaults = makeConfig();
+  return configOptions.map((option) =>
+    new Option(`--${option.flag} <${option.kind === "integer" ? "n" : "value"}>`, option.description)
+      .env(option.env)
+      .default(defaultAt(defaults, option.path)),
+  );
+}
+
+/**
+ * `vectordb serve`: starts the server with the configuration from flags, environment and defaults, and
+ * runs it until SIGTERM / SIGINT (see `runServer`). An invalid setting prints `error: <message>` and
+ * exits 2; a port that cannot be bound exits 1.
+ */
+export function serveCommand(): Command {
+  const command = new Command("serve").description("run the vector database server (flags beat VECTORDB_* environment variables)");
+  const options = serveOptions();
+  for (const option of options) command.addOption(option);
+  command.action(
+    action(async () => {
+      const values = command.opts<Record<string, string | undefined>>();
+      const settings: Record<string, string | undefined> = {};
+      configOptions.forEach((option, i) => {
+        settings[option.path] = values[options[i]!.attributeName()];
+      });
+      let config: ServerConfig;
+      try {
+        config = configFromSettings(settings);
+      } catch (error) {
+        throw new UsageError(error instanceof Error ? error.message : String(error));
+      }
+      await runServer(config);
+    }),
+  );
+  return command;
+}

@@ -1,0 +1,106 @@
+import { status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeConfig } from "../src/config.js";
+import { Database } from "../src/db/index.js";
+import { createLogger } from "../src/logger.js";
+import { startServer } from "../src/transport/index.js";
+import { RpcError, VectorDbClient } from "../src/client/index.js";
+import { bufCurl } from "./helpers/buf-curl.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+let t: TestServer;
+let base: string;
+beforeAll(async () => {
+  t = await startTestServer();
+  base = `http://${t.address}`;
+});
+afterAll(async () => t.stop());
+
+describe("server reflection through buf curl", () => {
+  it("lists every method", async () => {
+    const methods = (await bufCurl(["--list-methods", base])).trim().split("\n").sort();
+    for (const method of [
+      "vectordb.v1.CollectionService/CreateCollection",
+      "vectordb.v1.CollectionService/DeleteCollection",
+      "vectordb.v1.CollectionService/GetCollection",
+      "vectordb.v1.CollectionService/ListCollections",
+      "vectordb.v1.PointService/BatchSearch",
+      "vectordb.v1.PointService/Delete",
+      "vectordb.v1.PointService/Get",
+      "vectordb.v1.PointService/Ingest",
+      "vectordb.v1.PointService/Search",
+      "vectordb.v1.PointService/Upsert",
+      "grpc.health.v1.Health/Check",
+    ]) {
+      expect(methods).toContain(method);
+    }
+  });
+
+  it("runs the README walkthrough: create, upsert with payloads, filtered search", async () => {
+    const created = JSON.parse(
+      await bufCurl([`${base}/vectordb.v1.CollectionService/CreateCollection`, "-d", '{"name": "docs", "dimension": 3, "distance": "DISTANCE_COSINE"}']),
+    );
+    expect(created.collection).toMatchObject({ name: "docs", dimension: 3, distance: "DISTANCE_COSINE" });
+    const upserted = JSON.parse(
+      await bufCurl([
+        `${base}/vectordb.v1.PointService/Upsert`,
+        "-d",
+        JSON.stringify({
+          collection: "docs",
+          points: [
+            { id: "a", vector: [1, 0, 0], payload: { lang: "en", year: 2024 } },
+            { id: "b", vector: [0.9, 0.1, 0], payload: { lang: "fr", year: 2023 } },
+            { id: "c", vector: [0, 1, 0], payload: { lang: "en", year: 2020 } },
+          ],
+        }),
+      ]),
+    );
+    expect(upserted).toEqual({ inserted: 3 });
+    const found = JSON.parse(
+      await bufCurl([
+        `${base}/vectordb.v1.PointService/Search`,
+        "-d",
+        JSON.stringify({ collection: "docs", vector: [1, 0, 0], k: 2, filter: { must: [{ field: { key: "lang", equals: "en" } }] } }),
+      ]),
+    );
+    expect(found.hits.map((h: { id: string }) => h.id)).toEqual(["a", "c"]);
+    expect(found.hits[0]).toMatchObject({ id: "a", score: 1, payload: { lang: "en", year: 2024 } });
+  });
+
+  it("reports errors with their status through buf curl", async () => {
+    await expect(bufCurl([`${base}/vectordb.v1.CollectionService/GetCollection`, "-d", '{"name": "missing"}'])).rejects.toThrow(
+      /not_found.*collection \\?"missing\\?" does not exist/,
+    );
+  });
+
+  it("answers health checks: SERVING overall and per service", async () => {
+    expect(JSON.parse(await bufCurl([`${base}/grpc.health.v1.Health/Check`, "-d", "{}"]))).toEqual({ status: "SERVING" });
+    expect(JSON.parse(await bufCurl([`${base}/grpc.health.v1.Health/Check`, "-d", '{"service": "vectordb.v1.PointService"}']))).toEqual({ status: "SERVING" });
+    expect(await t.client.health()).toBe("SERVING");
+  });
+});
+
+describe("health while starting and shutting down", () => {
+  it("says NOT_SERVING and answers UNAVAILABLE until the server is ready, and NOT_SERVING once it shuts down", async () => {
+    const config = makeConfig({ host: "127.0.0.1", port: 0, shutdownGraceMs: 1_000 });
+    const server = await startServer(config, new Database(config.limits), createLogger("silent"));
+    const client = new VectorDbClient(`127.0.0.1:${server.port}`);
+    try {
+      expect(await client.health()).toBe("NOT_SERVING");
+      const starting = await client.collections.listCollections({}).catch((e: unknown) => e);
+      expect(starting).toBeInstanceOf(RpcError);
+      expect((starting as RpcError).status).toBe(status.UNAVAILABLE);
+      expect((starting as RpcError).details).toMatch(/\[unavailable\] the server is starting/);
+      server.setServing(true);
+      expect(await client.health()).toBe("SERVING");
+      expect((await client.collections.listCollections({})).collections).toEqual([]);
+      // A health Watch would see the switch; a Check on the open channel observes it too while draining.
+      const closing = server.shutdown();
+      const during = await client.health("", { timeoutMs: 500 }).catch((e: unknown) => e);
+      expect(during === "NOT_SERVING" || (during instanceof RpcError && during.status === status.UNAVAILABLE)).toBe(true);
+      await closing;
+    } finally {
+      client.close();
+    }
+  });
+});
