@@ -183,6 +183,7 @@ describe("PointService", () => {
       [t.client.points.get({ collection: "p", ids: Array.from({ length: 21 }, (_, i) => `${i}`) }), status.INVALID_ARGUMENT, /ids: has 21 ids, the limit is ids_per_request_max 20/],
       [t.client.points.delete({ collection: "p" }), status.INVALID_ARGUMENT, /ids, filter: give exactly one of ids and filter/],
       [t.client.points.delete({ collection: "p", ids: ["a"], filter: {} }), status.INVALID_ARGUMENT, /give exactly one/],
+      [t.client.points.delete({ collection: "p", filter: {} }), status.INVALID_ARGUMENT, /^\[invalid_argument\] filter: is empty and would delete every point/],
       [t.client.points.batchSearch({ collection: "p", queries: [] }), status.INVALID_ARGUMENT, /queries: must hold at least one query/],
       [t.client.points.batchSearch({ collection: "p", queries: Array.from({ length: 5 }, () => ({ vector: [1, 2, 3], k: 1 })) }), status.INVALID_ARGUMENT, /queries: has 5 queries, the limit is batch_queries_max 4/],
       [t.client.points.batchSearch({ collection: "p", queries: [{ vector: [1, 2, 3], k: 1 }, { vector: [1, 2, 3], k: 0 }] }), status.INVALID_ARGUMENT, /queries\[1\]\.k: 0 is outside/],

@@ -50,7 +50,13 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
         checkIds(request.ids, "ids", limits);
         return { deleted: collection.deleteIds(request.ids) };
       }
-      return { deleted: collection.deleteByFilter(filterFromProto(request.filter!, "filter", limits)) };
+      const filter = filterFromProto(request.filter!, "filter", limits);
+      // An empty filter matches every point. A generated client sets `filter` merely by touching it,
+      // so deleting everything that way is refused; DeleteCollection is the explicit way.
+      if (filter.must.length + filter.should.length + filter.mustNot.length === 0) {
+        throw invalidArgument("filter: is empty and would delete every point; give at least one condition (or use DeleteCollection)");
+      }
+      return { deleted: collection.deleteByFilter(filter) };
     },
 
     async search(request) {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -11,17 +11,4 @@ export function datasetFile(...parts: string[]): string | undefined {
   return existsSync(path) ? path : undefined;
 }
 
-/** Reads an .ivecs file (int32 k, then k int32 ids, per record) into arrays of ids. */
-export function readIvecs(path: string): Int32Array[] {
-  const bytes = readFileSync(path);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const rows: Int32Array[] = [];
-  for (let offset = 0; offset < bytes.byteLength; ) {
-    const k = view.getInt32(offset, true);
-    const row = new Int32Array(k);
-    for (let i = 0; i < k; i++) row[i] = view.getInt32(offset + 4 + 4 * i, true);
-    rows.push(row);
-    offset += 4 + 4 * k;
-  }
-  return rows;
-}
+export { readIvecsFile as readIvecs } from "../../src/cli/ground-truth.js";

@@ -29,6 +29,7 @@ export type Point = Message<"vectordb.v1.Point"> & {
 
   /**
    * The vector: exactly the collection's dimension, every component finite (no NaN or Infinity).
+   * Cosine collections store it normalised to unit length, and return it that way.
    *
    * @generated from field: repeated float vector = 2;
    */
@@ -37,6 +38,7 @@ export type Point = Message<"vectordb.v1.Point"> & {
   /**
    * Arbitrary JSON object stored with the point, at most `payload_bytes_max` bytes (default 65,536)
    * when serialised as JSON. Filters read it; dotted keys (`meta.lang`) reach into nested objects.
+   * As in any google.protobuf.Struct, numbers are doubles: integers above 2^53 lose precision.
    *
    * @generated from field: google.protobuf.Struct payload = 3;
    */

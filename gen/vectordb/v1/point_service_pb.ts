@@ -155,7 +155,8 @@ export type DeleteRequest = Message<"vectordb.v1.DeleteRequest"> & {
   ids: string[];
 
   /**
-   * Deletes every point that matches this filter.
+   * Deletes every point that matches this filter. An empty filter (no condition) is rejected with
+   * INVALID_ARGUMENT rather than deleting everything; use DeleteCollection for that.
    *
    * @generated from field: vectordb.v1.Filter filter = 3;
    */
