@@ -38,6 +38,11 @@ export interface Limits {
   collectionPointsMax: number;
   /** Largest gRPC message the server accepts or sends, in bytes. */
   messageBytesMax: number;
+  /**
+   * Most Ingest streams open at once. Each may hold up to 16 decoded messages in its read buffer plus
+   * the HTTP/2 window, so this bounds the memory bulk loads can take.
+   */
+  ingestStreamsMax: number;
 }
 
 /** HNSW parameters a collection gets when its create request leaves them at 0. */
@@ -81,6 +86,7 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   collectionsMax: 1_000,
   collectionPointsMax: 50_000_000,
   messageBytesMax: 64 * 1024 * 1024,
+  ingestStreamsMax: 8,
 });
 
 export const defaultHnsw: Readonly<HnswDefaults> = Object.freeze({ m: 16, efConstruction: 200, ef: 64 });
@@ -127,6 +133,7 @@ const limitDescriptions: Record<keyof Limits, string> = {
   collectionsMax: "most collections",
   collectionPointsMax: "most points per collection",
   messageBytesMax: "largest gRPC message (bytes)",
+  ingestStreamsMax: "most Ingest streams open at once",
 };
 
 function kebab(name: string): string {

@@ -107,6 +107,34 @@ describe("Ingest", () => {
     }
   });
 
+  it("refuses an Ingest stream past ingest_streams_max with RESOURCE_EXHAUSTED, and admits one once a stream ends", async () => {
+    const limited = await startTestServer({ ingestStreamsMax: 1 });
+    try {
+      await limited.client.collections.createCollection({ name: "s", dimension: 1, distance: Distance.DOT });
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let firstSent!: () => void;
+      const sent = new Promise<void>((resolve) => (firstSent = resolve));
+      async function* slow(): AsyncGenerator<IngestInit> {
+        yield { collection: "s", points: [{ id: "a", vector: [1] }] };
+        firstSent();
+        await held;
+      }
+      const open = limited.client.points.ingest(slow());
+      await sent;
+      // Wait until the server has applied the first batch, so the stream is surely open there.
+      while (limited.running.db.get("s").size === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const error = await rejection(limited.client.points.ingest([{ collection: "s", points: [{ id: "b", vector: [1] }] }]));
+      expect(error.status).toBe(status.RESOURCE_EXHAUSTED);
+      expect(error.details).toMatch(/ingest_streams_max 1 Ingest streams are open already/);
+      release();
+      expect(await open).toMatchObject({ inserted: 1n });
+      expect(await limited.client.points.ingest([{ collection: "s", points: [{ id: "b", vector: [1] }] }])).toMatchObject({ inserted: 1n });
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it("accepts an empty stream and reports zero", async () => {
     expect(await t.client.points.ingest([])).toMatchObject({ batches: 0n, inserted: 0n, updated: 0n });
   });

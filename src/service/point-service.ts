@@ -3,19 +3,22 @@ import { invalidArgument, VectorDbError } from "../errors.js";
 import type { Database } from "../db/index.js";
 import type { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
 import type { Point } from "../../gen/vectordb/v1/point_pb.js";
+import type { IngestRequest } from "../../gen/vectordb/v1/point_service_pb.js";
 import { checkIds, filterFromProto, hitToProto, pointFromProto, pointToProto, searchFromProto } from "./convert.js";
-import type { ServiceHandlers } from "./handler-types.js";
+import type { CallContext, ServiceHandlers } from "./handler-types.js";
 
 /**
  * Handlers of `vectordb.v1.PointService`: validate, convert, delegate to the collection, convert back.
  *
  * Errors (as VectorDbError): NOT_FOUND for an unknown collection; INVALID_ARGUMENT for a wrong
  * dimension, a non-finite component, an empty, duplicate or over-long id, a k or ef out of range, a
- * malformed filter, a batch over `batch_points_max`; RESOURCE_EXHAUSTED past `collection_points_max`;
+ * malformed filter, a batch over `batch_points_max`; RESOURCE_EXHAUSTED past `collection_points_max`
+ * or with `ingest_streams_max` Ingest streams already open;
  * CANCELLED/DEADLINE_EXCEEDED come from the transport.
  */
 export function pointServiceHandlers(db: Database, config: ServerConfig): ServiceHandlers<typeof PointService> {
   const { limits } = config;
+  let ingestStreamsOpen = 0;
 
   const checkBatch = (points: readonly Point[], field: string): void => {
     if (points.length > limits.batchPointsMax) {
@@ -85,28 +88,43 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
     },
 
     async ingest(requests, context) {
-      let name: string | undefined;
-      let batches = 0;
-      let inserted = 0;
-      let updated = 0;
-      for await (const request of requests) {
-        if (context.signal.aborted) break;
-        const at = `batches[${batches}]`;
-        if (name === undefined) {
-          if (request.collection === "") throw invalidArgument(`${at}.collection: the first message must name the collection`);
-          name = request.collection;
-        } else if (request.collection !== "" && request.collection !== name) {
-          throw invalidArgument(`${at}.collection: "${request.collection}" differs from "${name}" named by the first message`);
-        }
-        // Looked up per batch: a collection dropped mid-stream ends the stream with NOT_FOUND.
-        const collection = db.get(name, `${at}.collection`);
-        checkBatch(request.points, `${at}.points`);
-        const result = collection.upsert(request.points.map(pointFromProto), `${at}.points`);
-        inserted += result.inserted;
-        updated += result.updated;
-        batches++;
+      if (ingestStreamsOpen >= limits.ingestStreamsMax) {
+        throw new VectorDbError("resource_exhausted", `ingest_streams_max ${limits.ingestStreamsMax} Ingest streams are open already; retry when one ends`);
       }
-      return { batches: BigInt(batches), inserted: BigInt(inserted), updated: BigInt(updated) };
+      ingestStreamsOpen++;
+      try {
+        return await ingestStream(requests, context);
+      } finally {
+        ingestStreamsOpen--;
+      }
     },
   };
+
+  async function ingestStream(
+    requests: AsyncIterable<IngestRequest>,
+    context: CallContext,
+  ): Promise<{ batches: bigint; inserted: bigint; updated: bigint }> {
+    let name: string | undefined;
+    let batches = 0;
+    let inserted = 0;
+    let updated = 0;
+    for await (const request of requests) {
+      if (context.signal.aborted) break;
+      const at = `batches[${batches}]`;
+      if (name === undefined) {
+        if (request.collection === "") throw invalidArgument(`${at}.collection: the first message must name the collection`);
+        name = request.collection;
+      } else if (request.collection !== "" && request.collection !== name) {
+        throw invalidArgument(`${at}.collection: "${request.collection}" differs from "${name}" named by the first message`);
+      }
+      // Looked up per batch: a collection dropped mid-stream ends the stream with NOT_FOUND.
+      const collection = db.get(name, `${at}.collection`);
+      checkBatch(request.points, `${at}.points`);
+      const result = collection.upsert(request.points.map(pointFromProto), `${at}.points`);
+      inserted += result.inserted;
+      updated += result.updated;
+      batches++;
+    }
+    return { batches: BigInt(batches), inserted: BigInt(inserted), updated: BigInt(updated) };
+  }
 }
