@@ -1,7 +1,9 @@
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Distance, RpcError, type IngestRequestInit, type PointInit } from "../src/client/index.js";
+import { Distance, type IngestRequestInit, type PointInit } from "../src/client/index.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { rejection } from "./helpers/assertions.js";
+import { rng } from "./helpers/random.js";
 
 type IngestInit = IngestRequestInit;
 
@@ -11,16 +13,6 @@ beforeAll(async () => {
 });
 afterAll(async () => t.stop());
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function batchOf(start: number, size: number, dimension: number, random: () => number): PointInit[] {
   return Array.from({ length: size }, (_, i) => ({
@@ -30,15 +22,6 @@ function batchOf(start: number, size: number, dimension: number, random: () => n
   }));
 }
 
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(RpcError);
-    return error as RpcError;
-  }
-  throw new Error("the call succeeded but an error was expected");
-}
 
 describe("Ingest", () => {
   it("streams 100,000 128-d vectors with the producer held back by flow control", async () => {

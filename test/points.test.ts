@@ -1,7 +1,8 @@
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Distance, RpcError } from "../src/client/index.js";
+import { Distance } from "../src/client/index.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { rejection } from "./helpers/assertions.js";
 
 let t: TestServer;
 
@@ -12,16 +13,6 @@ afterAll(async () => {
   await t.stop();
 });
 
-/** Resolves to the RpcError a call rejects with; fails the test if it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<RpcError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(RpcError);
-    return error as RpcError;
-  }
-  throw new Error("the call succeeded but an error was expected");
-}
 
 describe("CollectionService", () => {
   it("creates, gets, lists and deletes collections", async () => {

@@ -1,15 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FlatIndex, TopK, dotAt, l2SquaredAt, type DistanceKind } from "../../src/index/index.js";
+import { rng } from "../helpers/random.js";
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomVector(dimension: number, random: () => number): Float32Array {
   return Float32Array.from({ length: dimension }, () => random() * 2 - 1);
