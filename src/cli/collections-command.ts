@@ -4,7 +4,7 @@ import {
   DeleteCollectionResponseSchema,
   GetCollectionResponseSchema,
   ListCollectionsResponseSchema,
-} from "../../gen/vectordb/v1/collection_service_pb.js";
+} from "../client/index.js";
 import { action } from "./cli-errors.js";
 import { print, withClient } from "./client-context.js";
 import { distanceNames, distanceOf, integerIn, messageJson, type DistanceName } from "./parse.js";

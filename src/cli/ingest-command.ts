@@ -1,7 +1,7 @@
 import { Presets, SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { VectorDbClient } from "../client/index.js";
+import { RpcError, type VectorDbClient } from "../client/index.js";
 import { action, UsageError } from "./cli-errors.js";
 import { callTimeoutMsDefault, print, withClient } from "./client-context.js";
 import { hnswOptions } from "./collections-command.js";
@@ -39,9 +39,16 @@ interface PointSource {
   unit: "points" | "bytes";
 }
 
+/** The components as a plain array; a counted loop is ~5× faster than Array.from on a Float32Array. */
+function toNumberArray(vector: Float32Array): number[] {
+  const array = new Array<number>(vector.length);
+  for (let i = 0; i < vector.length; i++) array[i] = vector[i]!;
+  return array;
+}
+
 async function* fvecsPoints(path: string): AsyncGenerator<SourcePoint> {
   for await (const { index, vector } of streamFvecsRecords(path)) {
-    yield { point: { id: String(index), vector: Array.from(vector) }, position: index + 1 };
+    yield { point: { id: String(index), vector: toNumberArray(vector) }, position: index + 1 };
   }
 }
 
@@ -113,9 +120,13 @@ function progressBar(enabled: boolean, total: number, unit: PointSource["unit"],
   };
 }
 
-/** Vectors per second, rounded, with thousands separators (`11,905`). */
+/**
+ * Vectors per second, rounded, with comma thousands separators (`11,905`); 0 when `seconds` is not
+ * positive. (Not toLocaleString: its first call loads ICU data, ~30 ms.)
+ */
 export function formatRate(points: number, seconds: number): string {
-  return Math.round(seconds > 0 ? points / seconds : 0).toLocaleString("en-US");
+  const rate = Math.round(seconds > 0 ? points / seconds : 0);
+  return String(rate).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 async function createCollection(client: VectorDbClient, options: IngestOptions, dimension: number, timeoutMs: number): Promise<void> {
@@ -164,7 +175,8 @@ async function ingest(
     print(`ingested ${points} points (${inserted} inserted, ${updated} updated) in ${seconds.toFixed(2)} s: ${formatRate(points, seconds)} vectors/s\n`);
   } catch (error) {
     progress.stop();
-    if (sentPoints > 0) process.stderr.write(`note: ${sentPoints} points were sent before the error; the batches the server applied stay applied\n`);
+    // A file error after some batches: say that the call was cut short with part of the file applied.
+    if (sentPoints > 0 && !(error instanceof RpcError)) process.stderr.write(`note: ${sentPoints} points were sent before the error; the batches the server applied stay applied\n`);
     throw error;
   }
 }
@@ -194,6 +206,11 @@ export function ingestCommand(): Command {
       const hnswGiven = options.m !== undefined || options.efConstruction !== undefined || options.ef !== undefined;
       if (!options.create && (options.distance !== undefined || hnswGiven)) {
         throw new UsageError("--distance, --m, --ef-construction and --ef only apply with --create");
+      }
+      try {
+        vectorFileFormat(file);
+      } catch (error) {
+        throw new UsageError(error instanceof Error ? error.message : String(error));
       }
       const source = await openPointSource(file);
       const iterator = source.points[Symbol.asyncIterator]();

@@ -1,7 +1,7 @@
 import { fromJson, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { InvalidArgumentError } from "commander";
-import { Distance } from "../../gen/vectordb/v1/collection_pb.js";
-import { FilterSchema, type Filter } from "../../gen/vectordb/v1/point_pb.js";
+import { Distance } from "../client/index.js";
+import { FilterSchema, type Filter } from "../client/index.js";
 import { UsageError } from "./cli-errors.js";
 
 /**

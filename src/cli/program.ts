@@ -39,7 +39,7 @@ function forEachCommand(command: Command, configure: (command: Command) => void)
  */
 export function buildProgram(): Command {
   const program = new Command("vectordb")
-    .description("vectordb: a durable vector database served over gRPC")
+    .description("vectordb: a vector database served over gRPC")
     .version(packageVersion())
     .addOption(new Option("--address <host:port>", "server address of client commands").env("VECTORDB_ADDRESS").default(addressDefault))
     .addOption(
@@ -51,11 +51,10 @@ export function buildProgram(): Command {
     .addCommand(healthCommand())
     .addCommand(collectionsCommand())
     .addCommand(ingestCommand())
-    .addCommand(searchCommand())
-    .showHelpAfterError("(add --help for usage)");
+    .addCommand(searchCommand());
   // addCommand() does not pass settings down, so set them on every command.
   forEachCommand(program, (command) => {
-    command.exitOverride();
+    command.exitOverride().showHelpAfterError("(add --help for usage)");
   });
   return program;
 }

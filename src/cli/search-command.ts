@@ -1,8 +1,9 @@
+import { toJson, type JsonObject } from "@bufbuild/protobuf";
 import { Command, Option } from "commander";
-import { SearchResponseSchema } from "../../gen/vectordb/v1/point_service_pb.js";
+import { SearchResponseSchema } from "../client/index.js";
 import { action, UsageError } from "./cli-errors.js";
 import { print, withClient } from "./client-context.js";
-import { finiteNumber, integerIn, messageJson, parseFilterJson, parseVectorJson } from "./parse.js";
+import { finiteNumber, integerIn, parseFilterJson, parseVectorJson } from "./parse.js";
 import { readFvecsRow } from "./vector-files.js";
 
 /** Hits wanted when `-k` is not given. */
@@ -74,7 +75,11 @@ export function searchCommand(): Command {
           },
           { timeoutMs },
         );
-        print(messageJson(SearchResponseSchema, response));
+        // Zero values are printed (a score of 0 is an exact match), but not the empty vector of every hit
+        // when vectors were not asked for.
+        const json = toJson(SearchResponseSchema, response, { alwaysEmitImplicit: true }) as { hits: JsonObject[] };
+        if (options.withVector !== true) for (const hit of json.hits) delete hit.vector;
+        print(`${JSON.stringify(json, null, 2)}\n`);
       });
     }),
   );

@@ -1,6 +1,5 @@
 import { Command, Option } from "commander";
 import { configFromSettings, configOptions, makeConfig, type ServerConfig } from "../config.js";
-import { runServer } from "../main.js";
 import { action, UsageError } from "./cli-errors.js";
 
 /** The default of a setting, read from {@link makeConfig} at its dotted `path`, as a flag string. */
@@ -45,6 +44,8 @@ export function serveCommand(): Command {
       } catch (error) {
         throw new UsageError(error instanceof Error ? error.message : String(error));
       }
+      // Loaded here so that client commands do not load the server, database and index code.
+      const { runServer } = await import("../main.js");
       await runServer(config);
     }),
   );

@@ -1,9 +1,9 @@
 export { VectorDbClient, RpcError, createTypedClient, type TypedClient, type CallOptions, type StreamCallOptions, type VectorDbClientOptions } from "./client.js";
-export { Distance } from "../../gen/vectordb/v1/collection_pb.js";
-export type * from "../../gen/vectordb/v1/collection_pb.js";
-export type * from "../../gen/vectordb/v1/collection_service_pb.js";
-export type * from "../../gen/vectordb/v1/point_pb.js";
-export type * from "../../gen/vectordb/v1/point_service_pb.js";
+// The generated messages, enums and schemas (for toJson/fromJson), so users need no import from gen/.
+export * from "../../gen/vectordb/v1/collection_pb.js";
+export * from "../../gen/vectordb/v1/collection_service_pb.js";
+export * from "../../gen/vectordb/v1/point_pb.js";
+export * from "../../gen/vectordb/v1/point_service_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { FilterSchema, PointSchema, SearchQuerySchema } from "../../gen/vectordb/v1/point_pb.js";
 import type { IngestRequestSchema } from "../../gen/vectordb/v1/point_service_pb.js";

@@ -1,0 +1,380 @@
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inspectFvecsFile, readFvecsFile, readFvecsRow, streamFvecsRecords, streamJsonlRecords, type JsonlRecord } from "../src/cli/vector-files.js";
+import { datasetFile } from "./helpers/datasets.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const cliPath = join(root, "dist/src/cli/main.js");
+
+/** What a finished CLI process left behind. */
+interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Newest modification time (ms) of the .ts files under `dir`. */
+function newestSourceMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMs(path));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** True when every source under src/ and gen/ is older than its compiled file in dist/. */
+function distIsFresh(): boolean {
+  const check = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).every((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return check(path);
+      if (!entry.name.endsWith(".ts") || entry.name.endsWith(".d.ts")) return true;
+      const compiled = join(root, "dist", relative(root, path)).replace(/\.ts$/, ".js");
+      try {
+        return statSync(compiled).mtimeMs >= statSync(path).mtimeMs;
+      } catch {
+        return false;
+      }
+    });
+  return newestSourceMs(join(root, "src")) > 0 && check(join(root, "src")) && check(join(root, "gen"));
+}
+
+/** Runs `node dist/src/cli/main.js ...args` to completion. VECTORDB_* variables are not inherited. */
+function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
+  const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VECTORDB_")));
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, env: { ...cleanEnv, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`vectordb ${args.join(" ")} did not finish in ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Writes `count` random vectors of `dimension` components as an .fvecs file; returns them. */
+function writeFvecs(path: string, count: number, dimension: number, seed = 1): Float32Array {
+  let state = seed;
+  const random = (): number => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state / 2_147_483_648;
+  };
+  const data = new Float32Array(count * dimension);
+  const bytes = Buffer.alloc(count * (4 + 4 * dimension));
+  for (let i = 0; i < count; i++) {
+    const offset = i * (4 + 4 * dimension);
+    bytes.writeInt32LE(dimension, offset);
+    for (let j = 0; j < dimension; j++) {
+      const value = Math.fround(random() * 2 - 1);
+      data[i * dimension + j] = value;
+      bytes.writeFloatLE(value, offset + 4 + 4 * j);
+    }
+  }
+  writeFileSync(path, bytes);
+  return data;
+}
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+function freePort(): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolvePromise(port));
+    });
+  });
+}
+
+let server: TestServer;
+let dir: string;
+/** `--address <test server>`, to put before a command. */
+let at: string[];
+
+beforeAll(async () => {
+  if (!distIsFresh()) {
+    // The CLI is tested as users run it: the compiled file, in a child process.
+    await promisify(execFile)("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root }).catch((error: { stdout?: string; message: string }) => {
+      throw new Error(`npx tsc -p tsconfig.build.json failed:\n${error.stdout ?? error.message}`);
+    });
+  }
+  server = await startTestServer();
+  at = ["--address", server.address];
+  dir = mkdtempSync(join(tmpdir(), "vectordb-cli-"));
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("vector files", () => {
+  it("reads an .fvecs file whole, by row and streamed, with the same vectors", async () => {
+    const path = join(dir, "small.fvecs");
+    const written = writeFvecs(path, 37, 5);
+    const whole = readFvecsFile(path);
+    expect(whole.dimension).toBe(5);
+    expect(whole.count).toBe(37);
+    expect(whole.data).toEqual(written);
+    expect(await inspectFvecsFile(path)).toEqual({ dimension: 5, count: 37, recordBytes: 24, fileBytes: 37 * 24 });
+    expect(await readFvecsRow(path, 36)).toEqual(written.subarray(36 * 5, 37 * 5));
+    // A chunk smaller than two records exercises the chunk boundaries.
+    const streamed: number[] = [];
+    for await (const record of streamFvecsRecords(path, { chunkBytesMax: 50 })) {
+      expect(record.vector).toEqual(written.subarray(record.index * 5, record.index * 5 + 5));
+      streamed.push(record.index);
+    }
+    expect(streamed).toEqual(Array.from({ length: 37 }, (_, i) => i));
+    await expect(readFvecsRow(path, 37)).rejects.toThrow("row 37 is outside 0..36 (the file has 37 records)");
+  });
+
+  it("rejects a truncated .fvecs file and a record whose dimension differs", async () => {
+    const path = join(dir, "bad.fvecs");
+    writeFvecs(path, 3, 4);
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, bytes.byteLength - 2));
+    expect(() => readFvecsFile(path)).toThrow("file size 58 bytes is not a multiple of the record size 20 bytes (4 + 4 × 4): record 2 is truncated (18 bytes)");
+    bytes.writeInt32LE(5, 40); // record 2 declares dimension 5
+    writeFileSync(path, bytes);
+    expect(() => readFvecsFile(path)).toThrow("record 2 declares dimension 5, but record 0 declares 4");
+    await expect(async () => {
+      for await (const _ of streamFvecsRecords(path)) void _;
+    }).rejects.toThrow("record 2 declares dimension 5, but record 0 declares 4");
+    writeFileSync(path, "");
+    expect(() => readFvecsFile(path)).toThrow("empty file");
+  });
+
+  it("streams .jsonl points and names the line of a malformed one", async () => {
+    const path = join(dir, "lines.jsonl");
+    writeFileSync(path, '{"id":"a","vector":[1,2],"payload":{"x":1}}\n\n{"id":"b","vector":[3,4]}\n{"id":"c","vector":[5]}\n');
+    const records: JsonlRecord[] = [];
+    await expect(async () => {
+      for await (const record of streamJsonlRecords(path)) records.push(record);
+    }).rejects.toThrow(`${path}:4: "vector" has 1 components, but the vector on line 1 has 2`);
+    expect(records.map(({ line, id, vector, payload }) => ({ line, id, vector, payload }))).toEqual([
+      { line: 1, id: "a", vector: [1, 2], payload: { x: 1 } },
+      { line: 3, id: "b", vector: [3, 4], payload: undefined },
+    ]);
+  });
+});
+
+describe("vectordb CLI", () => {
+  it("prints its usage and exits 2 on a usage error", async () => {
+    const help = await runCli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: vectordb [options] [command]");
+    for (const command of ["serve", "health", "collections", "ingest", "search"]) expect(help.stdout).toContain(command);
+    const unknown = await runCli(["frobnicate"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it("creates, lists, gets and deletes a collection, printing JSON", async () => {
+    const created = await runCli([...at, "collections", "create", "cli_docs", "--dimension", "4", "--distance", "cosine", "--m", "8"]);
+    expect(created.stderr).toBe("");
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.stdout)).toEqual({
+      collection: { name: "cli_docs", dimension: 4, distance: "DISTANCE_COSINE", hnsw: { m: 8, efConstruction: 200, ef: 64 }, pointCount: "0", memoryBytes: expect.any(String) },
+    });
+
+    const listed = await runCli([...at, "collections", "list"]);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as { collections: { name: string }[] }).collections.map((c) => c.name)).toContain("cli_docs");
+
+    const got = await runCli([...at, "collections", "get", "cli_docs"]);
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout).collection).toMatchObject({ name: "cli_docs", dimension: 4, pointCount: "0" });
+
+    const again = await runCli([...at, "collections", "create", "cli_docs", "--dimension", "4", "--distance", "cosine"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^error: ALREADY_EXISTS: /);
+
+    const deleted = await runCli([...at, "collections", "delete", "cli_docs"]);
+    expect(deleted.code).toBe(0);
+    expect(JSON.parse(deleted.stdout)).toEqual({ deletedPoints: "0" });
+
+    const gone = await runCli([...at, "collections", "get", "cli_docs"]);
+    expect(gone.code).toBe(1);
+    expect(gone.stdout).toBe("");
+    expect(gone.stderr).toMatch(/^error: NOT_FOUND: .*cli_docs/);
+  });
+
+  it("exits 2 for invalid option values", async () => {
+    const dimension = await runCli([...at, "collections", "create", "x", "--dimension", "four", "--distance", "cosine"]);
+    expect(dimension.code).toBe(2);
+    expect(dimension.stderr).toContain(`argument 'four' is invalid. "four" is not an integer.`);
+    const distance = await runCli([...at, "collections", "create", "x", "--dimension", "4", "--distance", "manhattan"]);
+    expect(distance.code).toBe(2);
+    expect(distance.stderr).toContain("Allowed choices are cosine, dot, euclidean");
+    const missing = await runCli([...at, "collections", "create", "x", "--distance", "dot"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("required option '--dimension <n>' not specified");
+  });
+
+  it("gives exit 1 and NOT_FOUND for a collection that does not exist", async () => {
+    const search = await runCli([...at, "search", "--collection", "no_such_collection", "--vector", "[1,2]"]);
+    expect(search.code).toBe(1);
+    expect(search.stderr).toMatch(/^error: NOT_FOUND: .*no_such_collection/);
+    const jsonl = join(dir, "one.jsonl");
+    writeFileSync(jsonl, '{"id":"a","vector":[1,2]}\n');
+    const ingest = await runCli([...at, "ingest", "--collection", "no_such_collection", jsonl]);
+    expect(ingest.code).toBe(1);
+    expect(ingest.stderr).toContain("error: NOT_FOUND: ");
+  });
+
+  it("ingests a generated .fvecs file and finds a stored vector by its row", async () => {
+    const path = join(dir, "random.fvecs");
+    writeFvecs(path, 2_000, 16, 7);
+    const ingest = await runCli([...at, "ingest", "--collection", "cli_fvecs", "--create", "--distance", "euclidean", "--batch-size", "300", path]);
+    expect(ingest.stderr).toBe("");
+    expect(ingest.code).toBe(0);
+    expect(ingest.stdout).toMatch(/^ingested 2000 points \(2000 inserted, 0 updated\) in \d+\.\d\d s: [\d,]+ vectors\/s\n$/);
+
+    const got = await runCli([...at, "collections", "get", "cli_fvecs"]);
+    expect(JSON.parse(got.stdout).collection).toMatchObject({ dimension: 16, distance: "DISTANCE_EUCLIDEAN", pointCount: "2000" });
+
+    const search = await runCli([...at, "search", "--collection", "cli_fvecs", "--fvecs", path, "--row", "1234", "-k", "3", "--exact"]);
+    expect(search.code).toBe(0);
+    const { hits } = JSON.parse(search.stdout) as { hits: { id: string; score: number; vector?: number[] }[] };
+    expect(hits).toHaveLength(3);
+    expect(hits[0]).toEqual({ id: "1234", score: 0 });
+    expect(hits[1]!.score).toBeGreaterThan(0);
+
+    // Ingesting the same file again replaces every point.
+    const again = await runCli([...at, "ingest", "--collection", "cli_fvecs", "--no-progress", path]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^ingested 2000 points \(0 inserted, 2000 updated\)/);
+  });
+
+  it("ingests .jsonl with payloads and searches with a filter", async () => {
+    const path = join(dir, "points.jsonl");
+    const lines = Array.from({ length: 300 }, (_, i) =>
+      JSON.stringify({ id: `p${i}`, vector: [Math.cos(i), Math.sin(i), 1], payload: { lang: i % 3 === 0 ? "en" : "fr", n: i, meta: { even: i % 2 === 0 } } }),
+    );
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    const ingest = await runCli([...at, "ingest", "--collection", "cli_jsonl", "--create", "--distance", "cosine", "--batch-size", "64", path]);
+    expect(ingest.stderr).toBe("");
+    expect(ingest.code).toBe(0);
+    expect(ingest.stdout).toMatch(/^ingested 300 points \(300 inserted, 0 updated\)/);
+
+    const filter = { must: [{ field: { key: "lang", equals: "en" } }, { field: { key: "n", range: { gte: 30, lt: 150 } } }], mustNot: [{ field: { key: "meta.even", equals: true } }] };
+    const search = await runCli([...at, "search", "--collection", "cli_jsonl", "--vector", "[1,0,1]", "-k", "100", "--filter", JSON.stringify(filter)]);
+    expect(search.stderr).toBe("");
+    expect(search.code).toBe(0);
+    const { hits } = JSON.parse(search.stdout) as { hits: { id: string; payload: { lang: string; n: number; meta: { even: boolean } } }[] };
+    // n in [30, 150), n % 3 == 0 and odd: 33, 39, ..., 147 (20 points).
+    const expected = Array.from({ length: 300 }, (_, n) => n).filter((n) => n >= 30 && n < 150 && n % 3 === 0 && n % 2 === 1);
+    expect(hits.map((hit) => hit.id).sort()).toEqual(expected.map((n) => `p${n}`).sort());
+    for (const hit of hits) expect(hit.payload).toEqual({ lang: "en", n: Number(hit.id.slice(1)), meta: { even: false } });
+
+    const bare = await runCli([...at, "search", "--collection", "cli_jsonl", "--vector", "[1,0,1]", "-k", "2", "--no-payload", "--with-vector"]);
+    const bareHits = (JSON.parse(bare.stdout) as { hits: { payload?: unknown; vector: number[] }[] }).hits;
+    expect(bareHits).toHaveLength(2);
+    for (const hit of bareHits) {
+      expect(hit.payload).toBeUndefined();
+      expect(hit.vector).toHaveLength(3);
+    }
+  });
+
+  it("exits 2 with the message for a malformed --filter or --vector", async () => {
+    const filter = await runCli([...at, "search", "--collection", "cli_jsonl", "--vector", "[1,0,1]", "--filter", '{"must":[{"field":{"key":"lang","equalz":"en"}}]}']);
+    expect(filter.code).toBe(2);
+    expect(filter.stderr).toMatch(/^error: --filter: not a vectordb\.v1\.Filter: .*equalz/);
+    const json = await runCli([...at, "search", "--collection", "cli_jsonl", "--vector", "[1,0,1]", "--filter", "{must"]);
+    expect(json.code).toBe(2);
+    expect(json.stderr).toContain("error: --filter: invalid JSON");
+    const vector = await runCli([...at, "search", "--collection", "cli_jsonl", "--vector", '[1,"x"]']);
+    expect(vector.code).toBe(2);
+    expect(vector.stderr).toContain('error: --vector: element 1 is "x", not a finite number');
+  });
+
+  it("names the line of a malformed .jsonl line and exits non-zero", async () => {
+    const path = join(dir, "malformed.jsonl");
+    writeFileSync(path, '{"id":"m1","vector":[1,0,0]}\n{"id":"m2","vector":[0,1,0]}\n{"id":"m3","vector":[0,0,1]\n');
+    const result = await runCli([...at, "ingest", "--collection", "cli_bad", "--create", "--distance", "dot", path]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain(`error: ${path}:3: invalid JSON`);
+  });
+
+  it("health exits 0 for a serving server and 1 for a closed port, quickly", async () => {
+    const serving = await runCli([...at, "health"]);
+    expect(serving).toMatchObject({ code: 0, stdout: "SERVING\n" });
+    const port = await freePort();
+    const startedMs = performance.now();
+    const closed = await runCli(["--address", `127.0.0.1:${port}`, "health"]);
+    expect(closed.code).toBe(1);
+    expect(closed.stderr).toMatch(/^error: (UNAVAILABLE|DEADLINE_EXCEEDED): /);
+    expect(performance.now() - startedMs).toBeLessThan(5_000);
+  });
+
+  it("serve: a flag beats the environment, SIGTERM exits 0, and an invalid setting exits 2", async () => {
+    const invalid = await runCli(["serve", "--log-level", "silent"], { VECTORDB_PORT: "not-a-port" });
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toBe('error: --port (VECTORDB_PORT): "not-a-port" is not a non-negative integer\n');
+
+    const port = await freePort();
+    const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VECTORDB_")));
+    const child = spawn(process.execPath, [cliPath, "serve", "--port", String(port), "--host", "127.0.0.1"], {
+      cwd: root,
+      // If the environment won, the port would be invalid and serve would exit 2.
+      env: { ...cleanEnv, VECTORDB_PORT: "not-a-port", VECTORDB_LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolvePromise) => child.on("exit", (code, signal) => resolvePromise({ code, signal })));
+    try {
+      await new Promise<void>((resolvePromise, reject) => {
+        const timer = setTimeout(() => reject(new Error(`serve did not log "listening" in 10 s; stderr: ${stderr}`)), 10_000);
+        child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+          stderr += chunk;
+          if (stderr.includes("vectordb listening")) {
+            clearTimeout(timer);
+            resolvePromise();
+          }
+        });
+        void exited.then(({ code }) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+      });
+      const listening = stderr.split("\n").map((line) => (line.trim() === "" ? {} : (JSON.parse(line) as { msg?: string; address?: string }))).find((line) => line.msg === "vectordb listening");
+      expect(listening?.address).toBe(`127.0.0.1:${port}`);
+      const health = await runCli(["--address", `127.0.0.1:${port}`, "health"]);
+      expect(health.code).toBe(0);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(stderr).toContain("shut down cleanly");
+  });
+
+  const sift = datasetFile("sift10k", "siftsmall_base.fvecs");
+  it.skipIf(sift === undefined)(
+    sift === undefined ? "ingests SIFT10K (skipped: ../shared/datasets/sift10k/siftsmall_base.fvecs is absent)" : "ingests SIFT10K with --create and reports 10000 points",
+    async () => {
+      const ingest = await runCli([...at, "ingest", "--collection", "cli_sift", "--create", "--distance", "euclidean", "--no-progress", sift!]);
+      expect(ingest.stderr).toBe("");
+      expect(ingest.code).toBe(0);
+      expect(ingest.stdout).toMatch(/^ingested 10000 points \(10000 inserted, 0 updated\)/);
+      const got = await runCli([...at, "collections", "get", "cli_sift"]);
+      expect(JSON.parse(got.stdout).collection).toMatchObject({ dimension: 128, distance: "DISTANCE_EUCLIDEAN", pointCount: "10000" });
+    },
+  );
+});
