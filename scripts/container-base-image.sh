@@ -15,7 +15,7 @@
 #   --force        rebuild the base image even if the tag already exists
 # Env:
 #   VECTORDB_BASE_IMAGE  tag to produce (default localhost/vectordb-node:20-bookworm;
-#                        must match the Dockerfile's NODE_IMAGE build arg)
+#                        must match the Dockerfile's NODE_BASE:NODE_TAG build args)
 #   DEBIAN_MIRROR        mirror for debootstrap (default http://deb.debian.org/debian)
 #   NODE_BIN             node binary to copy in (default: $(command -v node))
 #   EXTRA_CA_DIR         *.crt files to add to the image's trust store (default
@@ -65,6 +65,10 @@ hard_nofile="$(ulimit -Hn)"
 [[ "$hard_nofile" == unlimited ]] && hard_nofile=1048576
 hard_nproc="$(ulimit -Hu)"
 [[ "$hard_nproc" == unlimited ]] && hard_nproc=4194304
+# podman's own process ends up with nproc capped at kernel.pid_max (32768 here),
+# so a higher value makes runc fail "error setting rlimit type 6" (RLIMIT_NPROC).
+pid_max="$(cat /proc/sys/kernel/pid_max)"
+((hard_nproc > pid_max)) && hard_nproc=$pid_max
 CONF_DIR=/etc/containers/containers.conf.d
 CONF_FILE="$CONF_DIR/50-vectordb.conf"
 desired_conf="# Written by scripts/container-base-image.sh (vectordb). Safe to delete.
@@ -141,6 +145,7 @@ log "adding node $NODE_VERSION + npm under /usr/local (like the official node im
 install -D -m 0755 "$NODE_BIN" "$ROOTFS/usr/local/bin/node"
 mkdir -p "$ROOTFS/usr/local/lib/node_modules"
 cp -a "$NPM_DIR" "$ROOTFS/usr/local/lib/node_modules/npm"
+rm -rf "$ROOTFS/usr/local/lib/node_modules/npm/docs" "$ROOTFS/usr/local/lib/node_modules/npm/man"
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$ROOTFS/usr/local/bin/npm"
 ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$ROOTFS/usr/local/bin/npx"
 
@@ -178,6 +183,7 @@ tar --numeric-owner --xattrs -C "$ROOTFS" -c . \
   | podman import \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
       --change "ENV NODE_VERSION=${NODE_VERSION#v}" \
+      --change 'ENV NPM_CONFIG_UPDATE_NOTIFIER=false' \
       --change 'CMD ["node"]' \
       "${extra_env[@]}" \
       --message "debootstrap minbase $SUITE + node $NODE_VERSION (scripts/container-base-image.sh)" \
