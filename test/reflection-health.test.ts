@@ -1,10 +1,12 @@
+import * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
+import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeConfig } from "../src/config.js";
 import { Database } from "../src/db/index.js";
 import { createLogger } from "../src/logger.js";
 import { startServer } from "../src/transport/index.js";
-import { RpcError, VectorDbClient } from "../src/client/index.js";
+import { Distance, RpcError, VectorDbClient, type IngestRequestInit } from "../src/client/index.js";
 import { bufCurl } from "./helpers/buf-curl.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -101,6 +103,46 @@ describe("health while starting and shutting down", () => {
       await closing;
     } finally {
       client.close();
+    }
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("lets an in-flight Ingest finish, tells health watchers NOT_SERVING, and does not wait out the grace period for them", async () => {
+    const s = await startTestServer({}, { shutdownGraceMs: 10_000 });
+    const raw = new grpc.Client(s.address, grpc.credentials.createInsecure());
+    try {
+      await s.client.collections.createCollection({ name: "drain", dimension: 1, distance: Distance.DOT });
+      const watch = healthService.Watch!;
+      const seen: string[] = [];
+      const watchCall = raw.makeServerStreamRequest(watch.path, watch.requestSerialize, watch.responseDeserialize, { service: "" });
+      watchCall.on("data", (message: { status: string }) => seen.push(String(message.status)));
+      watchCall.on("error", () => {});
+      while (!seen.includes("SERVING")) await new Promise((resolve) => setTimeout(resolve, 5));
+
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      async function* slow(): AsyncGenerator<IngestRequestInit> {
+        yield { collection: "drain", points: [{ id: "a", vector: [1] }] };
+        await held;
+        yield { points: [{ id: "b", vector: [2] }] };
+      }
+      const ingest = s.client.points.ingest(slow());
+      while (s.running.db.get("drain").size === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+
+      const started = performance.now();
+      const closed = s.running.close();
+      while (!seen.includes("NOT_SERVING")) await new Promise((resolve) => setTimeout(resolve, 5));
+      release();
+      expect(await ingest).toMatchObject({ batches: 2n, inserted: 2n });
+      await closed;
+      // The open Watch stream did not hold the server for the 10 s grace period.
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(seen).toEqual(["SERVING", "NOT_SERVING"]);
+    } finally {
+      raw.close();
+      s.client.close();
+      await s.running.close();
     }
   });
 });

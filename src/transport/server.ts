@@ -8,11 +8,14 @@ import { collectionServiceHandlers, pointServiceHandlers } from "../service/inde
 import { CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
 import { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
-import { grpcServiceDefinition, grpcServiceImplementation } from "./adapter.js";
+import { type CallHooks, grpcServiceDefinition, grpcServiceImplementation } from "./adapter.js";
 import { addReflection } from "./reflection.js";
 
 /** The services this server exposes, by full name (also their names in the health service). */
 export const serviceNames = [CollectionService.typeName, PointService.typeName] as const;
+
+/** After the data calls drain, how long health watchers get to receive NOT_SERVING before their streams close, in ms. */
+const watchersFlushMs = 100;
 
 /** A listening server. */
 export interface RunningServer {
@@ -23,8 +26,9 @@ export interface RunningServer {
   /** Marks the server SERVING (health) and lets calls through; before this they get UNAVAILABLE. */
   setServing(serving: boolean): void;
   /**
-   * Stops accepting calls, sets health to NOT_SERVING, waits up to `graceMs` for in-flight calls to
-   * finish, then cancels the rest. Resolves when the server is closed.
+   * Stops accepting calls, sets health to NOT_SERVING, waits up to `graceMs` for in-flight data calls
+   * to finish (cancelling them after that), then closes the long-lived health Watch and reflection
+   * streams. Resolves when the server is closed.
    */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -49,19 +53,31 @@ export async function startServer(config: ServerConfig, db: Database, logger: Lo
     health.setStatus("", status);
     for (const name of serviceNames) health.setStatus(name, status);
   };
-  const admit = (): void => {
-    if (closing) throw new VectorDbError("unavailable", "the server is shutting down");
-    if (!serving) throw new VectorDbError("unavailable", "the server is starting; retry shortly");
+  // Data calls in flight; shutdown waits for these, not for long-lived health Watch or reflection streams.
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+  const hooks: CallHooks = {
+    admit() {
+      if (closing) throw new VectorDbError("unavailable", "the server is shutting down");
+      if (!serving) throw new VectorDbError("unavailable", "the server is starting; retry shortly");
+    },
+    started() {
+      inFlight++;
+    },
+    finished() {
+      inFlight--;
+      if (inFlight === 0) onIdle?.();
+    },
   };
   const logInternal = (error: unknown, path: string): void => logger.error({ err: error, path }, "internal error");
 
   server.addService(
     grpcServiceDefinition(CollectionService),
-    grpcServiceImplementation(CollectionService, collectionServiceHandlers(db, config), logInternal, admit),
+    grpcServiceImplementation(CollectionService, collectionServiceHandlers(db, config), logInternal, hooks),
   );
   server.addService(
     grpcServiceDefinition(PointService),
-    grpcServiceImplementation(PointService, pointServiceHandlers(db, config), logInternal, admit),
+    grpcServiceImplementation(PointService, pointServiceHandlers(db, config), logInternal, hooks),
   );
   health.addToServer(server);
   addReflection(server, [CollectionService, PointService, Health]);
@@ -93,6 +109,13 @@ export async function startServer(config: ServerConfig, db: Database, logger: Lo
           clearTimeout(timer);
           resolve();
         });
+        // Once the data calls have drained, health Watch and reflection streams (which never end by
+        // themselves) are closed too, after a moment for watchers to receive NOT_SERVING.
+        const closeStreams = (): void => {
+          setTimeout(() => server.forceShutdown(), watchersFlushMs).unref();
+        };
+        if (inFlight === 0) closeStreams();
+        else onIdle = closeStreams;
       });
       return closed;
     },

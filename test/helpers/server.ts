@@ -12,9 +12,9 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** Starts a server on 127.0.0.1:0 (in this process) with optional limit overrides. */
-export async function startTestServer(limits: Partial<Limits> = {}): Promise<TestServer> {
-  const config = makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent", shutdownGraceMs: 2_000, limits });
+/** Starts a server on 127.0.0.1:0 (in this process) with optional limit and setting overrides. */
+export async function startTestServer(limits: Partial<Limits> = {}, settings: { shutdownGraceMs?: number } = {}): Promise<TestServer> {
+  const config = makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent", shutdownGraceMs: settings.shutdownGraceMs ?? 2_000, limits });
   const running = await openServer(config, createLogger("silent"));
   const address = `127.0.0.1:${running.server.port}`;
   const client = new VectorDbClient(address);
