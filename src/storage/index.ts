@@ -1,0 +1,11 @@
+export {
+  fsyncFile,
+  fsyncDirectory,
+  writeFileAtomic,
+  removeStaleTemporaries,
+  isTemporaryName,
+  temporaryInfix,
+  type RemoveTemporariesOptions,
+} from "./files.js";
+export * from "./wal/index.js";
+export * from "./segment/index.js";

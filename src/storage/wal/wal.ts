@@ -1,0 +1,532 @@
+/**
+ * The write-ahead log: an append-only file of opaque, typed, sequenced records (format in
+ * `format.ts`), with group commit, recovery of a torn tail, and a cut that drops records already
+ * captured by a segment.
+ *
+ * ### Durability policies
+ *
+ * - **`fsync`** (the default): `append` resolves only after the record is written *and* `fdatasync`
+ *   has returned, so an acknowledged record survives a process kill, an OS crash and a power loss.
+ *   Appends are grouped: those that arrive while a write and fsync are running wait, then are written
+ *   together with one `writev` and made durable by one shared `fdatasync` (group commit). Throughput
+ *   under concurrency therefore approaches one fsync per batch, not one per record.
+ * - **`interval`**: `append` resolves once the record is written to the file (the OS page cache);
+ *   a timer runs `fdatasync` every `flushIntervalMs` if anything was written since the last one. An
+ *   acknowledged record survives a process kill (the kernel still holds the data), but an OS crash or
+ *   power loss can lose the records acknowledged during the last `flushIntervalMs` (plus the duration
+ *   of the fsync that was running).
+ * - **`os`**: `append` resolves once the record is written to the file; the WAL never fsyncs on its
+ *   own (only in `close`, `sync` and `truncateUpTo`); the kernel writes dirty pages back when it
+ *   chooses (typically within ~30 s on Linux). Survives a process kill, not an OS crash or power loss.
+ *
+ * Under every policy the log on disk is always a prefix of the appended records, possibly followed by
+ * a torn record, which recovery drops: a crash never leaves a hole or reorders records.
+ *
+ * ### Errors
+ *
+ * A failed write (ENOSPC, EIO, …) rejects every append of that batch with `unavailable` (gRPC
+ * UNAVAILABLE: the client may retry later); the file is truncated back to its previous end and the log
+ * stays usable. A failed `fdatasync`, or a failed truncation after a failed write, leaves the state of
+ * the file unknown (the kernel may have dropped the dirty pages), so the WAL refuses all further
+ * appends with `unavailable` until it is reopened, which recovers what actually reached the disk. A
+ * rejected append was never acknowledged, but its record may still be found on reopen (like any
+ * UNAVAILABLE, the outcome is unknown); the collection layer's idempotent replay makes that harmless.
+ * Nothing is ever acknowledged that was not written.
+ *
+ * One process, one `Wal` per file: there is no inter-process lock.
+ */
+import type { FileHandle } from "node:fs/promises";
+import { open, rename, stat, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { constants as bufferConstants } from "node:buffer";
+import { VectorDbError } from "../../errors.js";
+import { fsyncDirectory, ioError, readWholeFile, removeStaleTemporaries, temporaryPathFor, writeChunksAt, writeFileAtomic } from "../files.js";
+import {
+  encodeRecordFraming,
+  encodeWalHeader,
+  recordBodyBytesFormatMax,
+  recordOverheadBytes,
+  scanWal,
+  walHeaderBytes,
+  type WalRecord,
+} from "./format.js";
+
+/** When an append is acknowledged; see the module documentation. */
+export type WalDurability = "fsync" | "interval" | "os";
+
+/** Options of {@link Wal.open}. */
+export interface WalOptions {
+  /** When `append` resolves. Default `"fsync"`. */
+  durability?: WalDurability;
+  /** Period of the background fsync under `"interval"`, in ms, at least 1. Default 100. Ignored otherwise. */
+  flushIntervalMs?: number;
+  /**
+   * Largest record body `append` accepts, in bytes, at most 2^32 − 1. Default 128 MiB. Applies to
+   * appends only: on open a length is bad when it runs past the end of the file (which also bounds
+   * it), so lowering this limit never turns records written under a higher one into a "torn tail".
+   */
+  recordBytesMax?: number;
+  /**
+   * Most body bytes waiting to be written (appended but not yet written); an append beyond it is
+   * rejected with `resource_exhausted`. Bounds memory when the disk falls behind. Default 256 MiB.
+   */
+  queueBytesMax?: number;
+  /**
+   * The lowest sequence the next append may take, e.g. the loaded segment's sequence + 1, so that a
+   * WAL recreated after being lost never reuses sequences a segment already holds. Default 1.
+   */
+  minNextSequence?: number;
+}
+
+/** What {@link Wal.open} returns. */
+export interface WalOpened {
+  /** The log, ready for appends. */
+  wal: Wal;
+  /** Every record recovered, in ascending sequence; handed over once. Bodies are views into one buffer. */
+  records: WalRecord[];
+  /** Bytes of torn tail removed from the end of the file (0 if the log ended cleanly). */
+  truncatedBytes: number;
+}
+
+/** Counters since open. */
+export interface WalStats {
+  /** Records written. */
+  appends: number;
+  /** `writev` batches written (one per group). */
+  writes: number;
+  /** `fdatasync` calls that succeeded. */
+  fsyncs: number;
+  /** Bytes written by appends, framing included (not counting rewrites by `truncateUpTo`). */
+  bytesWritten: number;
+}
+
+/** Default of {@link WalOptions.recordBytesMax}: twice the default gRPC message limit. */
+export const defaultWalRecordBytesMax = 128 * 1024 * 1024;
+/** Default of {@link WalOptions.queueBytesMax}. */
+export const defaultWalQueueBytesMax = 256 * 1024 * 1024;
+/** Default of {@link WalOptions.flushIntervalMs}. */
+export const defaultWalFlushIntervalMs = 100;
+
+/** Bytes copied per read/write when `truncateUpTo` rewrites the kept records. */
+const copyChunkBytes = 4 * 1024 * 1024;
+
+interface PendingAppend {
+  sequence: number;
+  header: Buffer;
+  chunks: readonly Uint8Array[];
+  trailer: Buffer;
+  bytes: number;
+  resolve: (sequence: number) => void;
+  reject: (error: unknown) => void;
+}
+
+function positiveInteger(name: string, value: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new VectorDbError("invalid_argument", `WAL option ${name} must be an integer from 1 to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * A write-ahead log over one file. Create it with {@link Wal.open}. All methods may be called
+ * concurrently; file operations run one at a time, in call order, on an internal queue.
+ */
+export class Wal {
+  private handle: FileHandle;
+  private size: number;
+  private floor: number;
+  private next: number;
+  private lastWritten: number;
+  /** Sequence and file offset of every record in the file, for `truncateUpTo`. */
+  private sequences: number[];
+  private offsets: number[];
+
+  private pending: PendingAppend[] = [];
+  private pendingBytes = 0;
+  private flushQueued = false;
+  private syncQueued = false;
+  private dirty = false;
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private failure: VectorDbError | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly counters: WalStats = { appends: 0, writes: 0, fsyncs: 0, bytesWritten: 0 };
+
+  private constructor(
+    /** The log file's path. */
+    readonly path: string,
+    /** The durability policy. */
+    readonly durability: WalDurability,
+    /** Largest record body accepted, in bytes. */
+    readonly recordBytesMax: number,
+    private readonly queueBytesMax: number,
+    handle: FileHandle,
+    floor: number,
+    end: number,
+    records: readonly WalRecord[],
+    minNextSequence: number,
+  ) {
+    this.handle = handle;
+    this.size = end;
+    this.floor = floor;
+    this.sequences = records.map((record) => record.sequence);
+    this.offsets = records.map((record) => record.offset);
+    this.lastWritten = records.length > 0 ? records[records.length - 1]!.sequence : floor - 1;
+    this.next = Math.max(this.lastWritten + 1, minNextSequence);
+  }
+
+  /**
+   * Opens the log at `path`, creating it (with an atomic write) if it does not exist, and recovers it:
+   * deletes its stale temporaries (`path.tmp-*`), reads the whole file, validates every record, and
+   * truncates a torn tail (then fsyncs). The directory must exist.
+   *
+   * @returns the open log, the recovered records in order (to replay once), and the bytes truncated.
+   * @throws VectorDbError `data_loss` (DATA_LOSS) naming the file and byte offset if a bad record is
+   *   followed by a valid one, sequences do not strictly increase, or the header is damaged;
+   *   `failed_precondition` (FAILED_PRECONDITION) for an unknown format version; `invalid_argument`
+   *   (INVALID_ARGUMENT) for a bad option; `resource_exhausted` (RESOURCE_EXHAUSTED) if the file is
+   *   larger than one buffer can hold (4 GiB); `unavailable` / `not_found` on I/O errors.
+   */
+  static async open(path: string, options: WalOptions = {}): Promise<WalOpened> {
+    const durability = options.durability ?? "fsync";
+    if (durability !== "fsync" && durability !== "interval" && durability !== "os") {
+      throw new VectorDbError("invalid_argument", `WAL option durability must be "fsync", "interval" or "os", got ${JSON.stringify(durability)}`);
+    }
+    const flushIntervalMs = positiveInteger("flushIntervalMs", options.flushIntervalMs ?? defaultWalFlushIntervalMs, 2_147_483_647);
+    const recordBytesMax = positiveInteger("recordBytesMax", options.recordBytesMax ?? defaultWalRecordBytesMax, recordBodyBytesFormatMax);
+    const queueBytesMax = positiveInteger("queueBytesMax", options.queueBytesMax ?? defaultWalQueueBytesMax, Number.MAX_SAFE_INTEGER);
+    const minNextSequence = positiveInteger("minNextSequence", options.minNextSequence ?? 1, Number.MAX_SAFE_INTEGER);
+
+    await removeStaleTemporaries(dirname(path), { of: path });
+    let exists = true;
+    try {
+      await stat(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(path, "stat", error);
+      exists = false;
+    }
+    if (!exists) await writeFileAtomic(path, [encodeWalHeader(minNextSequence)]);
+
+    let handle: FileHandle;
+    try {
+      handle = await open(path, "r+");
+    } catch (error) {
+      throw ioError(path, "opening the WAL", error);
+    }
+    try {
+      const { size } = await handle.stat();
+      if (size > bufferConstants.MAX_LENGTH) {
+        throw new VectorDbError("resource_exhausted", `${path}: WAL file is ${size} bytes, more than the ${bufferConstants.MAX_LENGTH} bytes one buffer can hold`);
+      }
+      const file = await readWholeFile(handle, size);
+      const scan = scanWal(file, path);
+      let truncatedBytes = 0;
+      if (scan.end < file.length) {
+        truncatedBytes = file.length - scan.end;
+        await handle.truncate(scan.end);
+        await handle.sync();
+      }
+      const wal = new Wal(path, durability, recordBytesMax, queueBytesMax, handle, scan.floor, scan.end, scan.records, minNextSequence);
+      if (durability === "interval") {
+        wal.timer = setInterval(() => wal.onTimer(), flushIntervalMs);
+        wal.timer.unref();
+      }
+      return { wal, records: scan.records, truncatedBytes };
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw ioError(path, "recovering the WAL", error);
+    }
+  }
+
+  /** The sequence the next append will take. */
+  get nextSequence(): number {
+    return this.next;
+  }
+
+  /** The sequence of the last record written to the file, or (floor − 1) if it holds none. */
+  get lastSequence(): number {
+    return this.lastWritten;
+  }
+
+  /** Size of the file in bytes: header and written records (not appends still queued). */
+  get sizeBytes(): number {
+    return this.size;
+  }
+
+  /** Records in the file (recovered and appended, minus those cut). */
+  get recordCount(): number {
+    return this.sequences.length;
+  }
+
+  /** Counters since open (see {@link WalStats}); a snapshot. */
+  get stats(): Readonly<WalStats> {
+    return { ...this.counters };
+  }
+
+  /**
+   * Appends one record and resolves with its sequence once it is durable under the policy (see the
+   * module documentation). Sequences are assigned in call order, so records reach the file in call
+   * order. The body is written from the caller's buffers: do not modify them until the promise
+   * settles.
+   *
+   * @param type record type, an integer 0–255, stored as is.
+   * @param body the body, one buffer or chunks to concatenate; at most `recordBytesMax` bytes.
+   * @returns the record's sequence.
+   * @throws VectorDbError (as a rejection) `invalid_argument` (INVALID_ARGUMENT) for a bad type or a
+   *   body above `recordBytesMax` (naming the limit); `resource_exhausted` (RESOURCE_EXHAUSTED) when
+   *   `queueBytesMax` bytes are already waiting; `unavailable` (UNAVAILABLE) if the write or fsync
+   *   failed, the log was made unusable by an earlier failure, or it is closed.
+   */
+  append(type: number, body: Uint8Array | readonly Uint8Array[]): Promise<number> {
+    const chunks: readonly Uint8Array[] = body instanceof Uint8Array ? [body] : body;
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.byteLength;
+    const refusal = this.refusal() ?? this.checkAppend(type, bytes);
+    if (refusal) return Promise.reject(refusal);
+    const sequence = this.next++;
+    const { header, trailer } = encodeRecordFraming(sequence, type, chunks, bytes);
+    return new Promise<number>((resolve, reject) => {
+      this.pending.push({ sequence, header, chunks, trailer, bytes: bytes + recordOverheadBytes, resolve, reject });
+      this.pendingBytes += bytes;
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        void this.enqueue(() => this.flushPending());
+      }
+    });
+  }
+
+  /**
+   * Waits until every append made before the call is written, then fsyncs the file (under every
+   * policy). Use it to make `interval` / `os` appends durable at a chosen point.
+   *
+   * @throws VectorDbError `unavailable` (UNAVAILABLE) if the fsync fails (the log then refuses further
+   *   appends), the log was made unusable earlier, or it is closed.
+   */
+  sync(): Promise<void> {
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
+    return this.enqueue(async () => {
+      if (this.failure) throw this.failure;
+      await this.fsyncNow(true);
+    });
+  }
+
+  /**
+   * Drops every record with a sequence ≤ `sequence`, once the caller has durably stored their effect
+   * elsewhere (a segment holding everything up to `sequence`). Rewrites the kept records after a new
+   * header (floor `sequence` + 1) into a temporary, fsyncs it, renames it over the log and fsyncs the
+   * directory: a crash at any point leaves either the old or the new file. Runs on the append queue:
+   * appends made before the call are written first, appends made after it wait and go to the new file.
+   * `truncateUpTo(wal.lastSequence)` empties the log.
+   *
+   * @param sequence an integer ≥ 0, at most {@link lastSequence} at the time the cut runs.
+   * @returns the number of records dropped.
+   * @throws VectorDbError `invalid_argument` (INVALID_ARGUMENT) for a bad number;
+   *   `failed_precondition` (FAILED_PRECONDITION) if `sequence` is above the last written record;
+   *   `unavailable` (UNAVAILABLE) on an I/O error (before the rename the old file stays in use and
+   *   intact; a failed directory fsync after it makes the log refuse further appends) or if the log is
+   *   closed or unusable.
+   */
+  truncateUpTo(sequence: number): Promise<number> {
+    if (!Number.isSafeInteger(sequence) || sequence < 0) {
+      return Promise.reject(new VectorDbError("invalid_argument", `WAL cut sequence must be a non-negative integer, got ${sequence}`));
+    }
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
+    return this.enqueue(() => this.cut(sequence));
+  }
+
+  /**
+   * Writes the appends still queued, fsyncs (under every policy), stops the interval timer and closes
+   * the file. Appends made after the call are rejected with `unavailable`. Idempotent: later calls
+   * return the same promise.
+   *
+   * @throws VectorDbError `unavailable` (UNAVAILABLE) if the final fsync fails or the log had been made
+   *   unusable by an earlier failure (the file is closed anyway).
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.closing = this.enqueue(async () => {
+      try {
+        if (this.failure) throw this.failure;
+        await this.fsyncNow(false);
+      } finally {
+        await this.handle.close().catch(() => undefined);
+      }
+    });
+    return this.closing;
+  }
+
+  /** Why a new operation must be refused right now, if it must. */
+  private refusal(): VectorDbError | undefined {
+    if (this.closing) return new VectorDbError("unavailable", `${this.path}: the WAL is closed`);
+    return this.failure;
+  }
+
+  private checkAppend(type: number, bytes: number): VectorDbError | undefined {
+    if (!Number.isInteger(type) || type < 0 || type > 255) {
+      return new VectorDbError("invalid_argument", `WAL record type must be an integer from 0 to 255, got ${type}`);
+    }
+    if (bytes > this.recordBytesMax) {
+      return new VectorDbError("invalid_argument", `WAL record body is ${bytes} bytes, more than the limit recordBytesMax = ${this.recordBytesMax}`);
+    }
+    if (this.pendingBytes + bytes > this.queueBytesMax && this.pending.length > 0) {
+      return new VectorDbError("resource_exhausted", `WAL write queue holds ${this.pendingBytes} bytes; another ${bytes} would exceed the limit queueBytesMax = ${this.queueBytesMax}`);
+    }
+    return undefined;
+  }
+
+  /** Runs `operation` after every operation queued before it; one failure does not stop the queue. */
+  private enqueue<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.chain.then(operation);
+    this.chain = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private poison(action: string, error: unknown): VectorDbError {
+    const cause = ioError(this.path, action, error);
+    this.failure ??= new VectorDbError(
+      "unavailable",
+      `${this.path}: the WAL refuses appends after a failed ${action} (${cause.rawMessage}); reopen it to recover what reached the disk`,
+      { cause },
+    );
+    return this.failure;
+  }
+
+  /** Writes every queued append in one `writev`, fsyncs under `fsync`, and settles them. Never throws. */
+  private async flushPending(): Promise<void> {
+    this.flushQueued = false;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (batch.length === 0) return;
+    try {
+      await this.writeBatch(batch);
+    } catch (error) {
+      const failure = ioError(this.path, "WAL write", error);
+      for (const append of batch) append.reject(failure);
+      return;
+    }
+    for (const append of batch) append.resolve(append.sequence);
+  }
+
+  /**
+   * Writes a batch at the end of the file and, under `fsync`, fdatasyncs. A failed write truncates the
+   * file back (or poisons the log if that fails too); a failed fsync poisons the log.
+   */
+  private async writeBatch(batch: readonly PendingAppend[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    const chunks: Uint8Array[] = [];
+    let bytes = 0;
+    for (const append of batch) {
+      chunks.push(append.header, ...append.chunks, append.trailer);
+      bytes += append.bytes;
+    }
+    const start = this.size;
+    try {
+      await writeChunksAt(this.handle, chunks, start);
+    } catch (error) {
+      try {
+        await this.handle.truncate(start);
+      } catch (truncateError) {
+        throw this.poison("truncation after a failed write", truncateError);
+      }
+      throw error;
+    }
+    let offset = start;
+    for (const append of batch) {
+      this.sequences.push(append.sequence);
+      this.offsets.push(offset);
+      offset += append.bytes;
+    }
+    this.size = start + bytes;
+    this.lastWritten = batch[batch.length - 1]!.sequence;
+    this.counters.appends += batch.length;
+    this.counters.writes++;
+    this.counters.bytesWritten += bytes;
+    this.dirty = true;
+    if (this.durability === "fsync") await this.fsyncNow(false);
+  }
+
+  /** fdatasync if anything was written since the last one (or always if `force`); a failure poisons. */
+  private async fsyncNow(force: boolean): Promise<void> {
+    if (!this.dirty && !force) return;
+    this.dirty = false;
+    try {
+      await this.handle.datasync();
+    } catch (error) {
+      throw this.poison("fsync", error);
+    }
+    this.counters.fsyncs++;
+  }
+
+  private onTimer(): void {
+    if (!this.dirty || this.syncQueued || this.closing || this.failure) return;
+    this.syncQueued = true;
+    void this.enqueue(async () => {
+      this.syncQueued = false;
+      if (this.failure || this.closing) return;
+      await this.fsyncNow(false);
+    }).catch(() => undefined);
+  }
+
+  private async cut(sequence: number): Promise<number> {
+    if (this.failure) throw this.failure;
+    if (sequence > this.lastWritten) {
+      throw new VectorDbError("failed_precondition", `${this.path}: cannot cut the WAL up to sequence ${sequence}: the last record written is ${this.lastWritten}`);
+    }
+    let keepFrom = 0;
+    let high = this.sequences.length;
+    while (keepFrom < high) {
+      const middle = (keepFrom + high) >>> 1;
+      if (this.sequences[middle]! <= sequence) keepFrom = middle + 1;
+      else high = middle;
+    }
+    if (keepFrom === 0) return 0;
+    const newFloor = Math.max(this.floor, sequence + 1);
+    const copyFrom = keepFrom < this.offsets.length ? this.offsets[keepFrom]! : this.size;
+    const temporary = temporaryPathFor(this.path);
+    let replacement: FileHandle | undefined;
+    let newSize = walHeaderBytes;
+    try {
+      replacement = await open(temporary, "wx+");
+      await writeChunksAt(replacement, [encodeWalHeader(newFloor)], 0);
+      const buffer = Buffer.allocUnsafe(Math.min(copyChunkBytes, Math.max(1, this.size - copyFrom)));
+      for (let at = copyFrom; at < this.size; ) {
+        const { bytesRead } = await this.handle.read(buffer, 0, Math.min(buffer.length, this.size - at), at);
+        if (bytesRead === 0) throw new Error(`the WAL ended at byte ${at}, expected ${this.size} bytes`);
+        await writeChunksAt(replacement, [buffer.subarray(0, bytesRead)], newSize);
+        newSize += bytesRead;
+        at += bytesRead;
+      }
+      await replacement.datasync();
+      await rename(temporary, this.path);
+    } catch (error) {
+      await replacement?.close().catch(() => undefined);
+      await unlink(temporary).catch(() => undefined);
+      throw ioError(this.path, "WAL cut", error);
+    }
+    // The new file is in place; from here on every append goes to it.
+    const old = this.handle;
+    this.handle = replacement;
+    await old.close().catch(() => undefined);
+    const shift = copyFrom - walHeaderBytes;
+    this.sequences = this.sequences.slice(keepFrom);
+    this.offsets = this.offsets.slice(keepFrom).map((offset) => offset - shift);
+    this.size = newSize;
+    this.floor = newFloor;
+    this.dirty = false;
+    try {
+      await fsyncDirectory(dirname(this.path));
+    } catch (error) {
+      // Until the rename is durable a crash could bring back the old file without later appends.
+      throw this.poison("directory fsync after a WAL cut", error);
+    }
+    return keepFrom;
+  }
+}
