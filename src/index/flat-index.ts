@@ -1,5 +1,6 @@
-import { type DistanceKind, type DistanceKernel, kernelOf, normalizeInPlace } from "./distance.js";
+import type { DistanceKind } from "./distance.js";
 import { TopK } from "./top-k.js";
+import { VectorStore } from "./vector-store.js";
 
 /** Search options of {@link FlatIndex.search}. */
 export interface FlatSearchOptions {
@@ -18,8 +19,7 @@ export interface SlotHits {
 /**
  * Exact (brute-force) nearest-neighbour index over a dense matrix of vectors.
  *
- * Layout: one `Float32Array` of `capacity × dimension` components; row `s` (the slot) occupies
- * `[s·dimension, (s+1)·dimension)`. Slots are dense `0 .. size-1`: removing a slot moves the last row
+ * Layout: one {@link VectorStore} (a WebAssembly memory scored by SIMD kernels); row `s` is the slot. Slots are dense `0 .. size-1`: removing a slot moves the last row
  * into it, so a scan never skips holes. Capacity grows by doubling. For cosine, rows are stored
  * normalised to unit length and queries are normalised before scoring.
  *
@@ -27,9 +27,8 @@ export interface SlotHits {
  * This index is also the oracle the HNSW index is tested against. It does no I/O.
  */
 export class FlatIndex {
-  private data: Float32Array;
+  private readonly store: VectorStore;
   private count = 0;
-  private readonly kernel: DistanceKernel;
 
   /**
    * @param dimension components per vector, at least 1.
@@ -41,9 +40,7 @@ export class FlatIndex {
     readonly distance: DistanceKind,
     initialCapacity = 1024,
   ) {
-    if (!Number.isInteger(dimension) || dimension < 1) throw new RangeError(`dimension must be a positive integer, got ${dimension}`);
-    this.data = new Float32Array(Math.max(1, initialCapacity) * dimension);
-    this.kernel = kernelOf(distance);
+    this.store = new VectorStore(dimension, distance, initialCapacity);
   }
 
   /** Number of vectors stored. */
@@ -53,7 +50,7 @@ export class FlatIndex {
 
   /** Bytes of the vector matrix as allocated (capacity, not size). */
   get allocatedBytes(): number {
-    return this.data.byteLength;
+    return this.store.allocatedBytes;
   }
 
   /**
@@ -62,9 +59,9 @@ export class FlatIndex {
    */
   add(vector: Float32Array): number {
     this.checkLength(vector);
-    if ((this.count + 1) * this.dimension > this.data.length) this.grow();
+    this.store.ensureCapacity(this.count + 1);
     const slot = this.count++;
-    this.write(slot, vector);
+    this.store.write(slot, vector);
     return slot;
   }
 
@@ -72,7 +69,7 @@ export class FlatIndex {
   set(slot: number, vector: Float32Array): void {
     this.checkLength(vector);
     this.checkSlot(slot);
-    this.write(slot, vector);
+    this.store.write(slot, vector);
   }
 
   /**
@@ -84,14 +81,14 @@ export class FlatIndex {
     const last = this.count - 1;
     this.count = last;
     if (slot === last) return -1;
-    this.data.copyWithin(slot * this.dimension, last * this.dimension, (last + 1) * this.dimension);
+    this.store.copyRow(last, slot);
     return last;
   }
 
-  /** A view (not a copy) of the stored vector in `slot`; valid until the next write. */
+  /** A copy of the stored vector in `slot` (for cosine, the unit vector). */
   vectorAt(slot: number): Float32Array {
     this.checkSlot(slot);
-    return this.data.subarray(slot * this.dimension, (slot + 1) * this.dimension);
+    return this.store.read(slot);
   }
 
   /**
@@ -100,40 +97,18 @@ export class FlatIndex {
    */
   search(query: Float32Array, k: number, options: FlatSearchOptions = {}): SlotHits {
     this.checkLength(query);
-    const q = this.prepareQuery(query);
+    this.store.setQuery(query);
     const top = new TopK(Math.max(1, Math.min(k, this.count || 1)));
     const { accept, maxDistance = Number.POSITIVE_INFINITY } = options;
-    const dimension = this.dimension;
-    const data = this.data;
-    const kernel = this.kernel;
-    for (let slot = 0, offset = 0; slot < this.count; slot++, offset += dimension) {
-      const d = kernel(q, 0, data, offset, dimension);
+    const store = this.store;
+    for (let slot = 0; slot < this.count; slot++) {
+      const d = store.distanceToQuery(slot);
       // The filter runs only for a candidate that would enter the heap: distance first, it is cheaper.
       if (d > maxDistance || d >= top.worst) continue;
       if (accept !== undefined && !accept(slot)) continue;
       top.push(d, slot);
     }
     return top.drainSorted();
-  }
-
-  /** The query as it is compared: a normalised copy for cosine, the query itself otherwise. */
-  prepareQuery(query: Float32Array): Float32Array {
-    if (this.distance !== "cosine") return query;
-    const copy = Float32Array.from(query);
-    normalizeInPlace(copy);
-    return copy;
-  }
-
-  private write(slot: number, vector: Float32Array): void {
-    const offset = slot * this.dimension;
-    this.data.set(vector, offset);
-    if (this.distance === "cosine") normalizeInPlace(this.data.subarray(offset, offset + this.dimension));
-  }
-
-  private grow(): void {
-    const next = new Float32Array(Math.max(this.data.length * 2, this.dimension));
-    next.set(this.data.subarray(0, this.count * this.dimension));
-    this.data = next;
   }
 
   private checkLength(vector: Float32Array): void {

@@ -2,3 +2,4 @@ export { type DistanceKind, type DistanceKernel, dotAt, l2SquaredAt, norm, norma
 export { TopK } from "./top-k.js";
 export { FlatIndex, type FlatSearchOptions, type SlotHits } from "./flat-index.js";
 export { HnswIndex, type HnswIndexOptions, type HnswHits } from "./hnsw/index.js";
+export { VectorStore, batchRowsMax } from "./vector-store.js";

@@ -1,18 +1,30 @@
-import { type DistanceKernel, type DistanceKind, kernelOf, normalizeInPlace } from "../distance.js";
+import type { DistanceKind } from "../distance.js";
+import { batchRowsMax, VectorStore } from "../vector-store.js";
 import { DistanceHeap } from "./heap.js";
 
 /** Construction parameters of an {@link HnswIndex}. */
 export interface HnswIndexOptions {
-  /** Components per vector, at least 1. */
-  dimension: number;
-  /** Cosine or euclidean. Raw dot product is not a metric: see the class comment. */
-  distance: DistanceKind;
+  /**
+   * The vectors the graph links, shared with the caller: node `n` is row `n` of the store. When
+   * absent the index makes its own store from `dimension` and `distance`, and {@link HnswIndex.add}
+   * appends rows to it.
+   */
+  store?: VectorStore;
+  /** Components per vector, at least 1 (ignored when `store` is given). */
+  dimension?: number;
+  /** Cosine or euclidean (ignored when `store` is given). Raw dot product is not a metric: see the class comment. */
+  distance?: DistanceKind;
   /** Links per node on layers above 0 (layer 0 keeps `2·m`); at least 2. */
   m: number;
   /** Width of the candidate list while inserting; at least 1. */
   efConstruction: number;
   /** Nodes allocated up front (grows by doubling). */
   initialCapacity?: number;
+  /**
+   * Share of a replaced node's neighbours whose lists are rebuilt by {@link HnswIndex.replace}
+   * (hnswlib's `update_neighbor_probability`), 0..1; default 1.
+   */
+  replaceRepairShare?: number;
   /** Seed of the level generator, so that a build is reproducible. */
   seed?: number;
 }
@@ -33,15 +45,19 @@ const levelMax = 31;
  * Algorithm 1, layer search by Algorithm 2, neighbour selection by the heuristic of Algorithm 4 both
  * for a new node's links and for shrinking an overfull list.
  *
- * Memory layout, as in hnswlib: node ids are dense `0 .. size-1`; all vectors in one Float32Array
- * (`id·dimension`, cosine vectors normalised on insert); layer-0 links in one Uint32Array with a fixed
- * stride of `1 + 2m` (`[count, id, id, …]`); upper layers in one small Uint32Array per node that has
- * them, stride `1 + m` per layer. The visited set is a Uint16Array of epoch tags, reset only when the
- * epoch wraps; the queues are typed-array heaps, so the search allocates nothing per visited node.
+ * Memory layout, as in hnswlib: node `n` is row `n` of a {@link VectorStore} (one WebAssembly memory
+ * of float32 rows scored by SIMD kernels; cosine rows normalised); layer-0 links in one Uint32Array
+ * with a fixed stride of `1 + 2m` (`[count, id, id, …]`); upper layers in one small Uint32Array per
+ * node that has them, stride `1 + m` per layer. Node ids need not be dense: a row becomes a node when
+ * {@link insert} links it, so a caller may keep rows that are not (yet) in the graph. The visited set is
+ * a Uint16Array of epoch tags, reset only when the epoch wraps; the queues are typed-array heaps, so
+ * the search allocates nothing per visited node.
  *
  * Deletion is a tombstone: deleted nodes are still walked (they keep the graph connected) but never
- * returned. Every loop is bounded: a layer search visits each node at most once, and the greedy
- * descent strictly decreases the distance at each step. The index does no I/O.
+ * returned. A tombstoned node is reused by writing a new vector into its row and calling
+ * {@link replace}, which repairs the links around it (hnswlib's `updatePoint`), so a delete-heavy
+ * workload does not grow the graph. Every loop is bounded: a layer search visits each node at most
+ * once, and the greedy descent strictly decreases the distance at each step. The index does no I/O.
  *
  * Dot product is refused: with -dot as the distance, small-norm vectors are nobody's nearest
  * neighbour, so the heuristic leaves them without incoming links (measured: 461 of 3,000 clustered
@@ -56,14 +72,18 @@ export class HnswIndex {
   readonly m0: number;
   readonly efConstruction: number;
 
-  private readonly kernel: DistanceKernel;
+  /** The rows the graph links (shared with the caller when given in the options). */
+  readonly store: VectorStore;
+  private readonly replaceRepairShare: number;
   private readonly levelMultiplier: number;
   private readonly stride0: number;
   private readonly strideUpper: number;
   private capacity: number;
   private count = 0;
   private deletedCount = 0;
-  private vectors: Float32Array;
+  /** Next row {@link add} appends (only for an index that owns its store). */
+  private nextRow = 0;
+  private present: Uint8Array;
   private links0: Uint32Array;
   private upperLinks: (Uint32Array | undefined)[] = [];
   private levels: Uint8Array;
@@ -78,22 +98,24 @@ export class HnswIndex {
 
   /** @throws RangeError for a dimension, m or ef_construction out of range, or the dot distance. */
   constructor(options: HnswIndexOptions) {
-    const { dimension, distance, m, efConstruction } = options;
-    if (!Number.isInteger(dimension) || dimension < 1) throw new RangeError(`dimension must be a positive integer, got ${dimension}`);
-    if (!Number.isInteger(m) || m < 2) throw new RangeError(`m must be an integer of at least 2, got ${m}`);
+    const { m, efConstruction } = options;
+    if (!Number.isInteger(m) || m < 2 || 2 * m > batchRowsMax) throw new RangeError(`m must be an integer in 2..${batchRowsMax / 2}, got ${m}`);
     if (!Number.isInteger(efConstruction) || efConstruction < 1) throw new RangeError(`ef_construction must be a positive integer, got ${efConstruction}`);
-    if (distance === "dot") throw new RangeError("HNSW needs a metric: dot product is not supported yet (use exact search)");
-    this.dimension = dimension;
-    this.distance = distance;
+    const share = options.replaceRepairShare ?? 1;
+    if (!(share >= 0 && share <= 1)) throw new RangeError(`replaceRepairShare must be in 0..1, got ${share}`);
+    this.capacity = Math.max(16, options.initialCapacity ?? 1024);
+    this.store = options.store ?? new VectorStore(options.dimension ?? 0, options.distance ?? "euclidean", this.capacity);
+    if (this.store.distance === "dot") throw new RangeError("HNSW needs a metric: dot product is not supported yet (use exact search)");
+    this.dimension = this.store.dimension;
+    this.distance = this.store.distance;
+    this.replaceRepairShare = share;
     this.m = m;
     this.m0 = 2 * m;
     this.efConstruction = efConstruction;
-    this.kernel = kernelOf(distance);
     this.levelMultiplier = 1 / Math.log(m);
     this.stride0 = 1 + this.m0;
     this.strideUpper = 1 + m;
-    this.capacity = Math.max(16, options.initialCapacity ?? 1024);
-    this.vectors = new Float32Array(this.capacity * dimension);
+    this.present = new Uint8Array(this.capacity);
     this.links0 = new Uint32Array(this.capacity * this.stride0);
     this.levels = new Uint8Array(this.capacity);
     this.deleted = new Uint8Array(this.capacity);
@@ -106,22 +128,31 @@ export class HnswIndex {
     return this.count;
   }
 
+  /** Whether row `id` is a node of the graph (deleted or not). */
+  has(id: number): boolean {
+    return id >= 0 && id < this.capacity && this.present[id] === 1;
+  }
+
   /** Nodes not marked deleted. */
   get liveCount(): number {
     return this.count - this.deletedCount;
   }
 
-  /** Approximate bytes allocated: vectors, layer-0 links, upper layers, per-node tags. */
+  /**
+   * Approximate bytes allocated by the graph: layer-0 links, upper layers, per-node tags; plus the
+   * vector store when the index owns it.
+   */
   get allocatedBytes(): number {
     let upper = 0;
-    for (const links of this.upperLinks) if (links !== undefined) upper += links.byteLength;
-    return this.vectors.byteLength + this.links0.byteLength + upper + this.capacity * 4;
+    for (const links of this.upperLinks) if (links !== undefined) upper += links.byteLength + 64;
+    const graph = this.links0.byteLength + upper + this.capacity * 5;
+    return this.nextRow > 0 ? graph + this.store.allocatedBytes : graph;
   }
 
-  /** The stored vector of node `id` (a view; for cosine the unit vector). */
+  /** A copy of the stored vector of node `id` (for cosine the unit vector). */
   vectorAt(id: number): Float32Array {
     this.checkId(id);
-    return this.vectors.subarray(id * this.dimension, (id + 1) * this.dimension);
+    return this.store.read(id);
   }
 
   /** Whether node `id` is marked deleted. */
@@ -130,7 +161,10 @@ export class HnswIndex {
     return this.deleted[id] === 1;
   }
 
-  /** Marks node `id` deleted: it stays in the graph for navigation and is never returned by search. */
+  /**
+   * Marks node `id` deleted: it stays in the graph for navigation and is never returned by search,
+   * until {@link replace} reuses it. @throws RangeError if `id` is not a node.
+   */
   markDeleted(id: number): void {
     this.checkId(id);
     if (this.deleted[id] === 0) {
@@ -140,72 +174,92 @@ export class HnswIndex {
   }
 
   /**
-   * Inserts a vector (copied; normalised for cosine) and returns its node id, `size - 1`
-   * (Algorithm 1). @throws RangeError if `vector.length !== dimension`.
+   * Appends a vector (copied; normalised for cosine) as a new row of the index's own store and links
+   * it (Algorithm 1); returns its node id. Only for an index that owns its store.
+   * @throws RangeError if `vector.length !== dimension`, or the store is shared.
    */
   add(vector: Float32Array): number {
     if (vector.length !== this.dimension) throw new RangeError(`vector has ${vector.length} components, the index's dimension is ${this.dimension}`);
-    if (this.count === this.capacity) this.grow();
-    const id = this.count++;
-    const offset = id * this.dimension;
-    this.vectors.set(vector, offset);
-    if (this.distance === "cosine") normalizeInPlace(this.vectors.subarray(offset, offset + this.dimension));
+    if (this.nextRow < this.count) throw new RangeError("add() appends to the index's own store; with a shared store write the row and call insert()");
+    const id = this.nextRow++;
+    this.store.ensureCapacity(id + 1);
+    this.store.write(id, vector);
+    this.insert(id);
+    return id;
+  }
+
+  /**
+   * Links row `id` of the store into the graph (Algorithm 1): draws its level, descends greedily
+   * through the layers above it, then on each of its layers finds `ef_construction` candidates, keeps
+   * up to m by the heuristic (Algorithm 4) and links both ways, shrinking overfull lists.
+   * @throws RangeError if `id` is already a node or is not a row of the store.
+   */
+  insert(id: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.store.capacity) throw new RangeError(`row ${id} is outside the vector store`);
+    if (this.has(id)) throw new RangeError(`node ${id} is already in the graph; use replace()`);
+    this.ensureNodeCapacity(id + 1);
     const level = this.randomLevel();
+    this.present[id] = 1;
+    this.deleted[id] = 0;
+    this.count++;
     this.levels[id] = level;
     this.links0[id * this.stride0] = 0;
     this.upperLinks[id] = level > 0 ? new Uint32Array(level * this.strideUpper) : undefined;
-
     if (this.entryPoint < 0) {
       this.entryPoint = id;
       this.topLevel = level;
-      return id;
+      return;
     }
-    const vectors = this.vectors;
-    let entry = this.entryPoint;
-    let entryDistance = this.kernel(vectors, offset, vectors, entry * this.dimension, this.dimension);
-    for (let layer = this.topLevel; layer > level; layer--) {
-      [entry, entryDistance] = this.greedyClosest(vectors, offset, entry, entryDistance, layer);
-    }
-    for (let layer = Math.min(level, this.topLevel); layer >= 0; layer--) {
-      this.searchLayer(vectors, offset, entry, entryDistance, this.efConstruction, layer, undefined);
-      const found = this.drainResults();
-      const chosen = this.selectNeighbours(found.ids, found.distances, this.m);
-      this.setLinks(id, layer, chosen);
-      const maxLinks = layer === 0 ? this.m0 : this.m;
-      for (const neighbour of chosen) this.connect(neighbour, id, layer, maxLinks);
-      entry = found.ids[0]!;
-      entryDistance = found.distances[0]!;
-    }
+    this.store.setQueryFromRow(id);
+    this.linkNode(id, level, false);
     if (level > this.topLevel) {
       this.topLevel = level;
       this.entryPoint = id;
     }
-    return id;
+  }
+
+  /**
+   * Re-links node `id` after its row was overwritten with a new vector (hnswlib's `updatePoint`), and
+   * clears its deleted mark: this is how an upsert replaces a vector and how a tombstoned node is
+   * reused. On each of the node's layers, the lists of (a `replaceRepairShare` of) its neighbours are
+   * rebuilt by the heuristic from their one- and two-hop neighbourhood; then the node's own links are
+   * found again by a search from the entry point, as for an insert. A row that is not a node yet is
+   * inserted. @throws RangeError if `id` is not a row of the store.
+   */
+  replace(id: number): void {
+    if (!this.has(id)) {
+      this.insert(id);
+      return;
+    }
+    if (this.deleted[id] === 1) {
+      this.deleted[id] = 0;
+      this.deletedCount--;
+    }
+    if (this.count === 1) return;
+    const level = this.levels[id]!;
+    for (let layer = 0; layer <= level; layer++) this.repairNeighbours(id, layer);
+    this.store.setQueryFromRow(id);
+    this.linkNode(id, level, true);
   }
 
   /**
    * The `k` nearest live nodes to `query` (ascending internal distance), searching layer 0 with a
    * candidate list of `max(ef, k)` after a greedy descent through the upper layers. `accept`, when
-   * given, restricts the results (the walk still goes through rejected nodes).
+   * given, restricts the results: the walk still goes through rejected nodes and goes on until it
+   * holds `max(ef, k)` accepted ones or has nothing left to expand, so a selective filter widens the
+   * search instead of returning fewer hits.
    * @throws RangeError if `query.length !== dimension`.
    */
   search(query: Float32Array, k: number, ef: number, accept?: (id: number) => boolean): HnswHits {
     if (query.length !== this.dimension) throw new RangeError(`query has ${query.length} components, the index's dimension is ${this.dimension}`);
     if (this.entryPoint < 0 || k < 1) return { ids: new Uint32Array(0), distances: new Float64Array(0) };
-    let q = query;
-    if (this.distance === "cosine") {
-      q = Float32Array.from(query);
-      normalizeInPlace(q);
-    }
+    this.store.setQuery(query);
     let entry = this.entryPoint;
-    let entryDistance = this.kernel(q, 0, this.vectors, entry * this.dimension, this.dimension);
+    let entryDistance = this.store.distanceToQuery(entry);
     for (let layer = this.topLevel; layer > 0; layer--) {
-      [entry, entryDistance] = this.greedyClosest(q, 0, entry, entryDistance, layer);
+      [entry, entryDistance] = this.greedyClosest(entry, entryDistance, layer);
     }
-    const deleted = this.deleted;
-    const filter =
-      this.deletedCount === 0 ? accept : accept === undefined ? (id: number) => deleted[id] === 0 : (id: number) => deleted[id] === 0 && accept(id);
-    this.searchLayer(q, 0, entry, entryDistance, Math.max(ef, k), 0, filter);
+    this.searchLayer(entry, entryDistance, Math.max(ef, k), 0, accept, true);
     const found = this.drainResults();
     if (found.ids.length <= k) return found;
     return { ids: found.ids.slice(0, k), distances: found.distances.slice(0, k) };
@@ -219,7 +273,8 @@ export class HnswIndex {
    */
   checkIntegrity(): void {
     let maxLevel = -1;
-    for (let id = 0; id < this.count; id++) {
+    for (let id = 0; id < this.capacity; id++) {
+      if (this.present[id] === 0) continue;
       const level = this.levels[id]!;
       maxLevel = Math.max(maxLevel, level);
       for (let layer = 0; layer <= level; layer++) {
@@ -231,7 +286,7 @@ export class HnswIndex {
         for (let i = 1; i <= n; i++) {
           const other = links[offset + i]!;
           if (other === id) throw new Error(`node ${id} layer ${layer}: links to itself`);
-          if (other >= this.count) throw new Error(`node ${id} layer ${layer}: link ${other} is out of range`);
+          if (other >= this.capacity || this.present[other] === 0) throw new Error(`node ${id} layer ${layer}: link ${other} is not a node`);
           if (this.levels[other]! < layer) throw new Error(`node ${id} layer ${layer}: link ${other} has no layer ${layer}`);
           if (seen.has(other)) throw new Error(`node ${id} layer ${layer}: duplicate link ${other}`);
           seen.add(other);
@@ -242,7 +297,7 @@ export class HnswIndex {
     if (maxLevel !== this.topLevel || this.levels[this.entryPoint] !== this.topLevel) {
       throw new Error(`entry point ${this.entryPoint} is on layer ${this.levels[this.entryPoint]}, the top layer is ${maxLevel}`);
     }
-    const reached = new Uint8Array(this.count);
+    const reached = new Uint8Array(this.capacity);
     const queue = [this.entryPoint];
     reached[this.entryPoint] = 1;
     for (let head = 0; head < queue.length; head++) {
@@ -259,13 +314,14 @@ export class HnswIndex {
       }
     }
     if (queue.length !== this.count) {
-      const missing = reached.indexOf(0);
+      let missing = 0;
+      while (this.present[missing] === 0 || reached[missing] === 1) missing++;
       throw new Error(`${this.count - queue.length} of ${this.count} nodes are unreachable from the entry point (first: ${missing})`);
     }
   }
 
   /** Greedy search with ef = 1 on one layer (Algorithm 2 with ef = 1): the closest node found and its distance. */
-  private greedyClosest(q: Float32Array, qOffset: number, entry: number, entryDistance: number, layer: number): [number, number] {
+  private greedyClosest(entry: number, entryDistance: number, layer: number): [number, number] {
     let best = entry;
     let bestDistance = entryDistance;
     // Each step strictly lowers the distance, so this ends after at most `count` steps.
@@ -275,7 +331,7 @@ export class HnswIndex {
       let moved = false;
       for (let i = 1; i <= n; i++) {
         const other = links[offset + i]!;
-        const d = this.kernel(q, qOffset, this.vectors, other * this.dimension, this.dimension);
+        const d = this.store.distanceToQuery(other);
         if (d < bestDistance) {
           bestDistance = d;
           best = other;
@@ -289,52 +345,126 @@ export class HnswIndex {
 
   /**
    * Algorithm 2: beam search of width `ef` on one layer from one entry point. Leaves the results in
-   * `this.results` (keys are negated distances, so the root is the farthest kept). Only nodes that
-   * pass `accept` become results; the walk continues until `ef` results are found or the candidates
-   * are exhausted. Each node is visited at most once.
+   * `this.results` (keys are negated distances, so the root is the farthest kept), measured from the
+   * store's query scratch. Only nodes that pass `accept` (and, with `skipDeleted`, are not deleted)
+   * become results; the walk continues until `ef` results are found or the candidates are exhausted.
+   * Each node is visited at most once.
    */
   private searchLayer(
-    q: Float32Array,
-    qOffset: number,
     entry: number,
     entryDistance: number,
     ef: number,
     layer: number,
     accept: ((id: number) => boolean) | undefined,
+    skipDeleted: boolean,
   ): void {
     const epoch = this.nextEpoch();
     const tags = this.visitTags;
     const candidates = this.candidates;
     const results = this.results;
-    const vectors = this.vectors;
-    const dimension = this.dimension;
-    const kernel = this.kernel;
+    const store = this.store;
+    const deleted = skipDeleted && this.deletedCount > 0 ? this.deleted : undefined;
     candidates.clear();
     results.clear();
     tags[entry] = epoch;
     candidates.push(entryDistance, entry);
-    if (accept === undefined || accept(entry)) results.push(-entryDistance, entry);
+    if ((deleted === undefined || deleted[entry] === 0) && (accept === undefined || accept(entry))) results.push(-entryDistance, entry);
     let bound = results.size > 0 ? entryDistance : Number.POSITIVE_INFINITY;
+    const batchIds = store.batchIds;
+    const batchDistances = store.batchDistances;
     while (candidates.size > 0) {
       const distance = candidates.peekKey();
       if (distance > bound && results.size >= ef) break;
       const current = candidates.pop();
       const { links, offset } = this.linksAt(current, layer);
       const n = links[offset]!;
+      // Score the unvisited neighbours in one call (m0 <= batchRowsMax), then weigh them in order.
+      let fresh = 0;
       for (let i = 1; i <= n; i++) {
         const other = links[offset + i]!;
         if (tags[other] === epoch) continue;
         tags[other] = epoch;
-        const d = kernel(q, qOffset, vectors, other * dimension, dimension);
+        batchIds[fresh++] = other;
+      }
+      if (fresh === 0) continue;
+      store.scoreBatch(fresh);
+      for (let j = 0; j < fresh; j++) {
+        const other = batchIds[j]!;
+        const d = batchDistances[j]!;
         if (results.size < ef || d < bound) {
           candidates.push(d, other);
-          if (accept === undefined || accept(other)) {
+          if ((deleted === undefined || deleted[other] === 0) && (accept === undefined || accept(other))) {
             results.push(-d, other);
             if (results.size > ef) results.pop();
             bound = -results.peekKey();
           }
         }
       }
+    }
+  }
+
+  /**
+   * Finds and sets the links of node `id` on layers `min(level, topLevel) .. 0`, starting from the
+   * entry point, with the store's query scratch holding the node's vector (Algorithm 1, lines 5-17).
+   * `excludeSelf`: the node is already in the graph (a replace) and is dropped from its own candidates.
+   */
+  private linkNode(id: number, level: number, excludeSelf: boolean): void {
+    let entry = this.entryPoint;
+    let entryDistance = this.store.distanceToQuery(entry);
+    for (let layer = this.topLevel; layer > level; layer--) {
+      [entry, entryDistance] = this.greedyClosest(entry, entryDistance, layer);
+    }
+    for (let layer = Math.min(level, this.topLevel); layer >= 0; layer--) {
+      this.searchLayer(entry, entryDistance, this.efConstruction, layer, undefined, false);
+      let found = this.drainResults();
+      if (excludeSelf) found = withoutNode(found, id);
+      const chosen = this.selectNeighbours(found.ids, found.distances, this.m);
+      this.setLinks(id, layer, chosen);
+      const maxLinks = layer === 0 ? this.m0 : this.m;
+      for (const neighbour of chosen) this.connect(neighbour, id, layer, maxLinks);
+      if (found.ids.length > 0) {
+        entry = found.ids[0]!;
+        entryDistance = found.distances[0]!;
+      }
+    }
+  }
+
+  /**
+   * First half of hnswlib's `updatePoint` on one layer: the neighbours of `id` (a share of them, see
+   * `replaceRepairShare`) get their lists rebuilt by the heuristic from the one- and two-hop
+   * neighbourhood of `id`, keeping the `ef_construction` closest candidates. This reconnects the
+   * region around a node whose vector changed.
+   */
+  private repairNeighbours(id: number, layer: number): void {
+    const { links, offset } = this.linksAt(id, layer);
+    const n = links[offset]!;
+    if (n === 0) return;
+    const oneHop = Array.from(links.subarray(offset + 1, offset + 1 + n));
+    const neighbourhood = new Set<number>(oneHop);
+    neighbourhood.add(id);
+    const repaired: number[] = [];
+    for (const neighbour of oneHop) {
+      if (this.replaceRepairShare < 1 && this.nextRandom() >= this.replaceRepairShare) continue;
+      repaired.push(neighbour);
+      const twoHop = this.linksAt(neighbour, layer);
+      const count = twoHop.links[twoHop.offset]!;
+      for (let i = 1; i <= count; i++) neighbourhood.add(twoHop.links[twoHop.offset + i]!);
+    }
+    const maxLinks = layer === 0 ? this.m0 : this.m;
+    const heap = this.candidates;
+    for (const neighbour of repaired) {
+      heap.clear();
+      for (const candidate of neighbourhood) {
+        if (candidate !== neighbour) heap.push(this.store.distanceBetween(neighbour, candidate), candidate);
+      }
+      const keep = Math.min(this.efConstruction, heap.size);
+      const ids = new Uint32Array(keep);
+      const distances = new Float64Array(keep);
+      for (let i = 0; i < keep; i++) {
+        distances[i] = heap.peekKey();
+        ids[i] = heap.pop();
+      }
+      this.setLinks(neighbour, layer, this.selectNeighbours(ids, distances, maxLinks));
     }
   }
 
@@ -359,14 +489,13 @@ export class HnswIndex {
   private selectNeighbours(ids: Uint32Array, distances: Float64Array, limit: number): number[] {
     if (ids.length <= limit) return Array.from(ids);
     const chosen: number[] = [];
-    const vectors = this.vectors;
-    const dimension = this.dimension;
+    const store = this.store;
     for (let i = 0; i < ids.length && chosen.length < limit; i++) {
       const candidate = ids[i]!;
       const toBase = distances[i]!;
       let keep = true;
       for (const kept of chosen) {
-        if (this.kernel(vectors, candidate * dimension, vectors, kept * dimension, dimension) < toBase) {
+        if (store.distanceBetween(candidate, kept) < toBase) {
           keep = false;
           break;
         }
@@ -376,24 +505,26 @@ export class HnswIndex {
     return chosen;
   }
 
-  /** Adds a link `from → to` on `layer`; when the list is full, shrinks it with the heuristic. */
+  /**
+   * Adds a link `from → to` on `layer` unless it is there; when the list is full, shrinks it with the
+   * heuristic.
+   */
   private connect(from: number, to: number, layer: number, maxLinks: number): void {
     const { links, offset } = this.linksAt(from, layer);
     const n = links[offset]!;
+    for (let i = 1; i <= n; i++) if (links[offset + i] === to) return;
     if (n < maxLinks) {
       links[offset + 1 + n] = to;
       links[offset] = n + 1;
       return;
     }
-    const vectors = this.vectors;
-    const dimension = this.dimension;
-    const base = from * dimension;
+    const store = this.store;
     const heap = this.candidates;
     heap.clear();
-    heap.push(this.kernel(vectors, base, vectors, to * dimension, dimension), to);
+    heap.push(store.distanceBetween(from, to), to);
     for (let i = 1; i <= n; i++) {
       const other = links[offset + i]!;
-      heap.push(this.kernel(vectors, base, vectors, other * dimension, dimension), other);
+      heap.push(store.distanceBetween(from, other), other);
     }
     const ids = new Uint32Array(heap.size);
     const distances = new Float64Array(heap.size);
@@ -438,27 +569,42 @@ export class HnswIndex {
     return this.epoch;
   }
 
-  private grow(): void {
-    const capacity = this.capacity * 2;
-    const vectors = new Float32Array(capacity * this.dimension);
-    vectors.set(this.vectors);
+  /** Grows the per-node arrays (by doubling) to hold node ids below `nodes`. */
+  private ensureNodeCapacity(nodes: number): void {
+    if (nodes <= this.capacity) return;
+    let capacity = this.capacity * 2;
+    while (capacity < nodes) capacity *= 2;
     const links0 = new Uint32Array(capacity * this.stride0);
     links0.set(this.links0);
     const levels = new Uint8Array(capacity);
     levels.set(this.levels);
     const deleted = new Uint8Array(capacity);
     deleted.set(this.deleted);
-    const visitTags = new Uint16Array(capacity);
-    visitTags.set(this.visitTags);
-    this.vectors = vectors;
+    const present = new Uint8Array(capacity);
+    present.set(this.present);
     this.links0 = links0;
     this.levels = levels;
     this.deleted = deleted;
-    this.visitTags = visitTags;
+    this.present = present;
+    this.visitTags = new Uint16Array(capacity);
+    this.epoch = 0;
     this.capacity = capacity;
   }
 
   private checkId(id: number): void {
-    if (!Number.isInteger(id) || id < 0 || id >= this.count) throw new RangeError(`node ${id} is outside 0..${this.count - 1}`);
+    if (!Number.isInteger(id) || !this.has(id)) throw new RangeError(`node ${id} is not in the graph`);
   }
+}
+
+/** The hits without node `id` (still sorted). */
+function withoutNode(hits: HnswHits, id: number): HnswHits {
+  const at = hits.ids.indexOf(id);
+  if (at < 0) return hits;
+  const ids = new Uint32Array(hits.ids.length - 1);
+  const distances = new Float64Array(hits.ids.length - 1);
+  ids.set(hits.ids.subarray(0, at));
+  ids.set(hits.ids.subarray(at + 1), at);
+  distances.set(hits.distances.subarray(0, at));
+  distances.set(hits.distances.subarray(at + 1), at);
+  return { ids, distances };
 }
