@@ -52,6 +52,25 @@ export interface HnswDefaults {
   ef: number;
 }
 
+/**
+ * When a search uses the HNSW graph and how the graph is built. A Qdrant user knows the first two as
+ * `full_scan_threshold` (there in kilobytes, here in points).
+ */
+export interface IndexingConfig {
+  /** A collection with at most this many live points is searched by exact scan (it is as fast). */
+  fullScanPointsMax: number;
+  /**
+   * A filtered search whose estimated number of matching points (from a sample of 256 points) is at
+   * most this scores the matching points exactly instead of walking the graph.
+   */
+  filteredScanPointsMax: number;
+  /**
+   * Points are linked into the graph in the background, in slices of at most this many ms; between
+   * slices the server answers other calls.
+   */
+  indexSliceMs: number;
+}
+
 /** Everything the server needs to start. */
 export interface ServerConfig {
   /** Address to listen on. 127.0.0.1 by default; 0.0.0.0 in the container. */
@@ -66,6 +85,7 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   limits: Limits;
   hnswDefaults: HnswDefaults;
+  indexing: IndexingConfig;
 }
 
 /** The defaults, as documented in the README's limits table. */
@@ -91,8 +111,13 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
 
 export const defaultHnsw: Readonly<HnswDefaults> = Object.freeze({ m: 16, efConstruction: 200, ef: 64 });
 
+/** Search planning and background indexing defaults (see {@link IndexingConfig}). */
+export const defaultIndexing: Readonly<IndexingConfig> = Object.freeze({ fullScanPointsMax: 5_000, filteredScanPointsMax: 2_000, indexSliceMs: 5 });
+
 /** A complete configuration with every default; `overrides` replaces top-level fields and limits. */
-export function makeConfig(overrides: Partial<Omit<ServerConfig, "limits">> & { limits?: Partial<Limits> } = {}): ServerConfig {
+export function makeConfig(
+  overrides: Partial<Omit<ServerConfig, "limits" | "indexing">> & { limits?: Partial<Limits>; indexing?: Partial<IndexingConfig> } = {},
+): ServerConfig {
   return {
     host: overrides.host ?? "127.0.0.1",
     port: overrides.port ?? 50051,
@@ -101,6 +126,7 @@ export function makeConfig(overrides: Partial<Omit<ServerConfig, "limits">> & { 
     shutdownGraceMs: overrides.shutdownGraceMs ?? 10_000,
     limits: { ...defaultLimits, ...overrides.limits },
     hnswDefaults: { ...defaultHnsw, ...overrides.hnswDefaults },
+    indexing: { ...defaultIndexing, ...overrides.indexing },
   };
 }
 
@@ -154,6 +180,9 @@ export const configOptions: readonly ConfigOption[] = [
   { flag: "hnsw-m", env: "VECTORDB_HNSW_M", path: "hnswDefaults.m", kind: "integer", description: "default HNSW m" },
   { flag: "hnsw-ef-construction", env: "VECTORDB_HNSW_EF_CONSTRUCTION", path: "hnswDefaults.efConstruction", kind: "integer", description: "default HNSW ef_construction" },
   { flag: "hnsw-ef", env: "VECTORDB_HNSW_EF", path: "hnswDefaults.ef", kind: "integer", description: "default HNSW search ef" },
+  { flag: "full-scan-points-max", env: "VECTORDB_FULL_SCAN_POINTS_MAX", path: "indexing.fullScanPointsMax", kind: "integer", description: "collections with at most this many points are searched exactly" },
+  { flag: "filtered-scan-points-max", env: "VECTORDB_FILTERED_SCAN_POINTS_MAX", path: "indexing.filteredScanPointsMax", kind: "integer", description: "filtered searches matching at most this many points (estimated) score them exactly" },
+  { flag: "index-slice-ms", env: "VECTORDB_INDEX_SLICE_MS", path: "indexing.indexSliceMs", kind: "integer", description: "longest slice of background graph building between other calls (ms)" },
   ...(Object.keys(limitDescriptions) as (keyof Limits)[]).map((key) => ({
     flag: kebab(key),
     env: `VECTORDB_${screamingSnake(key)}`,

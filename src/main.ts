@@ -19,7 +19,7 @@ export interface VectorDbServer {
  * @throws Error when the port cannot be bound.
  */
 export async function openServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel)): Promise<VectorDbServer> {
-  const db = new Database(config.limits);
+  const db = new Database(config.limits, config.indexing);
   const server = await startServer(config, db, logger);
   server.setServing(true);
   logger.info({ address: server.address, storage: "memory" }, "vectordb listening");

@@ -193,7 +193,7 @@ describe("vectordb CLI", () => {
     expect(created.stderr).toBe("");
     expect(created.code).toBe(0);
     expect(JSON.parse(created.stdout)).toEqual({
-      collection: { name: "cli_docs", dimension: 4, distance: "DISTANCE_COSINE", hnsw: { m: 8, efConstruction: 200, ef: 64 }, pointCount: "0", memoryBytes: expect.any(String) },
+      collection: { name: "cli_docs", dimension: 4, distance: "DISTANCE_COSINE", hnsw: { m: 8, efConstruction: 200, ef: 64 }, pointCount: "0", memoryBytes: expect.any(String), indexedPointCount: "0" },
     });
 
     const listed = await runCli([...at, "collections", "list"]);

@@ -85,7 +85,7 @@ describe("server reflection through buf curl", () => {
 describe("health while starting and shutting down", () => {
   it("says NOT_SERVING and answers UNAVAILABLE until the server is ready, and NOT_SERVING once it shuts down", async () => {
     const config = makeConfig({ host: "127.0.0.1", port: 0, shutdownGraceMs: 1_000 });
-    const server = await startServer(config, new Database(config.limits), createLogger("silent"));
+    const server = await startServer(config, new Database(config.limits, config.indexing), createLogger("silent"));
     const client = new VectorDbClient(`127.0.0.1:${server.port}`);
     try {
       expect(await client.health()).toBe("NOT_SERVING");

@@ -66,8 +66,10 @@ export interface Hit {
 /** Counters of a collection. */
 export interface CollectionStats {
   pointCount: number;
-  /** Approximate bytes held: vector matrix, ids, payloads (see Collection.memoryBytes). */
+  /** Approximate bytes held: vector store, graph, ids, payloads (see Collection.memoryBytes). */
   memoryBytes: number;
+  /** Live points linked into the HNSW graph (all of them for a collection searched exactly). */
+  indexedPointCount: number;
 }
 
 /** Result of an upsert. */

@@ -1,5 +1,5 @@
 import { Collection, type CollectionSpec } from "../collection/index.js";
-import type { Limits } from "../config.js";
+import type { IndexingConfig, Limits } from "../config.js";
 import { invalidArgument, VectorDbError } from "../errors.js";
 
 /** Collection names: 1 to 64 characters from [A-Za-z0-9_-], so a name is always a safe file name. */
@@ -27,7 +27,10 @@ export function checkCollectionName(name: string, field: string): void {
 export class Database {
   private readonly collections = new Map<string, Collection>();
 
-  constructor(private readonly limits: Readonly<Limits>) {}
+  constructor(
+    private readonly limits: Readonly<Limits>,
+    private readonly indexing: Readonly<IndexingConfig>,
+  ) {}
 
   /** Creates an empty collection; the spec must already be validated apart from its name. */
   create(spec: CollectionSpec): Collection {
@@ -38,7 +41,7 @@ export class Database {
     if (this.collections.size >= this.limits.collectionsMax) {
       throw new VectorDbError("resource_exhausted", `name: the server holds collections_max ${this.limits.collectionsMax} collections already`);
     }
-    const collection = new Collection(spec, this.limits);
+    const collection = new Collection(spec, this.limits, this.indexing);
     this.collections.set(spec.name, collection);
     return collection;
   }
@@ -67,11 +70,13 @@ export class Database {
   drop(name: string): number {
     const collection = this.get(name, "name");
     this.collections.delete(name);
+    collection.close();
     return collection.size;
   }
 
   /** Releases resources; the registry is empty afterwards. */
   async close(): Promise<void> {
+    for (const collection of this.collections.values()) collection.close();
     this.collections.clear();
   }
 }

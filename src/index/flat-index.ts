@@ -1,6 +1,6 @@
 import type { DistanceKind } from "./distance.js";
 import { TopK } from "./top-k.js";
-import { VectorStore } from "./vector-store.js";
+import { batchRowsMax, VectorStore } from "./vector-store.js";
 
 /** Search options of {@link FlatIndex.search}. */
 export interface FlatSearchOptions {
@@ -8,6 +8,51 @@ export interface FlatSearchOptions {
   accept?: (slot: number) => boolean;
   /** Largest internal distance a hit may have (see `internalThreshold` in distance.ts). */
   maxDistance?: number;
+}
+
+/**
+ * Which rows {@link scanRows} scores: rows `0 .. end-1` (those with `mask[row] === 1` when a mask is
+ * given), or exactly the rows in `list`.
+ */
+export type RowSelection = { end: number; mask?: Uint8Array } | { list: ArrayLike<number> };
+
+/**
+ * Exact search over chosen rows of a store: scores each selected row against the store's query
+ * scratch (set it first with `store.setQuery`), 1,024 rows per WebAssembly call, and offers the
+ * rows within `maxDistance` that pass `accept` to `top`. The filter runs only for a row that would
+ * enter the heap (distance first: it is cheaper). O(rows · dimension).
+ */
+export function scanRows(store: VectorStore, top: TopK, selection: RowSelection, options: FlatSearchOptions = {}): void {
+  const { accept, maxDistance = Number.POSITIVE_INFINITY } = options;
+  const ids = store.batchIds;
+  const distances = store.batchDistances;
+  let fill = 0;
+  const flush = (): void => {
+    store.scoreBatch(fill);
+    for (let i = 0; i < fill; i++) {
+      const d = distances[i]!;
+      if (d > maxDistance || d >= top.worst) continue;
+      const row = ids[i]!;
+      if (accept !== undefined && !accept(row)) continue;
+      top.push(d, row);
+    }
+    fill = 0;
+  };
+  if ("list" in selection) {
+    const list = selection.list;
+    for (let i = 0; i < list.length; i++) {
+      ids[fill++] = list[i]!;
+      if (fill === batchRowsMax) flush();
+    }
+  } else {
+    const { end, mask } = selection;
+    for (let row = 0; row < end; row++) {
+      if (mask !== undefined && mask[row] !== 1) continue;
+      ids[fill++] = row;
+      if (fill === batchRowsMax) flush();
+    }
+  }
+  if (fill > 0) flush();
 }
 
 /** Hits of a search: parallel arrays, ascending internal distance. */
@@ -99,15 +144,7 @@ export class FlatIndex {
     this.checkLength(query);
     this.store.setQuery(query);
     const top = new TopK(Math.max(1, Math.min(k, this.count || 1)));
-    const { accept, maxDistance = Number.POSITIVE_INFINITY } = options;
-    const store = this.store;
-    for (let slot = 0; slot < this.count; slot++) {
-      const d = store.distanceToQuery(slot);
-      // The filter runs only for a candidate that would enter the heap: distance first, it is cheaper.
-      if (d > maxDistance || d >= top.worst) continue;
-      if (accept !== undefined && !accept(slot)) continue;
-      top.push(d, slot);
-    }
+    scanRows(this.store, top, { end: this.count }, options);
     return top.drainSorted();
   }
 

@@ -19,6 +19,7 @@ export function collectionInfo(collection: Collection): CollectionInfo {
     hnsw: create(HnswConfigSchema, { m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, ef: spec.hnsw.ef }),
     pointCount: BigInt(stats.pointCount),
     memoryBytes: BigInt(stats.memoryBytes),
+    indexedPointCount: BigInt(stats.indexedPointCount),
   });
 }
 

@@ -1,4 +1,4 @@
-import { makeConfig, type Limits, type ServerConfig } from "../../src/config.js";
+import { makeConfig, type IndexingConfig, type Limits, type ServerConfig } from "../../src/config.js";
 import { openServer, type VectorDbServer } from "../../src/main.js";
 import { createLogger } from "../../src/logger.js";
 import { VectorDbClient } from "../../src/client/index.js";
@@ -13,8 +13,18 @@ export interface TestServer {
 }
 
 /** Starts a server on 127.0.0.1:0 (in this process) with optional limit and setting overrides. */
-export async function startTestServer(limits: Partial<Limits> = {}, settings: { shutdownGraceMs?: number } = {}): Promise<TestServer> {
-  const config = makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent", shutdownGraceMs: settings.shutdownGraceMs ?? 2_000, limits });
+export async function startTestServer(
+  limits: Partial<Limits> = {},
+  settings: { shutdownGraceMs?: number; indexing?: Partial<IndexingConfig> } = {},
+): Promise<TestServer> {
+  const config = makeConfig({
+    host: "127.0.0.1",
+    port: 0,
+    logLevel: "silent",
+    shutdownGraceMs: settings.shutdownGraceMs ?? 2_000,
+    limits,
+    indexing: settings.indexing ?? {},
+  });
   const running = await openServer(config, createLogger("silent"));
   const address = `127.0.0.1:${running.server.port}`;
   const client = new VectorDbClient(address);
@@ -28,4 +38,15 @@ export async function startTestServer(limits: Partial<Limits> = {}, settings: { 
       await running.close();
     },
   };
+}
+
+/** Polls GetCollection until every point is linked into the HNSW graph (background indexing done). */
+export async function waitIndexed(client: VectorDbClient, name: string, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { collection } = await client.collections.getCollection({ name });
+    if (collection !== undefined && collection.indexedPointCount === collection.pointCount) return;
+    if (Date.now() > deadline) throw new Error(`collection ${name}: still indexing after ${timeoutMs} ms (${collection?.indexedPointCount} of ${collection?.pointCount})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

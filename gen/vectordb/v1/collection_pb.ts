@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vectordb/v1/collection.proto.
  */
 export const file_vectordb_v1_collection: GenFile = /*@__PURE__*/
-  fileDesc("Chx2ZWN0b3JkYi92MS9jb2xsZWN0aW9uLnByb3RvEgt2ZWN0b3JkYi52MSI8CgpIbnN3Q29uZmlnEgkKAW0YASABKA0SFwoPZWZfY29uc3RydWN0aW9uGAIgASgNEgoKAmVmGAMgASgNIqwBCg5Db2xsZWN0aW9uSW5mbxIMCgRuYW1lGAEgASgJEhEKCWRpbWVuc2lvbhgCIAEoDRInCghkaXN0YW5jZRgDIAEoDjIVLnZlY3RvcmRiLnYxLkRpc3RhbmNlEiUKBGhuc3cYBCABKAsyFy52ZWN0b3JkYi52MS5IbnN3Q29uZmlnEhMKC3BvaW50X2NvdW50GAUgASgEEhQKDG1lbW9yeV9ieXRlcxgGIAEoBCpjCghEaXN0YW5jZRIYChRESVNUQU5DRV9VTlNQRUNJRklFRBAAEhMKD0RJU1RBTkNFX0NPU0lORRABEhAKDERJU1RBTkNFX0RPVBACEhYKEkRJU1RBTkNFX0VVQ0xJREVBThADYgZwcm90bzM");
+  fileDesc("Chx2ZWN0b3JkYi92MS9jb2xsZWN0aW9uLnByb3RvEgt2ZWN0b3JkYi52MSI8CgpIbnN3Q29uZmlnEgkKAW0YASABKA0SFwoPZWZfY29uc3RydWN0aW9uGAIgASgNEgoKAmVmGAMgASgNIskBCg5Db2xsZWN0aW9uSW5mbxIMCgRuYW1lGAEgASgJEhEKCWRpbWVuc2lvbhgCIAEoDRInCghkaXN0YW5jZRgDIAEoDjIVLnZlY3RvcmRiLnYxLkRpc3RhbmNlEiUKBGhuc3cYBCABKAsyFy52ZWN0b3JkYi52MS5IbnN3Q29uZmlnEhMKC3BvaW50X2NvdW50GAUgASgEEhQKDG1lbW9yeV9ieXRlcxgGIAEoBBIbChNpbmRleGVkX3BvaW50X2NvdW50GAcgASgEKmMKCERpc3RhbmNlEhgKFERJU1RBTkNFX1VOU1BFQ0lGSUVEEAASEwoPRElTVEFOQ0VfQ09TSU5FEAESEAoMRElTVEFOQ0VfRE9UEAISFgoSRElTVEFOQ0VfRVVDTElERUFOEANiBnByb3RvMw");
 
 /**
  * Parameters of the HNSW graph index (Malkov & Yashunin, arXiv:1603.09320). A zero value means
@@ -91,11 +91,20 @@ export type CollectionInfo = Message<"vectordb.v1.CollectionInfo"> & {
   pointCount: bigint;
 
   /**
-   * Approximate bytes of memory the collection holds: vectors plus ids and payloads (an estimate).
+   * Approximate bytes of memory the collection holds: vectors, HNSW graph, ids and payloads (an estimate).
    *
    * @generated from field: uint64 memory_bytes = 6;
    */
   memoryBytes: bigint;
+
+  /**
+   * Points linked into the HNSW graph. Writes are searchable at once (points not linked yet are
+   * scored exactly); the graph catches up in the background, and equals `point_count` when it has.
+   * Always equal to `point_count` for dot-product collections, which are searched exactly.
+   *
+   * @generated from field: uint64 indexed_point_count = 7;
+   */
+  indexedPointCount: bigint;
 };
 
 /**

@@ -88,6 +88,9 @@ export class HnswIndex {
   private upperLinks: (Uint32Array | undefined)[] = [];
   private levels: Uint8Array;
   private deleted: Uint8Array;
+  /** Layer-0 links pointing at each node; a node whose count drops to 0 is queued in `orphans`. */
+  private inDegree: Uint32Array;
+  private orphans: number[] = [];
   private visitTags: Uint16Array;
   private epoch = 0;
   private entryPoint = -1;
@@ -119,6 +122,7 @@ export class HnswIndex {
     this.links0 = new Uint32Array(this.capacity * this.stride0);
     this.levels = new Uint8Array(this.capacity);
     this.deleted = new Uint8Array(this.capacity);
+    this.inDegree = new Uint32Array(this.capacity);
     this.visitTags = new Uint16Array(this.capacity);
     this.randomState = (options.seed ?? 0x9e3779b9) >>> 0;
   }
@@ -216,6 +220,7 @@ export class HnswIndex {
       this.topLevel = level;
       this.entryPoint = id;
     }
+    this.relinkOrphans();
   }
 
   /**
@@ -240,6 +245,7 @@ export class HnswIndex {
     for (let layer = 0; layer <= level; layer++) this.repairNeighbours(id, layer);
     this.store.setQueryFromRow(id);
     this.linkNode(id, level, true);
+    this.relinkOrphans();
   }
 
   /**
@@ -516,6 +522,7 @@ export class HnswIndex {
     if (n < maxLinks) {
       links[offset + 1 + n] = to;
       links[offset] = n + 1;
+      if (layer === 0) this.inDegree[to]++;
       return;
     }
     const store = this.store;
@@ -537,8 +544,67 @@ export class HnswIndex {
 
   private setLinks(id: number, layer: number, neighbours: readonly number[]): void {
     const { links, offset } = this.linksAt(id, layer);
+    if (layer === 0) {
+      const inDegree = this.inDegree;
+      for (let i = 1; i <= links[offset]!; i++) {
+        const old = links[offset + i]!;
+        if (--inDegree[old] === 0) this.orphans.push(old);
+      }
+      for (const neighbour of neighbours) inDegree[neighbour]++;
+    }
     links[offset] = neighbours.length;
     for (let i = 0; i < neighbours.length; i++) links[offset + 1 + i] = neighbours[i]!;
+  }
+
+  /**
+   * Gives every node that lost its last layer-0 in-link an in-link again, so that it stays reachable.
+   * Shrinking a full list by the heuristic (on insert) and rebuilding lists around a replaced node can
+   * drop a node from every list that named it; hnswlib leaves such nodes unreachable. Here each orphan
+   * is searched for like a new node (ef_construction candidates from the entry point, which are
+   * reachable) and linked from the closest candidate that has room, or else in place of that
+   * candidate's farthest link whose target keeps another in-link. This creates no new orphan, so the
+   * loop ends after one pass over the queue.
+   */
+  private relinkOrphans(): void {
+    while (this.orphans.length > 0) {
+      const orphan = this.orphans.pop()!;
+      if (this.present[orphan] === 0 || this.inDegree[orphan]! > 0 || orphan === this.entryPoint || this.count < 2) continue;
+      this.store.setQueryFromRow(orphan);
+      let entry = this.entryPoint;
+      let entryDistance = this.store.distanceToQuery(entry);
+      for (let layer = this.topLevel; layer > 0; layer--) [entry, entryDistance] = this.greedyClosest(entry, entryDistance, layer);
+      this.searchLayer(entry, entryDistance, this.efConstruction, 0, undefined, false);
+      const found = withoutNode(this.drainResults(), orphan);
+      for (let i = 0; i < found.ids.length && this.inDegree[orphan] === 0; i++) this.adoptOrphan(found.ids[i]!, orphan);
+    }
+  }
+
+  /** Links `parent → orphan` on layer 0 if `parent` has room or a link it can give up; see relinkOrphans. */
+  private adoptOrphan(parent: number, orphan: number): void {
+    const { links, offset } = this.linksAt(parent, 0);
+    const n = links[offset]!;
+    for (let i = 1; i <= n; i++) if (links[offset + i] === orphan) return;
+    if (n < this.m0) {
+      links[offset + 1 + n] = orphan;
+      links[offset] = n + 1;
+      this.inDegree[orphan]++;
+      return;
+    }
+    let victim = -1;
+    let victimDistance = -Infinity;
+    for (let i = 1; i <= n; i++) {
+      const other = links[offset + i]!;
+      if (this.inDegree[other]! < 2) continue;
+      const d = this.store.distanceBetween(parent, other);
+      if (d > victimDistance) {
+        victimDistance = d;
+        victim = i;
+      }
+    }
+    if (victim < 0) return;
+    this.inDegree[links[offset + victim]!]--;
+    links[offset + victim] = orphan;
+    this.inDegree[orphan]++;
   }
 
   private linksAt(id: number, layer: number): { links: Uint32Array; offset: number } {
@@ -582,6 +648,9 @@ export class HnswIndex {
     deleted.set(this.deleted);
     const present = new Uint8Array(capacity);
     present.set(this.present);
+    const inDegree = new Uint32Array(capacity);
+    inDegree.set(this.inDegree);
+    this.inDegree = inDegree;
     this.links0 = links0;
     this.levels = levels;
     this.deleted = deleted;
