@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Distance, type IngestRequestInit } from "../src/client/index.js";
 import { readFvecsFile } from "../src/cli/vector-files.js";
 import { datasetFile, readIvecs } from "./helpers/datasets.js";
-import { startTestServer } from "./helpers/server.js";
+import { startTestServer, waitIndexed } from "./helpers/server.js";
 
 const base = datasetFile("sift10k", "siftsmall_base.fvecs");
 const queries = datasetFile("sift10k", "siftsmall_query.fvecs");
@@ -58,6 +58,39 @@ describe.skipIf(!present)("SIFT10K (128-d, euclidean) through the gRPC server", 
       // The sanity values from the dataset's README: query 0's nearest neighbours and squared distances.
       expect(results[0]!.hits.slice(0, 3).map((h) => h.id)).toEqual(["2176", "3752", "882"]);
       expect(results[0]!.hits.slice(0, 3).map((h) => Math.round(h.score * h.score))).toEqual([76608, 77004, 79702]);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it("reaches recall@10 >= 0.95 through the HNSW graph at the default ef, after background indexing", async () => {
+    const t = await startTestServer();
+    try {
+      const data = readFvecsFile(base!);
+      const query = readFvecsFile(queries!);
+      const truth = readIvecs(groundTruth!);
+      await t.client.collections.createCollection({ name: "sift_hnsw", dimension: 128, distance: Distance.EUCLIDEAN });
+      function* batches(): Generator<IngestRequestInit> {
+        for (let start = 0; start < data.count; start += 1_000) {
+          const points = [];
+          for (let i = start; i < start + 1_000; i++) points.push({ id: String(i), vector: Array.from(data.data.subarray(i * 128, (i + 1) * 128)) });
+          yield { collection: "sift_hnsw", points };
+        }
+      }
+      await t.client.points.ingest(batches());
+      await waitIndexed(t.client, "sift_hnsw");
+      const { results } = await t.client.points.batchSearch({
+        collection: "sift_hnsw",
+        queries: Array.from({ length: query.count }, (_, q) => ({ vector: Array.from(query.data.subarray(q * 128, (q + 1) * 128)), k: 10, withPayload: false })),
+      });
+      let found = 0;
+      results.forEach((result, q) => {
+        const expected = new Set(Array.from(truth[q]!.subarray(0, 10), String));
+        for (const hit of result.hits) if (expected.has(hit.id)) found++;
+      });
+      const recallAt10 = found / (query.count * 10);
+      console.log(`SIFT10K through HNSW (m=16, ef_construction=200, ef=64): recall@10 = ${recallAt10.toFixed(3)}`);
+      expect(recallAt10).toBeGreaterThanOrEqual(0.95);
     } finally {
       await t.stop();
     }

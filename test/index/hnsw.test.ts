@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FlatIndex, HnswIndex, type DistanceKind } from "../../src/index/index.js";
+import { FlatIndex, HnswIndex, VectorStore, type DistanceKind } from "../../src/index/index.js";
 import { readFvecsFile } from "../../src/cli/vector-files.js";
 import { datasetFile, readIvecs } from "../helpers/datasets.js";
 import { rng } from "../helpers/random.js";
@@ -110,5 +110,34 @@ describe.skipIf(!siftPresent)("HnswIndex on SIFT10K (m=16, ef_construction=200)"
       total += recall(found.ids, Uint32Array.from(truth[q]!.subarray(0, 10)));
     }
     expect(total / queries.count).toBeGreaterThanOrEqual(0.95);
+  });
+});
+
+describe("HnswIndex.toBytes / fromBytes", () => {
+  it("restores a graph that searches identically, keeps its tombstones and accepts more inserts", () => {
+    const vectors = clustered(2_000, 16, 20, 41);
+    const store = new VectorStore(16, "euclidean", 4_000);
+    store.ensureCapacity(3_000);
+    const hnsw = new HnswIndex({ store, m: 8, efConstruction: 64, seed: 5 });
+    vectors.forEach((v, row) => {
+      store.write(row, v);
+      hnsw.insert(row);
+    });
+    for (let id = 0; id < 2_000; id += 7) hnsw.markDeleted(id);
+    const bytes = hnsw.toBytes();
+    const restored = HnswIndex.fromBytes(store, bytes);
+    restored.checkIntegrity();
+    expect(restored.size).toBe(hnsw.size);
+    expect(restored.liveCount).toBe(hnsw.liveCount);
+    for (const q of clustered(30, 16, 20, 42)) {
+      expect(Array.from(restored.search(q, 10, 50).ids)).toEqual(Array.from(hnsw.search(q, 10, 50).ids));
+    }
+    expect(restored.toBytes()).toEqual(bytes);
+    clustered(500, 16, 20, 43).forEach((v, i) => {
+      store.write(2_000 + i, v);
+      restored.insert(2_000 + i);
+    });
+    restored.checkIntegrity();
+    expect(() => HnswIndex.fromBytes(store, bytes.subarray(0, bytes.length - 4))).toThrow(/graph bytes/);
   });
 });

@@ -272,6 +272,101 @@ export class HnswIndex {
   }
 
   /**
+   * The graph as bytes, for a segment file: one little-endian buffer a later
+   * {@link HnswIndex.fromBytes} maps back without per-node parsing (apart from the upper layers of the
+   * ~1/m nodes that have them). Vectors are not included: they live in the store. Layout:
+   *
+   * | offset | type | content |
+   * |---|---|---|
+   * | 0 | u32 × 10 | format 1, m, ef_construction, node span S (highest node id + 1), entry point (0xFFFFFFFF = none), top level + 1, node count, deleted count, level generator state, upper-layer u32 count U |
+   * | 40 | u8 × S | level of each node |
+   * | 40 + S | u8 × S | flags: bit 0 present, bit 1 deleted |
+   * | A = align4(40 + 2S) | u32 × S·(1 + 2m) | layer-0 lists `[count, id × 2m]` |
+   * | A + 4·S·(1 + 2m) | u32 × U | upper-layer lists of the nodes with level > 0, in node order, `level × (1 + m)` each |
+   */
+  toBytes(): Uint8Array {
+    let span = 0;
+    let upperWords = 0;
+    for (let id = 0; id < this.capacity; id++) {
+      if (this.present[id] === 0) continue;
+      span = id + 1;
+      upperWords += this.levels[id]! * this.strideUpper;
+    }
+    const headerBytes = 40;
+    const linksOffset = align4(headerBytes + 2 * span);
+    const bytes = new Uint8Array(linksOffset + 4 * (span * this.stride0 + upperWords));
+    const words = new Uint32Array(bytes.buffer);
+    words.set([1, this.m, this.efConstruction, span, this.entryPoint < 0 ? 0xffffffff : this.entryPoint, this.topLevel + 1, this.count, this.deletedCount, this.randomState, upperWords]);
+    bytes.set(this.levels.subarray(0, span), headerBytes);
+    for (let id = 0; id < span; id++) bytes[headerBytes + span + id] = this.present[id]! | (this.deleted[id]! << 1);
+    words.set(this.links0.subarray(0, span * this.stride0), linksOffset / 4);
+    let at = linksOffset / 4 + span * this.stride0;
+    for (let id = 0; id < span; id++) {
+      const upper = this.upperLinks[id];
+      if (this.present[id] === 1 && upper !== undefined) {
+        words.set(upper, at);
+        at += upper.length;
+      }
+    }
+    return bytes;
+  }
+
+  /**
+   * Rebuilds an index from {@link toBytes} over `store` (which must hold the same rows). The in-link
+   * counts are recomputed from layer 0 (one pass over the lists).
+   * @throws RangeError when the bytes are not a graph of this format, disagree with `store`
+   *   (a link or node beyond its rows), or fail the structural checks (a count above 2m, a level above 31).
+   */
+  static fromBytes(store: VectorStore, bytes: Uint8Array): HnswIndex {
+    if (bytes.byteLength < 40 || bytes.byteOffset % 4 !== 0) throw new RangeError("graph bytes: shorter than the header or not 4-byte aligned");
+    const header = new Uint32Array(bytes.buffer, bytes.byteOffset, 10);
+    const [format, m, efConstruction, span, entry, topPlusOne, count, deletedCount, randomState, upperWords] = header as unknown as number[];
+    if (format !== 1) throw new RangeError(`graph bytes: format ${format}, expected 1`);
+    const index = new HnswIndex({ store, m: m!, efConstruction: efConstruction!, initialCapacity: Math.max(span!, 16) });
+    const stride0 = index.stride0;
+    const linksOffset = align4(40 + 2 * span!);
+    const expected = linksOffset + 4 * (span! * stride0 + upperWords!);
+    if (bytes.byteLength !== expected) throw new RangeError(`graph bytes: ${bytes.byteLength} bytes, the header implies ${expected}`);
+    if (span! > store.capacity) throw new RangeError(`graph bytes: ${span} nodes, the vector store has ${store.capacity} rows`);
+    index.levels.set(bytes.subarray(40, 40 + span!));
+    for (let id = 0; id < span!; id++) {
+      const flags = bytes[40 + span! + id]!;
+      index.present[id] = flags & 1;
+      index.deleted[id] = (flags >> 1) & 1;
+    }
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + linksOffset, span! * stride0 + upperWords!);
+    index.links0.set(words.subarray(0, span! * stride0));
+    let at = span! * stride0;
+    for (let id = 0; id < span!; id++) {
+      const level = index.levels[id]!;
+      if (level > levelMax) throw new RangeError(`graph bytes: node ${id} has level ${level}, above ${levelMax}`);
+      if (index.present[id] === 1 && level > 0) {
+        const length = level * index.strideUpper;
+        if (at + length > words.length) throw new RangeError("graph bytes: upper layers are shorter than the levels imply");
+        index.upperLinks[id] = words.slice(at, at + length);
+        at += length;
+      }
+    }
+    for (let id = 0; id < span!; id++) {
+      if (index.present[id] === 0) continue;
+      const base = id * stride0;
+      const n = index.links0[base]!;
+      if (n > index.m0) throw new RangeError(`graph bytes: node ${id} has ${n} layer-0 links, above ${index.m0}`);
+      for (let i = 1; i <= n; i++) {
+        const other = index.links0[base + i]!;
+        if (other >= span!) throw new RangeError(`graph bytes: node ${id} links to ${other}, beyond ${span} nodes`);
+        index.inDegree[other]++;
+      }
+    }
+    index.count = count!;
+    index.deletedCount = deletedCount!;
+    index.entryPoint = entry === 0xffffffff ? -1 : entry!;
+    index.topLevel = topPlusOne! - 1;
+    index.randomState = randomState!;
+    return index;
+  }
+
+  /**
    * Asserts the graph's invariants; throws an Error naming the first violation. Checks: link counts
    * within m0 (layer 0) or m, no self links, no duplicate links, linked ids in range and present on
    * that layer, the entry point on the top layer, and every node reachable from the entry point
@@ -676,4 +771,8 @@ function withoutNode(hits: HnswHits, id: number): HnswHits {
   distances.set(hits.distances.subarray(0, at));
   distances.set(hits.distances.subarray(at + 1), at);
   return { ids, distances };
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
 }

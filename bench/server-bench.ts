@@ -1,0 +1,238 @@
+/**
+ * Benchmark through the real gRPC server (in this process, 127.0.0.1), per dataset:
+ * - ingest rate through the client-streaming Ingest RPC, while a prober sends one Search and one
+ *   health Check every 20 ms: their p50 / p99 / max latency during ingest and background indexing
+ *   (the server must keep answering while the graph is built);
+ * - seconds until every point is linked into the HNSW graph (GetCollection.indexed_point_count);
+ * - for exact search and for HNSW at each `--ef`: Search QPS with 1 client and with 8 concurrent
+ *   clients, BatchSearch (100 queries per request) QPS, and recall@10 against the ground truth;
+ * - the collection's memory estimate per vector.
+ * Datasets come from ../shared/datasets (VECTORDB_DATASETS overrides); a missing one is skipped.
+ *
+ * Usage: npm run bench:server [-- --queries 1000 --ef 32,64,128 --datasets sift10k,glove-100k]
+ * Prints tables and writes bench/results/server-<date>.json.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Distance, VectorDbClient, type IngestRequestInit } from "../src/client/index.js";
+
+/** Search options a benchmark mode adds to every query. */
+type SearchExtra = { exact?: boolean; ef?: number };
+import { readFvecsFile, type FvecsData } from "../src/cli/vector-files.js";
+import { readIvecsFile } from "../src/cli/ground-truth.js";
+import { makeConfig } from "../src/config.js";
+import { createLogger } from "../src/logger.js";
+import { openServer } from "../src/main.js";
+
+const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const datasetsDir = process.env.VECTORDB_DATASETS ?? resolve(projectDir, "../shared/datasets");
+
+interface Dataset {
+  name: string;
+  distance: Distance;
+  base: string;
+  queries: string;
+  groundTruth: string;
+}
+
+const datasets: Dataset[] = [
+  {
+    name: "sift10k",
+    distance: Distance.EUCLIDEAN,
+    base: join(datasetsDir, "sift10k/siftsmall_base.fvecs"),
+    queries: join(datasetsDir, "sift10k/siftsmall_query.fvecs"),
+    groundTruth: join(datasetsDir, "sift10k/siftsmall_groundtruth.ivecs"),
+  },
+  {
+    name: "glove-100k",
+    distance: Distance.COSINE,
+    base: join(datasetsDir, "glove-100-wink/glove100_base.fvecs"),
+    queries: join(datasetsDir, "glove-100-wink/glove100_query.fvecs"),
+    groundTruth: join(datasetsDir, "glove-100-wink/glove100_groundtruth.ivecs"),
+  },
+];
+
+const { values: options } = parseArgs({
+  options: {
+    queries: { type: "string", default: "1000" },
+    "batch-size": { type: "string", default: "1000" },
+    ef: { type: "string", default: "32,64,128" },
+    datasets: { type: "string", default: "sift10k,glove-100k" },
+  },
+});
+const queryCount = Number(options.queries);
+const batchSize = Number(options["batch-size"]);
+const efs = options.ef.split(",").map(Number);
+const wanted = new Set(options.datasets.split(","));
+
+function row(data: FvecsData, i: number): number[] {
+  return Array.from(data.data.subarray(i * data.dimension, (i + 1) * data.dimension));
+}
+
+function recallAt10(hits: string[][], truth: Int32Array[]): number {
+  let found = 0;
+  hits.forEach((ids, q) => {
+    const expected = new Set(Array.from(truth[q]!.subarray(0, 10), String));
+    for (const id of ids.slice(0, 10)) if (expected.has(id)) found++;
+  });
+  return found / (hits.length * 10);
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function latencySummary(samples: number[]): { count: number; p50Ms: number; p99Ms: number; maxMs: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const round = (x: number): number => +x.toFixed(2);
+  return { count: sorted.length, p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), maxMs: round(sorted.at(-1) ?? Number.NaN) };
+}
+
+/** Search QPS with `clients` concurrent clients, each sending its share of the queries one at a time. */
+async function searchQps(clients: VectorDbClient[], collection: string, queries: number[][], extra: SearchExtra): Promise<{ qps: number; hits: string[][] }> {
+  const hits: string[][] = new Array(queries.length);
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    clients.map(async (client) => {
+      for (let q = next++; q < queries.length; q = next++) {
+        const response = await client.points.search({ collection, vector: queries[q]!, k: 10, withPayload: false, ...extra });
+        hits[q] = response.hits.map((h) => h.id);
+      }
+    }),
+  );
+  return { qps: queries.length / ((performance.now() - start) / 1000), hits };
+}
+
+async function batchQps(client: VectorDbClient, collection: string, queries: number[][], extra: SearchExtra): Promise<{ qps: number; hits: string[][] }> {
+  const hits: string[][] = [];
+  const start = performance.now();
+  for (let q = 0; q < queries.length; q += 100) {
+    const { results } = await client.points.batchSearch({
+      collection,
+      queries: queries.slice(q, q + 100).map((vector) => ({ vector, k: 10, withPayload: false, ...extra })),
+    });
+    for (const r of results) hits.push(r.hits.map((h) => h.id));
+  }
+  return { qps: queries.length / ((performance.now() - start) / 1000), hits };
+}
+
+async function run(): Promise<void> {
+  const config = makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent" });
+  const running = await openServer(config, createLogger("silent"));
+  const address = `127.0.0.1:${running.server.port}`;
+  const client = new VectorDbClient(address);
+  const clients8 = Array.from({ length: 8 }, () => new VectorDbClient(address));
+  const results: Record<string, unknown>[] = [];
+  const searchRows: Record<string, unknown>[] = [];
+  try {
+    for (const dataset of datasets) {
+      if (!wanted.has(dataset.name)) continue;
+      if (![dataset.base, dataset.queries, dataset.groundTruth].every(existsSync)) {
+        console.log(`skip ${dataset.name}: files not found under ${datasetsDir}`);
+        continue;
+      }
+      const base = readFvecsFile(dataset.base);
+      const queries = readFvecsFile(dataset.queries);
+      const truth = readIvecsFile(dataset.groundTruth);
+      const n = Math.min(queryCount, queries.count);
+      const queryVectors = Array.from({ length: n }, (_, q) => row(queries, q));
+      await client.collections.createCollection({ name: dataset.name, dimension: base.dimension, distance: dataset.distance });
+
+      function* batches(): Generator<IngestRequestInit> {
+        for (let start = 0; start < base.count; start += batchSize) {
+          const points = [];
+          for (let i = start; i < Math.min(start + batchSize, base.count); i++) points.push({ id: String(i), vector: row(base, i) });
+          yield { collection: dataset.name, points };
+        }
+      }
+      // Prober: one Search and one health Check every 20 ms until the graph is complete.
+      const searchLatencies: number[] = [];
+      const healthLatencies: number[] = [];
+      let probing = true;
+      const prober = (async () => {
+        const probeClient = new VectorDbClient(address);
+        try {
+          for (let i = 0; probing; i++) {
+            let t = performance.now();
+            await probeClient.points.search({ collection: dataset.name, vector: queryVectors[i % n]!, k: 10, withPayload: false });
+            searchLatencies.push(performance.now() - t);
+            t = performance.now();
+            await probeClient.health();
+            healthLatencies.push(performance.now() - t);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        } finally {
+          probeClient.close();
+        }
+      })();
+      const ingestStart = performance.now();
+      await client.points.ingest(batches());
+      const ingestSeconds = (performance.now() - ingestStart) / 1000;
+      let info = (await client.collections.getCollection({ name: dataset.name })).collection!;
+      while (info.indexedPointCount < info.pointCount) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        info = (await client.collections.getCollection({ name: dataset.name })).collection!;
+      }
+      const indexedSeconds = (performance.now() - ingestStart) / 1000;
+      probing = false;
+      await prober;
+
+      const modes: { mode: string; extra: SearchExtra }[] = [
+        { mode: "exact", extra: { exact: true } },
+        ...efs.map((ef) => ({ mode: `hnsw ef=${ef}`, extra: { ef } })),
+      ];
+      for (const { mode, extra } of modes) {
+        await searchQps([client], dataset.name, queryVectors.slice(0, Math.min(50, n)), extra); // warm-up
+        const one = await searchQps([client], dataset.name, queryVectors, extra);
+        const eight = await searchQps(clients8, dataset.name, queryVectors, extra);
+        const batch = await batchQps(client, dataset.name, queryVectors, extra);
+        searchRows.push({
+          dataset: dataset.name,
+          mode,
+          recallAt10: +recallAt10(one.hits, truth).toFixed(4),
+          searchQps1: Math.round(one.qps),
+          searchQps8: Math.round(eight.qps),
+          batchSearchQps: Math.round(batch.qps),
+          batchRecallAt10: +recallAt10(batch.hits, truth).toFixed(4),
+        });
+      }
+      results.push({
+        dataset: dataset.name,
+        points: base.count,
+        dimension: base.dimension,
+        queries: n,
+        ingestSeconds: +ingestSeconds.toFixed(2),
+        ingestVectorsPerSecond: Math.round(base.count / ingestSeconds),
+        indexedSeconds: +indexedSeconds.toFixed(2),
+        indexedPerSecond: Math.round(base.count / indexedSeconds),
+        searchDuringIngest: latencySummary(searchLatencies),
+        healthDuringIngest: latencySummary(healthLatencies),
+        memoryBytes: Number(info.memoryBytes),
+        bytesPerVector: Math.round(Number(info.memoryBytes) / base.count),
+      });
+      await client.collections.deleteCollection({ name: dataset.name });
+    }
+  } finally {
+    client.close();
+    for (const c of clients8) c.close();
+    await running.close();
+  }
+  for (const r of results) {
+    const { searchDuringIngest, healthDuringIngest, ...rest } = r as { searchDuringIngest: object; healthDuringIngest: object };
+    console.log(rest);
+    console.log("  Search while ingesting/indexing:", searchDuringIngest);
+    console.log("  health Check while ingesting/indexing:", healthDuringIngest);
+  }
+  console.table(searchRows);
+  const outDir = join(projectDir, "bench/results");
+  mkdirSync(outDir, { recursive: true });
+  const outFile = join(outDir, `server-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(outFile, JSON.stringify({ node: process.version, date: new Date().toISOString(), results, search: searchRows }, null, 2));
+  console.log(`wrote ${outFile}`);
+}
+
+await run();
