@@ -197,6 +197,18 @@ export class VectorStore {
     }
   }
 
+  /**
+   * Like {@link scoreBatch}, but measures from stored row `row` instead of the query scratch (which
+   * is left untouched): `batchDistances[i]` = distance(row, batchIds[i]).
+   */
+  scoreBatchFromRow(row: number, count: number): void {
+    this.scoreRows(this.kindCode, this.rowsOffset + row * this.rowBytes, this.rowsOffset, this.dimension, this.idsOffset, count, this.outOffset);
+    if (this.negate) {
+      const out = this.out;
+      for (let i = 0; i < count; i++) out[i] = -out[i]!;
+    }
+  }
+
   /** Internal distance between two stored rows. */
   distanceBetween(a: number, b: number): number {
     const d = this.kernel(this.rowsOffset + a * this.rowBytes, this.rowsOffset + b * this.rowBytes, this.dimension);

@@ -473,11 +473,21 @@ export class HnswIndex {
     let bound = results.size > 0 ? entryDistance : Number.POSITIVE_INFINITY;
     const batchIds = store.batchIds;
     const batchDistances = store.batchDistances;
+    const links0 = this.links0;
+    const stride0 = this.stride0;
     while (candidates.size > 0) {
       const distance = candidates.peekKey();
       if (distance > bound && results.size >= ef) break;
       const current = candidates.pop();
-      const { links, offset } = this.linksAt(current, layer);
+      let links: Uint32Array;
+      let offset: number;
+      if (layer === 0) {
+        links = links0;
+        offset = current * stride0;
+      } else {
+        links = this.upperLinks[current]!;
+        offset = (layer - 1) * this.strideUpper;
+      }
       const n = links[offset]!;
       // Score the unvisited neighbours in one call (m0 <= batchRowsMax), then weigh them in order.
       let fresh = 0;
@@ -591,12 +601,17 @@ export class HnswIndex {
     if (ids.length <= limit) return Array.from(ids);
     const chosen: number[] = [];
     const store = this.store;
+    const batchIds = store.batchIds;
+    const batchDistances = store.batchDistances;
     for (let i = 0; i < ids.length && chosen.length < limit; i++) {
       const candidate = ids[i]!;
       const toBase = distances[i]!;
+      // Distances from the candidate to every kept neighbour in one call (at most m0 of them).
+      for (let j = 0; j < chosen.length; j++) batchIds[j] = chosen[j]!;
+      store.scoreBatchFromRow(candidate, chosen.length);
       let keep = true;
-      for (const kept of chosen) {
-        if (store.distanceBetween(candidate, kept) < toBase) {
+      for (let j = 0; j < chosen.length; j++) {
+        if (batchDistances[j]! < toBase) {
           keep = false;
           break;
         }
@@ -605,6 +620,7 @@ export class HnswIndex {
     }
     return chosen;
   }
+
 
   /**
    * Adds a link `from → to` on `layer` unless it is there; when the list is full, shrinks it with the
@@ -621,13 +637,14 @@ export class HnswIndex {
       return;
     }
     const store = this.store;
+    const batchIds = store.batchIds;
+    const batchDistances = store.batchDistances;
+    batchIds[0] = to;
+    for (let i = 1; i <= n; i++) batchIds[i] = links[offset + i]!;
+    store.scoreBatchFromRow(from, n + 1);
     const heap = this.candidates;
     heap.clear();
-    heap.push(store.distanceBetween(from, to), to);
-    for (let i = 1; i <= n; i++) {
-      const other = links[offset + i]!;
-      heap.push(store.distanceBetween(from, other), other);
-    }
+    for (let i = 0; i <= n; i++) heap.push(batchDistances[i]!, batchIds[i]!);
     const ids = new Uint32Array(heap.size);
     const distances = new Float64Array(heap.size);
     for (let i = 0; heap.size > 0; i++) {
