@@ -57,6 +57,14 @@ function recallAgainstExact(c: Collection, queries: Float32Array[], k: number, f
 const queriesOf = (seed: number, count: number, dimension: number): Float32Array[] => clusteredPoints(count, dimension, seed).map((p) => p.vector);
 
 describe("Collection with HNSW", () => {
+  it("starts small: an empty collection of dimension 65,536 holds a few MiB, and grows on demand", () => {
+    const c = collection("cosine", 65_536);
+    expect(c.memoryBytes()).toBeLessThan(4 * 1024 * 1024);
+    c.upsert(clusteredPoints(20, 65_536, 1));
+    expect(c.size).toBe(20);
+    expect(c.memoryBytes()).toBeGreaterThan(20 * 65_536 * 4);
+  });
+
   it("agrees with exact search on a small collection when ef covers every point", () => {
     const c = collection("euclidean", 12, { fullScanPointsMax: 0 });
     c.upsert(clusteredPoints(400, 12, 1));

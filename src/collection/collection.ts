@@ -91,7 +91,7 @@ export class Collection {
     private readonly limits: Readonly<CollectionLimits>,
     private readonly indexing: Readonly<IndexingConfig>,
   ) {
-    this.store = new VectorStore(spec.dimension, spec.distance, 1024);
+    this.store = new VectorStore(spec.dimension, spec.distance);
     this.graph =
       spec.distance === "dot"
         ? undefined

@@ -69,10 +69,11 @@ export class VectorStore {
   /**
    * @param dimension components per vector, 1 or more.
    * @param distance how rows are compared and whether they are normalised (cosine).
-   * @param initialCapacity rows allocated up front.
-   * @throws RangeError for a dimension below 1 or a capacity above {@link rowsMax}.
+   * @param initialCapacity rows allocated up front; by default as many as fit in 1 MiB (at least
+   *   one), so an empty collection of a large dimension does not reserve hundreds of megabytes.
+   * @throws RangeError for a dimension below 1.
    */
-  constructor(dimension: number, distance: DistanceKind, initialCapacity = 1024) {
+  constructor(dimension: number, distance: DistanceKind, initialCapacity?: number) {
     if (!Number.isInteger(dimension) || dimension < 1) throw new RangeError(`dimension must be a positive integer, got ${dimension}`);
     this.dimension = dimension;
     this.distance = distance;
@@ -82,7 +83,7 @@ export class VectorStore {
     this.outOffset = this.idsOffset + 4 * batchRowsMax;
     this.rowsOffset = this.outOffset + 4 * batchRowsMax;
     this.rowsMax = Math.floor((pagesMax * pageBytes - this.rowsOffset) / this.rowBytes);
-    const rows = Math.max(1, Math.min(initialCapacity, this.rowsMax));
+    const rows = Math.max(1, Math.min(initialCapacity ?? Math.floor(1_048_576 / this.rowBytes), this.rowsMax));
     this.memory = new WebAssembly.Memory({ initial: this.pagesFor(rows), maximum: pagesMax });
     const exports = new WebAssembly.Instance(kernelsModule(), { env: { memory: this.memory } }).exports as unknown as KernelExports;
     this.kernel = distance === "euclidean" ? exports.l2Squared : exports.dot;
