@@ -12,7 +12,8 @@
  * Usage: npm run bench:server [-- --queries 1000 --ef 32,64,128 --datasets sift10k,glove-100k]
  * Prints tables and writes bench/results/server-<date>.json.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -121,7 +122,9 @@ async function batchQps(client: VectorDbClient, collection: string, queries: num
 }
 
 async function run(): Promise<void> {
-  const config = makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent" });
+  // A data directory of its own (durable storage, fsync per group), removed at the end.
+  const dataDir = mkdtempSync(join(tmpdir(), "vectordb-bench-"));
+  const config = makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent", dataDir });
   const running = await openServer(config, createLogger("silent"));
   const address = `127.0.0.1:${running.server.port}`;
   const client = new VectorDbClient(address);
@@ -219,7 +222,8 @@ async function run(): Promise<void> {
   } finally {
     client.close();
     for (const c of clients8) c.close();
-    await running.close();
+    await running.close({ checkpoint: false });
+    rmSync(dataDir, { recursive: true, force: true });
   }
   for (const r of results) {
     const { searchDuringIngest, healthDuringIngest, ...rest } = r as { searchDuringIngest: object; healthDuringIngest: object };

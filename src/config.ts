@@ -71,13 +71,37 @@ export interface IndexingConfig {
   indexSliceMs: number;
 }
 
+/** When a write is acknowledged: see the module documentation of `src/storage/wal/wal.ts` and the README. */
+export type FsyncPolicy = "fsync" | "interval" | "os";
+
+/** The fsync policies, for validation and the README. */
+export const fsyncPolicies: readonly FsyncPolicy[] = ["fsync", "interval", "os"];
+
+/** Durable storage: how the write-ahead log is flushed and when it is folded into a segment file. */
+export interface StorageConfig {
+  /**
+   * `fsync`: a write is acknowledged once its WAL record is fsynced (group commit: one fsync covers
+   * every write waiting at that moment). `interval`: once written to the OS, fsynced every
+   * `flushIntervalMs`. `os`: once written to the OS, never fsynced by the server (except at checkpoints
+   * and shutdown).
+   */
+  fsync: FsyncPolicy;
+  /** Period of the background fsync under the `interval` policy, in ms (at least 1). */
+  flushIntervalMs: number;
+  /**
+   * When a collection's WAL file grows past this many bytes, a checkpoint writes a new segment file
+   * and cuts the WAL (at least 1).
+   */
+  walBytesMax: number;
+}
+
 /** Everything the server needs to start. */
 export interface ServerConfig {
   /** Address to listen on. 127.0.0.1 by default; 0.0.0.0 in the container. */
   host: string;
   /** TCP port; 0 picks a free one (tests). */
   port: number;
-  /** Directory for collection data. Storage is in memory until the durable storage lands. */
+  /** Directory for collection data: `<dataDir>/collections/<name>/` per collection (see the README). */
   dataDir: string;
   /** pino log level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: string;
@@ -86,6 +110,7 @@ export interface ServerConfig {
   limits: Limits;
   hnswDefaults: HnswDefaults;
   indexing: IndexingConfig;
+  storage: StorageConfig;
 }
 
 /** The defaults, as documented in the README's limits table. */
@@ -114,9 +139,16 @@ export const defaultHnsw: Readonly<HnswDefaults> = Object.freeze({ m: 16, efCons
 /** Search planning and background indexing defaults (see {@link IndexingConfig}). */
 export const defaultIndexing: Readonly<IndexingConfig> = Object.freeze({ fullScanPointsMax: 5_000, filteredScanPointsMax: 2_000, indexSliceMs: 5 });
 
-/** A complete configuration with every default; `overrides` replaces top-level fields and limits. */
+/** Storage defaults (see {@link StorageConfig}): fsync per group, 100 ms interval, 64 MiB of WAL. */
+export const defaultStorage: Readonly<StorageConfig> = Object.freeze({ fsync: "fsync", flushIntervalMs: 100, walBytesMax: 64 * 1024 * 1024 });
+
+/** A complete configuration with every default; `overrides` replaces top-level fields, limits, indexing and storage settings. */
 export function makeConfig(
-  overrides: Partial<Omit<ServerConfig, "limits" | "indexing">> & { limits?: Partial<Limits>; indexing?: Partial<IndexingConfig> } = {},
+  overrides: Partial<Omit<ServerConfig, "limits" | "indexing" | "storage">> & {
+    limits?: Partial<Limits>;
+    indexing?: Partial<IndexingConfig>;
+    storage?: Partial<StorageConfig>;
+  } = {},
 ): ServerConfig {
   return {
     host: overrides.host ?? "127.0.0.1",
@@ -127,6 +159,7 @@ export function makeConfig(
     limits: { ...defaultLimits, ...overrides.limits },
     hnswDefaults: { ...defaultHnsw, ...overrides.hnswDefaults },
     indexing: { ...defaultIndexing, ...overrides.indexing },
+    storage: { ...defaultStorage, ...overrides.storage },
   };
 }
 
@@ -139,6 +172,8 @@ export interface ConfigOption {
   /** Dotted path into ServerConfig, e.g. `limits.kMax`. */
   path: string;
   kind: "string" | "integer";
+  /** For a string setting with a closed set of values: the values allowed. */
+  values?: readonly string[];
   description: string;
 }
 
@@ -183,6 +218,9 @@ export const configOptions: readonly ConfigOption[] = [
   { flag: "full-scan-points-max", env: "VECTORDB_FULL_SCAN_POINTS_MAX", path: "indexing.fullScanPointsMax", kind: "integer", description: "collections with at most this many points are searched exactly" },
   { flag: "filtered-scan-points-max", env: "VECTORDB_FILTERED_SCAN_POINTS_MAX", path: "indexing.filteredScanPointsMax", kind: "integer", description: "filtered searches matching at most this many points (estimated) score them exactly" },
   { flag: "index-slice-ms", env: "VECTORDB_INDEX_SLICE_MS", path: "indexing.indexSliceMs", kind: "integer", description: "longest slice of background graph building between other calls (ms)" },
+  { flag: "fsync", env: "VECTORDB_FSYNC", path: "storage.fsync", kind: "string", values: fsyncPolicies, description: "when a write is acknowledged: fsync (per group commit), interval or os" },
+  { flag: "flush-interval-ms", env: "VECTORDB_FLUSH_INTERVAL_MS", path: "storage.flushIntervalMs", kind: "integer", description: "period of the background fsync under --fsync interval (ms)" },
+  { flag: "wal-bytes-max", env: "VECTORDB_WAL_BYTES_MAX", path: "storage.walBytesMax", kind: "integer", description: "a collection's WAL size that triggers a checkpoint (bytes)" },
   ...(Object.keys(limitDescriptions) as (keyof Limits)[]).map((key) => ({
     flag: kebab(key),
     env: `VECTORDB_${screamingSnake(key)}`,
@@ -195,7 +233,8 @@ export const configOptions: readonly ConfigOption[] = [
 /**
  * Builds a configuration from parsed settings keyed by {@link ConfigOption.path} (strings, as they come
  * from a flag or the environment). Throws an Error naming the flag for a value that is not a
- * non-negative integer where one is needed, or a port outside 0..65535.
+ * non-negative integer where one is needed, a value outside an option's closed set (e.g. `--fsync`),
+ * a port outside 0..65535, or a limit, flush interval or WAL size below 1.
  */
 export function configFromSettings(settings: Readonly<Record<string, string | undefined>>): ServerConfig {
   const config = makeConfig();
@@ -208,6 +247,8 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
         throw new Error(`--${option.flag} (${option.env}): "${raw}" is not a non-negative integer`);
       }
       value = Number(raw.trim());
+    } else if (option.values !== undefined && !option.values.includes(raw)) {
+      throw new Error(`--${option.flag} (${option.env}): "${raw}" is not one of ${option.values.join(", ")}`);
     }
     const [head, tail] = option.path.split(".") as [string, string | undefined];
     if (tail === undefined) {
@@ -220,5 +261,9 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
   for (const [key, value] of Object.entries(config.limits)) {
     if (value < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${value}`);
   }
+  for (const key of ["flushIntervalMs", "walBytesMax"] as const) {
+    if (config.storage[key] < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${config.storage[key]}`);
+  }
+  if (config.storage.flushIntervalMs > 2_147_483_647) throw new Error(`--flush-interval-ms: must be at most 2147483647, got ${config.storage.flushIntervalMs}`);
   return config;
 }

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { ServerConfig } from "./config.js";
-import { Database } from "./db/index.js";
+import { Database, type DatabaseCloseOptions, type DatabaseOpenReport } from "./db/index.js";
 import { createLogger } from "./logger.js";
 import { startServer, type RunningServer } from "./transport/index.js";
 
@@ -8,29 +8,49 @@ import { startServer, type RunningServer } from "./transport/index.js";
 export interface VectorDbServer {
   readonly server: RunningServer;
   readonly db: Database;
-  /** Drains calls (up to `shutdownGraceMs`), then closes the database. Idempotent. */
-  close(): Promise<void>;
+  /** What recovery found when the database was opened. */
+  readonly recovery: DatabaseOpenReport;
+  /**
+   * Drains calls (up to `shutdownGraceMs`), then closes the database: every collection is
+   * checkpointed (unless `checkpoint: false`, which leaves the WAL to be replayed, as after a crash)
+   * and the data directory is unlocked. Idempotent (the first call's options win).
+   */
+  close(options?: DatabaseCloseOptions): Promise<void>;
 }
 
 /**
- * Starts the server: binds the port (health NOT_SERVING, calls UNAVAILABLE), opens the database, then
- * switches to SERVING. Storage is in memory until durable storage lands; `dataDir` is reserved.
+ * Starts the server: binds the port (health NOT_SERVING, data calls UNAVAILABLE), opens the database
+ * in `config.dataDir` (locks it and recovers every collection: segment, then WAL replay), then switches
+ * health to SERVING. A collection that fails recovery answers its own error (e.g. DATA_LOSS) while the
+ * others serve.
  *
- * @throws Error when the port cannot be bound.
+ * @throws Error when the port cannot be bound; VectorDbError failed_precondition when another process
+ *   holds the data directory, unavailable when it cannot be created or read.
  */
 export async function openServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel)): Promise<VectorDbServer> {
-  const db = new Database(config.limits, config.indexing);
+  const db = new Database(config, logger);
   const server = await startServer(config, db, logger);
+  let recovery: DatabaseOpenReport;
+  try {
+    recovery = await db.open();
+  } catch (error) {
+    await server.shutdown(0);
+    throw error;
+  }
   server.setServing(true);
-  logger.info({ address: server.address, storage: "memory" }, "vectordb listening");
+  logger.info(
+    { address: server.address, dataDir: config.dataDir, fsync: config.storage.fsync, collections: recovery.opened, failedCollections: recovery.failed.length, recoveryMs: Math.round(recovery.durationMs) },
+    "vectordb listening",
+  );
   let closing: Promise<void> | undefined;
   return {
     server,
     db,
-    close() {
+    recovery,
+    close(options) {
       closing ??= (async () => {
         await server.shutdown();
-        await db.close();
+        await db.close(options);
       })();
       return closing;
     },
@@ -38,8 +58,9 @@ export async function openServer(config: ServerConfig, logger: Logger = createLo
 }
 
 /**
- * Runs the server until SIGTERM or SIGINT, then drains in-flight calls, closes the database and exits
- * with code 0 (1 if shutting down failed). A second signal exits at once with code 1.
+ * Runs the server until SIGTERM or SIGINT, then drains in-flight calls, checkpoints and closes the
+ * database and exits with code 0 (1 if shutting down failed: the WALs still hold every acknowledged
+ * write). A second signal exits at once with code 1 (nothing acknowledged is lost: it is in the WALs).
  */
 export async function runServer(config: ServerConfig): Promise<void> {
   const logger = createLogger(config.logLevel);

@@ -134,7 +134,14 @@ describe("Ingest", () => {
     }
     const error = await rejection(t.client.points.ingest(produce(), { signal: controller.signal }));
     expect(error.status).toBe(status.CANCELLED);
-    const count = Number((await t.client.collections.getCollection({ name: "cancel" })).collection?.pointCount);
+    // A batch whose WAL append was in flight when the client cancelled is still applied once it is
+    // durable (its outcome is unknown to the client either way): wait until the count settles.
+    const pointCount = async (): Promise<number> => Number((await t.client.collections.getCollection({ name: "cancel" })).collection?.pointCount);
+    let count = await pointCount();
+    for (let previous = -1; count !== previous; count = await pointCount()) {
+      previous = count;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     expect(count % 10).toBe(0);
     expect(count).toBeLessThanOrEqual(210);
     expect((await t.client.points.search({ collection: "cancel", vector: new Array(8).fill(0), k: 1 })).hits).toHaveLength(count > 0 ? 1 : 0);

@@ -85,7 +85,7 @@ describe("server reflection through buf curl", () => {
 describe("health while starting and shutting down", () => {
   it("says NOT_SERVING and answers UNAVAILABLE until the server is ready, and NOT_SERVING once it shuts down", async () => {
     const config = makeConfig({ host: "127.0.0.1", port: 0, shutdownGraceMs: 1_000 });
-    const server = await startServer(config, new Database(config.limits, config.indexing), createLogger("silent"));
+    const server = await startServer(config, new Database(config), createLogger("silent"));
     const client = new VectorDbClient(`127.0.0.1:${server.port}`);
     try {
       expect(await client.health()).toBe("NOT_SERVING");
@@ -141,8 +141,8 @@ describe("graceful shutdown", () => {
       expect(seen).toEqual(["SERVING", "NOT_SERVING"]);
     } finally {
       raw.close();
-      s.client.close();
-      await s.running.close();
+      // Closes the client, the server (a second close is a no-op) and removes the data directory.
+      await s.stop();
     }
   });
 });

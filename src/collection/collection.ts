@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { IndexingConfig } from "../config.js";
 import { invalidArgument, VectorDbError } from "../errors.js";
 import { HnswIndex, internalThreshold, norm, scanRows, scoreOf, TopK, VectorStore } from "../index/index.js";
@@ -8,6 +9,7 @@ import type {
   Filter,
   Hit,
   JsonObject,
+  JsonValue,
   PointInput,
   PointRecord,
   SearchParams,
@@ -29,8 +31,67 @@ const pointOverheadBytes = 96;
 /** Points sampled to estimate how many match a filter (see {@link Collection.search}). */
 const filterSampleSize = 256;
 
+/** Bytes of vector rows {@link Collection.beginSnapshot} copies per turn of the event loop. */
+export const rowCopySliceBytes = 4 * 1024 * 1024;
+
+/** The state of a vector copy started by {@link Collection.beginSnapshot}. */
+interface RowCopy {
+  /** Where the rows go: `rows` rows. */
+  target: Uint8Array;
+  rows: number;
+  /** Rows below this are copied. */
+  copied: number;
+  /** Rows at or above `copied` saved before a write overwrote them, by slot. */
+  saved: Map<number, Uint8Array>;
+}
+
 /** How a search was answered, for tests and the benchmark. */
 export type SearchPlan = "exact" | "filtered-exact" | "graph" | "filtered-graph";
+
+/**
+ * An upsert batch that passed {@link Collection.prepareUpsert}: the points as given, each payload's JSON
+ * (undefined for a point without one) and its size in UTF-8 bytes, and how many ids were new when it
+ * was checked (the reservation against `collectionPointsMax`).
+ */
+export interface PreparedUpsert {
+  points: readonly PointInput[];
+  payloadJson: (string | undefined)[];
+  payloadBytes: number[];
+  newPoints: number;
+}
+
+/**
+ * The whole state of a collection at one sequence, as {@link Collection.snapshot} takes it and
+ * {@link Collection.restore} rebuilds from it. Slots `0 .. slotCount-1`; arrays are indexed by slot.
+ * Every array is a copy (or an immutable value) owned by the holder: later writes to the collection do
+ * not change it.
+ */
+export interface CollectionState {
+  /** The last write sequence whose effect the state holds (0 = none). */
+  sequence: number;
+  /** Slots in use, live or dead. */
+  slotCount: number;
+  /** Live slots. */
+  liveCount: number;
+  /** Dead slots, in the order the next inserts take them (the last one first). */
+  freeSlots: Uint32Array;
+  /** Live slots written but not yet linked into the graph, in the order the indexer takes them. */
+  pending: Uint32Array;
+  /** Point id per slot; undefined for a dead slot. */
+  ids: (string | undefined)[];
+  /** Payload per slot; undefined for a dead slot or a point without payload. Treated as immutable. */
+  payloads: (JsonObject | undefined)[];
+  /** Size of each payload's JSON in UTF-8 bytes (0 when none). */
+  payloadBytes: number[];
+  /** Rows `0 .. slotCount-1` of the vector store, little-endian float32 (cosine rows normalised). */
+  vectors: Uint8Array;
+  /** 1 for a live slot, 0 for a dead one; `slotCount` bytes. */
+  live: Uint8Array;
+  /** Sequence of the last write applied to each slot (its upsert or delete); `slotCount` entries. */
+  pointSequences: Float64Array;
+  /** `HnswIndex.toBytes()` of the graph; undefined for a dot-product collection (no graph). */
+  graph: Uint8Array | undefined;
+}
 
 /**
  * One collection: points (id, vector, payload) of one dimension and distance, searched through an
@@ -61,18 +122,30 @@ export type SearchPlan = "exact" | "filtered-exact" | "graph" | "filtered-graph"
  * Every write is validated as a whole before anything changes, so a rejected batch leaves the collection
  * as it was. Errors: INVALID_ARGUMENT (`invalid_argument`) for a bad point or filter,
  * RESOURCE_EXHAUSTED (`resource_exhausted`) past `collectionPointsMax` or the 4 GiB vector store.
+ *
+ * Sequences (for durable storage, see `DurableCollection`): each write carries the sequence of its WAL
+ * record and writes are applied in ascending sequence. A write whose sequence is not above
+ * {@link appliedSequence} was applied already and changes nothing, and every slot records the sequence
+ * of the last write that touched it (an upsert never overwrites a point written by a later sequence),
+ * so replaying a log twice changes nothing. Validation ({@link prepareUpsert}) is separate from
+ * application ({@link applyUpsert}), which never fails for a validated batch: the WAL record is written
+ * between the two. {@link snapshot} and {@link restore} take and rebuild the exact state at a sequence.
  */
 export class Collection {
   private readonly store: VectorStore;
   /** The graph; undefined for dot-product collections, which are always searched exactly. */
   private readonly graph: HnswIndex | undefined;
-  private readonly ids: (string | undefined)[] = [];
-  private readonly payloads: (JsonObject | undefined)[] = [];
-  private readonly payloadBytes: number[] = [];
+  private ids: (string | undefined)[] = [];
+  private payloads: (JsonObject | undefined)[] = [];
+  private payloadBytes: number[] = [];
   private readonly slotById = new Map<string, number>();
   private readonly freeSlots: number[] = [];
   private live: Uint8Array = new Uint8Array(1024);
   private pendingFlags: Uint8Array = new Uint8Array(1024);
+  private pointSequences: Float64Array = new Float64Array(1024);
+  private lastSequence = 0;
+  /** The vector copy of a snapshot taken by {@link beginSnapshot}, while it runs. */
+  private rowCopy: RowCopy | undefined;
   private pending: number[] = [];
   private pendingHead = 0;
   private slotCount = 0;
@@ -86,16 +159,114 @@ export class Collection {
   /** The plan of the last search (for tests and the benchmark). */
   lastPlan: SearchPlan = "exact";
 
+  /**
+   * An empty collection (`restored` is for {@link restore}).
+   * @throws RangeError (from the index) for a dimension below 1 or HNSW parameters out of range.
+   */
   constructor(
     readonly spec: Readonly<CollectionSpec>,
     private readonly limits: Readonly<CollectionLimits>,
     private readonly indexing: Readonly<IndexingConfig>,
+    restored?: CollectionState,
   ) {
-    this.store = new VectorStore(spec.dimension, spec.distance);
-    this.graph =
-      spec.distance === "dot"
-        ? undefined
-        : new HnswIndex({ store: this.store, m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, seed: 0x5eed });
+    this.store = new VectorStore(spec.dimension, spec.distance, restored !== undefined && restored.slotCount > 0 ? restored.slotCount : undefined);
+    if (restored === undefined) {
+      this.graph =
+        spec.distance === "dot"
+          ? undefined
+          : new HnswIndex({ store: this.store, m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, seed: 0x5eed });
+      return;
+    }
+    const state = restored;
+    const rowBytes = spec.dimension * 4;
+    if (state.vectors.byteLength !== state.slotCount * rowBytes) {
+      throw new VectorDbError("data_loss", `vectors: ${state.vectors.byteLength} bytes, expected ${state.slotCount} slots × ${rowBytes} bytes`);
+    }
+    if (state.slotCount > this.store.rowsMax) throw new VectorDbError("data_loss", `${state.slotCount} slots exceed the 4 GiB vector store (${this.store.rowsMax} rows)`);
+    // One bulk copy of every row: no per-point parsing.
+    this.store.rowBytesView(state.slotCount).set(state.vectors);
+    if (spec.distance === "dot") {
+      this.graph = undefined;
+    } else {
+      if (state.graph === undefined) throw new VectorDbError("data_loss", `graph: missing for a ${spec.distance} collection`);
+      try {
+        this.graph = HnswIndex.fromBytes(this.store, state.graph);
+      } catch (error) {
+        throw new VectorDbError("data_loss", `graph: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+    }
+    this.ensureSlotCapacity(state.slotCount);
+    this.slotCount = state.slotCount;
+    this.lastSequence = state.sequence;
+    this.live.set(state.live.subarray(0, state.slotCount));
+    this.pointSequences.set(state.pointSequences.subarray(0, state.slotCount));
+    // The state's arrays are taken over, not copied.
+    if (state.ids.length !== state.slotCount || state.payloads.length !== state.slotCount || state.payloadBytes.length !== state.slotCount) {
+      throw new VectorDbError("data_loss", `ids, payloads: ${state.ids.length}, ${state.payloads.length} and ${state.payloadBytes.length} entries for ${state.slotCount} slots`);
+    }
+    this.ids = state.ids;
+    this.payloads = state.payloads;
+    this.payloadBytes = state.payloadBytes;
+    const ids = this.ids;
+    const live = state.live;
+    const slotById = this.slotById;
+    for (let slot = 0; slot < state.slotCount; slot++) {
+      if (live[slot] !== 1) {
+        ids[slot] = undefined;
+        this.payloads[slot] = undefined;
+        this.payloadBytes[slot] = 0;
+        continue;
+      }
+      const id = ids[slot];
+      if (id === undefined || id === "") throw new VectorDbError("data_loss", `ids: live slot ${slot} has no id`);
+      const size = slotById.size;
+      slotById.set(id, slot);
+      if (slotById.size === size) throw new VectorDbError("data_loss", `ids: id ${JSON.stringify(id)} is held by two slots (${slot} and another)`);
+      this.idBytesTotal += id.length * 2;
+      this.payloadBytesTotal += this.payloadBytes[slot]!;
+      this.liveCount++;
+    }
+    if (this.liveCount !== state.liveCount) throw new VectorDbError("data_loss", `live count ${state.liveCount} disagrees with the ${this.liveCount} live slots`);
+    if (state.freeSlots.length !== state.slotCount - state.liveCount) {
+      throw new VectorDbError("data_loss", `free slots: ${state.freeSlots.length} listed, ${state.slotCount - state.liveCount} slots are dead`);
+    }
+    const listed = new Uint8Array(state.slotCount);
+    for (const slot of state.freeSlots) {
+      if (slot >= state.slotCount || state.live[slot] === 1 || listed[slot] === 1) throw new VectorDbError("data_loss", `free slots: slot ${slot} is not a dead slot listed once`);
+      listed[slot] = 1;
+      this.freeSlots.push(slot);
+    }
+    for (const slot of state.pending) {
+      if (slot >= state.slotCount) throw new VectorDbError("data_loss", `pending slots: slot ${slot} is beyond ${state.slotCount} slots`);
+      this.enqueue(slot);
+    }
+    // A live slot that is neither in the graph nor pending would never be linked: queue it.
+    const graph = this.graph;
+    if (graph !== undefined) for (let slot = 0; slot < state.slotCount; slot++) if (state.live[slot] === 1 && !graph.has(slot)) this.enqueue(slot);
+    this.scheduleIndexing();
+  }
+
+  /**
+   * Rebuilds a collection from a {@link CollectionState} (as read from a segment file): the vectors in
+   * one bulk copy, the graph from its bytes (no rebuild); the `ids`, `payloads` and `payloadBytes`
+   * arrays are taken over (the caller must not use them afterwards). Points that were waiting to be
+   * linked into the graph are queued again.
+   *
+   * @throws VectorDbError data_loss (DATA_LOSS) when the state is inconsistent (sizes, counts, a
+   *   duplicate or missing id, a free slot that is live, graph bytes that do not fit the store).
+   */
+  static restore(
+    spec: Readonly<CollectionSpec>,
+    limits: Readonly<CollectionLimits>,
+    indexing: Readonly<IndexingConfig>,
+    state: CollectionState,
+  ): Collection {
+    return new Collection(spec, limits, indexing, state);
+  }
+
+  /** The sequence of the last write applied (0 when none). */
+  get appliedSequence(): number {
+    return this.lastSequence;
   }
 
   get name(): string {
@@ -143,47 +314,80 @@ export class Collection {
   }
 
   /**
-   * Inserts or replaces points. Validates the whole batch first (ids unique, non-empty and at most
-   * `idBytesMax` bytes; vectors of the collection's dimension with finite components, non-zero for
-   * cosine; payloads at most `payloadBytesMax` bytes of JSON); on any error nothing is written.
+   * Inserts or replaces points: {@link prepareUpsert} then {@link applyUpsert} with the next sequence.
    * The points are searchable on return; they are linked into the graph in the background.
    *
    * @param field name of the list in error messages, e.g. `points` → `points[3].vector: ...`.
+   * @throws VectorDbError as {@link prepareUpsert}; on any error nothing is written.
+   */
+  upsert(points: readonly PointInput[], field = "points"): UpsertResult {
+    const prepared = this.prepareUpsert(points, field);
+    return this.applyUpsert(prepared.points, prepared.payloadBytes);
+  }
+
+  /**
+   * Validates an upsert batch without changing anything: ids unique, non-empty and at most
+   * `idBytesMax` bytes; vectors of the collection's dimension with finite components, non-zero for
+   * cosine; payloads at most `payloadBytesMax` bytes of JSON, holding no NaN or infinite number (JSON
+   * cannot store them); and room for the new points below `collectionPointsMax` and the 4 GiB store,
+   * counting `newPointsInFlight` points of batches validated but not yet applied.
+   *
+   * @param field name of the list in error messages.
    * @throws VectorDbError invalid_argument (INVALID_ARGUMENT) naming the point and field;
    *   resource_exhausted (RESOURCE_EXHAUSTED) when the collection would exceed `collectionPointsMax`
    *   or its 4 GiB vector store.
    */
-  upsert(points: readonly PointInput[], field = "points"): UpsertResult {
-    const sizes = this.validatePoints(points, field);
+  prepareUpsert(points: readonly PointInput[], field = "points", newPointsInFlight = 0): PreparedUpsert {
+    const { json, sizes } = this.validatePoints(points, field);
     let newPoints = 0;
     for (const point of points) if (!this.slotById.has(point.id)) newPoints++;
-    if (this.size + newPoints > this.limits.collectionPointsMax) {
+    const held = this.size + newPointsInFlight;
+    if (held + newPoints > this.limits.collectionPointsMax) {
       throw new VectorDbError(
         "resource_exhausted",
-        `${field}: collection "${this.name}" holds ${this.size} points; ${newPoints} more would exceed collection_points_max ${this.limits.collectionPointsMax}`,
+        `${field}: collection "${this.name}" holds ${held} points${newPointsInFlight > 0 ? " (counting writes in progress)" : ""}; ${newPoints} more would exceed collection_points_max ${this.limits.collectionPointsMax}`,
       );
     }
-    const slotsNeeded = this.slotCount + Math.max(0, newPoints - this.freeSlots.length);
+    const slotsNeeded = this.slotCount + Math.max(0, newPointsInFlight + newPoints - this.freeSlots.length);
     if (slotsNeeded > this.store.rowsMax) {
       throw new VectorDbError(
         "resource_exhausted",
         `${field}: collection "${this.name}" would need ${slotsNeeded} vectors of dimension ${this.spec.dimension}, more than its 4 GiB vector store holds (${this.store.rowsMax})`,
       );
     }
-    this.ensureSlotCapacity(slotsNeeded);
+    return { points, payloadJson: json, payloadBytes: sizes, newPoints };
+  }
+
+  /**
+   * Applies a batch that passed {@link prepareUpsert} (or was read back from the WAL) as the write with
+   * `sequence` (default: the next one). Nothing happens when `sequence` is not above
+   * {@link appliedSequence} (the write was applied already); a point whose slot was last written by a
+   * later sequence is left alone. Never throws for a validated batch, apart from running out of memory.
+   *
+   * @param payloadBytes each payload's JSON size in bytes (for the memory estimate).
+   * @returns how many points were inserted and how many replaced.
+   */
+  applyUpsert(points: readonly PointInput[], payloadBytes: readonly number[], sequence = this.lastSequence + 1): UpsertResult {
+    if (sequence <= this.lastSequence) return { inserted: 0, updated: 0 };
+    this.lastSequence = sequence;
+    let newPoints = 0;
+    for (const point of points) if (!this.slotById.has(point.id)) newPoints++;
+    this.ensureSlotCapacity(this.slotCount + Math.max(0, newPoints - this.freeSlots.length));
     let inserted = 0;
     let updated = 0;
     for (let i = 0; i < points.length; i++) {
       const point = points[i]!;
-      const bytes = sizes[i]!;
+      const bytes = payloadBytes[i] ?? 0;
       const existing = this.slotById.get(point.id);
       if (existing === undefined) {
         const slot = this.freeSlots.pop() ?? this.slotCount++;
+        this.preserveRow(slot);
         this.store.write(slot, point.vector);
         this.ids[slot] = point.id;
         this.payloads[slot] = point.payload;
         this.payloadBytes[slot] = bytes;
         this.live[slot] = 1;
+        this.pointSequences[slot] = sequence;
         this.liveCount++;
         this.slotById.set(point.id, slot);
         this.idBytesTotal += point.id.length * 2;
@@ -191,10 +395,13 @@ export class Collection {
         this.enqueue(slot);
         inserted++;
       } else {
+        if (this.pointSequences[existing]! >= sequence) continue;
+        this.preserveRow(existing);
         this.store.write(existing, point.vector);
         this.payloadBytesTotal += bytes - this.payloadBytes[existing]!;
         this.payloads[existing] = point.payload;
         this.payloadBytes[existing] = bytes;
+        this.pointSequences[existing] = sequence;
         this.enqueue(existing);
         updated++;
       }
@@ -213,25 +420,116 @@ export class Collection {
     return records;
   }
 
-  /** Deletes the points with these ids; returns how many existed. Unknown ids are ignored. */
-  deleteIds(ids: readonly string[]): number {
+  /**
+   * Deletes the points with these ids as the write with `sequence` (default: the next one); returns
+   * how many existed. Unknown ids are ignored; a sequence not above {@link appliedSequence} changes
+   * nothing and returns 0.
+   */
+  deleteIds(ids: readonly string[], sequence = this.lastSequence + 1): number {
+    if (sequence <= this.lastSequence) return 0;
+    this.lastSequence = sequence;
     let deleted = 0;
     for (const id of ids) {
       const slot = this.slotById.get(id);
       if (slot === undefined) continue;
-      this.removeSlot(slot);
+      this.removeSlot(slot, sequence);
       deleted++;
     }
     return deleted;
   }
 
-  /** Deletes every point matching `filter`; returns how many. */
-  deleteByFilter(filter: Filter): number {
+  /**
+   * Deletes every point matching `filter` as the write with `sequence` (default: the next one);
+   * returns how many. The filter is evaluated against the state at that sequence, so replaying the
+   * same writes in order deletes the same points.
+   */
+  deleteByFilter(filter: Filter, sequence = this.lastSequence + 1): number {
+    if (sequence <= this.lastSequence) return 0;
     const doomed: string[] = [];
     for (let slot = 0; slot < this.slotCount; slot++) {
       if (this.live[slot] === 1 && matchesFilter(filter, this.ids[slot]!, this.payloads[slot])) doomed.push(this.ids[slot]!);
     }
-    return this.deleteIds(doomed);
+    return this.deleteIds(doomed, sequence);
+  }
+
+  /**
+   * The exact state at {@link appliedSequence}, copied synchronously (vector rows, graph bytes, masks
+   * and sequences are copied; ids and payloads are immutable values whose arrays are copied). Writes
+   * may continue while the caller encodes it. See {@link beginSnapshot} for the same state with a
+   * shorter pause.
+   */
+  snapshot(): CollectionState {
+    const state = this.snapshotWithoutVectors();
+    state.vectors = this.store.rowBytesView(state.slotCount).slice();
+    return state;
+  }
+
+  /**
+   * The exact state at {@link appliedSequence}, like {@link snapshot}, with a shorter pause: everything
+   * but the vector rows is copied now (the graph's bytes, ids, payload references, masks), and the rows
+   * are copied in slices of {@link rowCopySliceBytes} between which the event loop runs, until
+   * `vectorsCopied` resolves. Writes may go on meanwhile: a row about to be overwritten before its slice
+   * is copied is saved first (copy-on-write), so `state.vectors` holds the rows as they were at the
+   * snapshot's sequence. One snapshot copy at a time per collection.
+   *
+   * @throws Error if the vectors of a previous `beginSnapshot` are still being copied.
+   */
+  beginSnapshot(): { state: CollectionState; vectorsCopied: Promise<void> } {
+    if (this.rowCopy !== undefined) throw new Error(`collection "${this.name}": a snapshot is being copied already`);
+    const state = this.snapshotWithoutVectors();
+    const rowBytes = this.spec.dimension * 4;
+    const copy: RowCopy = { target: new Uint8Array(state.slotCount * rowBytes), rows: state.slotCount, copied: 0, saved: new Map() };
+    state.vectors = copy.target;
+    this.rowCopy = copy;
+    const rowsPerSlice = Math.max(1, Math.floor(rowCopySliceBytes / rowBytes));
+    const vectorsCopied = (async () => {
+      try {
+        while (copy.copied < copy.rows) {
+          const start = copy.copied;
+          const end = Math.min(copy.rows, start + rowsPerSlice);
+          const view = this.store.rowBytesView(end);
+          copy.target.set(view.subarray(start * rowBytes, end * rowBytes), start * rowBytes);
+          for (const [slot, row] of copy.saved) if (slot >= start && slot < end) copy.target.set(row, slot * rowBytes);
+          copy.copied = end;
+          if (copy.copied < copy.rows) await yieldToEventLoop();
+        }
+      } finally {
+        this.rowCopy = undefined;
+      }
+    })();
+    return { state, vectorsCopied };
+  }
+
+  /** Copy-on-write for {@link beginSnapshot}: keeps row `slot` as it is now if its slice is not copied yet. */
+  private preserveRow(slot: number): void {
+    const copy = this.rowCopy;
+    if (copy === undefined || slot < copy.copied || slot >= copy.rows || copy.saved.has(slot)) return;
+    const rowBytes = this.spec.dimension * 4;
+    copy.saved.set(slot, this.store.rowBytesView(slot + 1).slice(slot * rowBytes, (slot + 1) * rowBytes));
+  }
+
+  /** Everything of a snapshot but the vector rows (`vectors` is left empty). */
+  private snapshotWithoutVectors(): CollectionState {
+    const slotCount = this.slotCount;
+    const pending: number[] = [];
+    for (let i = this.pendingHead; i < this.pending.length; i++) {
+      const slot = this.pending[i]!;
+      if (this.live[slot] === 1) pending.push(slot);
+    }
+    return {
+      sequence: this.lastSequence,
+      slotCount,
+      liveCount: this.liveCount,
+      freeSlots: Uint32Array.from(this.freeSlots),
+      pending: Uint32Array.from(pending),
+      ids: this.ids.slice(0, slotCount),
+      payloads: this.payloads.slice(0, slotCount),
+      payloadBytes: this.payloadBytes.slice(0, slotCount),
+      vectors: new Uint8Array(0),
+      live: this.live.slice(0, slotCount),
+      pointSequences: this.pointSequences.slice(0, slotCount),
+      graph: this.graph?.toBytes(),
+    };
   }
 
   /**
@@ -394,8 +692,11 @@ export class Collection {
     live.set(this.live);
     const pendingFlags = new Uint8Array(capacity);
     pendingFlags.set(this.pendingFlags);
+    const pointSequences = new Float64Array(capacity);
+    pointSequences.set(this.pointSequences);
     this.live = live;
     this.pendingFlags = pendingFlags;
+    this.pointSequences = pointSequences;
   }
 
   private record(slot: number, withPayload: boolean, withVector: boolean): PointRecord {
@@ -405,7 +706,7 @@ export class Collection {
     return record;
   }
 
-  private removeSlot(slot: number): void {
+  private removeSlot(slot: number, sequence: number): void {
     const id = this.ids[slot]!;
     this.slotById.delete(id);
     this.idBytesTotal -= id.length * 2;
@@ -414,15 +715,17 @@ export class Collection {
     this.payloads[slot] = undefined;
     this.payloadBytes[slot] = 0;
     this.live[slot] = 0;
+    this.pointSequences[slot] = sequence;
     this.liveCount--;
     if (this.graph !== undefined && this.graph.has(slot)) this.graph.markDeleted(slot);
     this.freeSlots.push(slot);
   }
 
-  /** Validates a batch; returns each point's payload size in JSON bytes. */
-  private validatePoints(points: readonly PointInput[], field: string): number[] {
+  /** Validates a batch; returns each point's payload JSON (undefined when none) and its size in bytes. */
+  private validatePoints(points: readonly PointInput[], field: string): { json: (string | undefined)[]; sizes: number[] } {
     const seen = new Set<string>();
     const sizes: number[] = new Array(points.length);
+    const json: (string | undefined)[] = new Array(points.length);
     for (let i = 0; i < points.length; i++) {
       const point = points[i]!;
       const at = `${field}[${i}]`;
@@ -434,15 +737,25 @@ export class Collection {
       if (seen.has(point.id)) throw invalidArgument(`${at}.id: "${point.id}" appears more than once in ${field}`);
       seen.add(point.id);
       this.checkVector(point.vector, `${at} (id "${point.id}").vector`);
-      const bytes = point.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(point.payload), "utf8");
+      const text = point.payload === undefined ? undefined : JSON.stringify(point.payload);
+      const bytes = text === undefined ? 0 : Buffer.byteLength(text, "utf8");
       if (bytes > this.limits.payloadBytesMax) {
         throw invalidArgument(
           `${at} (id "${point.id}").payload: is ${bytes} bytes of JSON, the limit is payload_bytes_max ${this.limits.payloadBytesMax}`,
         );
       }
+      // JSON writes NaN and ±Infinity as null, which would change the payload on restart; they can only
+      // be where the text says "null", so the walk runs only then.
+      if (text !== undefined && text.includes("null")) {
+        const where = nonFiniteNumberPath(point.payload!);
+        if (where !== undefined) {
+          throw invalidArgument(`${at} (id "${point.id}").payload${where}: is not a finite number (NaN and Infinity cannot be stored)`);
+        }
+      }
+      json[i] = text;
       sizes[i] = bytes;
     }
-    return sizes;
+    return { json, sizes };
   }
 
   private checkVector(vector: Float32Array, at: string): void {
@@ -456,4 +769,22 @@ export class Collection {
       throw invalidArgument(`${at}: is a zero vector, which has no direction for cosine distance`);
     }
   }
+}
+
+/** The path (`.a[2].b`) of the first NaN or infinite number inside a JSON value, or undefined. */
+function nonFiniteNumberPath(value: JsonValue, path = ""): string | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : path;
+  if (value === null || typeof value !== "object") return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nonFiniteNumberPath(value[i]!, `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    const found = nonFiniteNumberPath(value[key]!, `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

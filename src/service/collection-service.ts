@@ -1,4 +1,4 @@
-import type { Collection } from "../collection/index.js";
+import type { DurableCollection } from "../collection/index.js";
 import type { ServerConfig } from "../config.js";
 import { invalidArgument } from "../errors.js";
 import type { Database } from "../db/index.js";
@@ -9,7 +9,7 @@ import { distanceFromProto, distanceToProto, hnswFromProto } from "./convert.js"
 import type { ServiceHandlers } from "./handler-types.js";
 
 /** A collection as the API reports it. */
-export function collectionInfo(collection: Collection): CollectionInfo {
+export function collectionInfo(collection: DurableCollection): CollectionInfo {
   const { spec } = collection;
   const stats = collection.stats();
   return create(CollectionInfoSchema, {
@@ -26,7 +26,8 @@ export function collectionInfo(collection: Collection): CollectionInfo {
 /**
  * Handlers of `vectordb.v1.CollectionService`: validate, convert, delegate to the {@link Database}.
  * Errors (as VectorDbError): INVALID_ARGUMENT for a bad name, dimension, distance or HNSW parameter;
- * ALREADY_EXISTS; NOT_FOUND; RESOURCE_EXHAUSTED past `collections_max`.
+ * ALREADY_EXISTS; NOT_FOUND; RESOURCE_EXHAUSTED past `collections_max`; UNAVAILABLE on an I/O
+ * error; DATA_LOSS for a collection that failed recovery (DeleteCollection still drops it).
  */
 export function collectionServiceHandlers(db: Database, config: ServerConfig): ServiceHandlers<typeof CollectionService> {
   const { limits } = config;
@@ -35,7 +36,7 @@ export function collectionServiceHandlers(db: Database, config: ServerConfig): S
       if (request.dimension < 1 || request.dimension > limits.dimensionMax) {
         throw invalidArgument(`dimension: ${request.dimension} is outside 1..${limits.dimensionMax} (dimension_max)`);
       }
-      const collection = db.create({
+      const collection = await db.create({
         name: request.name,
         dimension: request.dimension,
         distance: distanceFromProto(request.distance, "distance"),
@@ -50,7 +51,7 @@ export function collectionServiceHandlers(db: Database, config: ServerConfig): S
       return { collections: db.list().map(collectionInfo) };
     },
     async deleteCollection(request) {
-      return { deletedPoints: BigInt(db.drop(request.name)) };
+      return { deletedPoints: BigInt(await db.drop(request.name)) };
     },
   };
 }

@@ -10,10 +10,14 @@ import type { CallContext, ServiceHandlers } from "./handler-types.js";
 /**
  * Handlers of `vectordb.v1.PointService`: validate, convert, delegate to the collection, convert back.
  *
+ * Writes (Upsert, Delete, each Ingest message) resolve once their WAL record is durable under the
+ * fsync policy and applied (see `DurableCollection`).
+ *
  * Errors (as VectorDbError): NOT_FOUND for an unknown collection; INVALID_ARGUMENT for a wrong
  * dimension, a non-finite component, an empty, duplicate or over-long id, a k or ef out of range, a
  * malformed filter, a batch over `batch_points_max`; RESOURCE_EXHAUSTED past `collection_points_max`
- * or with `ingest_streams_max` Ingest streams already open;
+ * or with `ingest_streams_max` Ingest streams already open; UNAVAILABLE when the WAL cannot be
+ * written; DATA_LOSS for a collection that failed recovery;
  * CANCELLED/DEADLINE_EXCEEDED come from the transport.
  */
 export function pointServiceHandlers(db: Database, config: ServerConfig): ServiceHandlers<typeof PointService> {
@@ -31,7 +35,7 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
       const collection = db.get(request.collection);
       if (request.points.length === 0) throw invalidArgument("points: must hold at least one point");
       checkBatch(request.points, "points");
-      return collection.upsert(request.points.map(pointFromProto), "points");
+      return await collection.upsert(request.points.map(pointFromProto), "points");
     },
 
     async get(request) {
@@ -51,7 +55,7 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
       if (byIds === byFilter) throw invalidArgument("ids, filter: give exactly one of ids and filter");
       if (byIds) {
         checkIds(request.ids, "ids", limits);
-        return { deleted: collection.deleteIds(request.ids) };
+        return { deleted: await collection.deleteIds(request.ids) };
       }
       const filter = filterFromProto(request.filter!, "filter", limits);
       // An empty filter matches every point. A generated client sets `filter` merely by touching it,
@@ -59,7 +63,7 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
       if (filter.must.length + filter.should.length + filter.mustNot.length === 0) {
         throw invalidArgument("filter: is empty and would delete every point; give at least one condition (or use DeleteCollection)");
       }
-      return { deleted: collection.deleteByFilter(filter) };
+      return { deleted: await collection.deleteByFilter(filter) };
     },
 
     async search(request) {
@@ -120,7 +124,8 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
       // Looked up per batch: a collection dropped mid-stream ends the stream with NOT_FOUND.
       const collection = db.get(name, `${at}.collection`);
       checkBatch(request.points, `${at}.points`);
-      const result = collection.upsert(request.points.map(pointFromProto), `${at}.points`);
+      // Durable before the next message is read: the WAL's pace is the stream's backpressure.
+      const result = await collection.upsert(request.points.map(pointFromProto), `${at}.points`);
       inserted += result.inserted;
       updated += result.updated;
       batches++;

@@ -1,4 +1,7 @@
-import { makeConfig, type IndexingConfig, type Limits, type ServerConfig } from "../../src/config.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeConfig, type IndexingConfig, type Limits, type ServerConfig, type StorageConfig } from "../../src/config.js";
 import { openServer, type VectorDbServer } from "../../src/main.js";
 import { createLogger } from "../../src/logger.js";
 import { VectorDbClient } from "../../src/client/index.js";
@@ -9,23 +12,39 @@ export interface TestServer {
   client: VectorDbClient;
   address: string;
   config: ServerConfig;
+  /** Stops the server (checkpointing its collections) and removes its data directory, unless it was given. */
   stop(): Promise<void>;
 }
 
-/** Starts a server on 127.0.0.1:0 (in this process) with optional limit and setting overrides. */
+/**
+ * Starts a server on 127.0.0.1:0 (in this process) with optional limit and setting overrides. Its data
+ * directory is a new temporary one (removed by `stop()`) unless `settings.dataDir` names one (kept).
+ */
 export async function startTestServer(
   limits: Partial<Limits> = {},
-  settings: { shutdownGraceMs?: number; indexing?: Partial<IndexingConfig> } = {},
+  settings: { shutdownGraceMs?: number; indexing?: Partial<IndexingConfig>; storage?: Partial<StorageConfig>; dataDir?: string } = {},
 ): Promise<TestServer> {
+  const dataDir = settings.dataDir ?? mkdtempSync(join(tmpdir(), "vectordb-test-"));
   const config = makeConfig({
     host: "127.0.0.1",
     port: 0,
     logLevel: "silent",
+    dataDir,
     shutdownGraceMs: settings.shutdownGraceMs ?? 2_000,
     limits,
     indexing: settings.indexing ?? {},
+    storage: settings.storage ?? {},
   });
-  const running = await openServer(config, createLogger("silent"));
+  const removeDir = (): void => {
+    if (settings.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+  };
+  let running;
+  try {
+    running = await openServer(config, createLogger("silent"));
+  } catch (error) {
+    removeDir();
+    throw error;
+  }
   const address = `127.0.0.1:${running.server.port}`;
   const client = new VectorDbClient(address);
   return {
@@ -35,7 +54,11 @@ export async function startTestServer(
     config,
     async stop() {
       client.close();
-      await running.close();
+      try {
+        await running.close();
+      } finally {
+        removeDir();
+      }
     },
   };
 }

@@ -248,6 +248,15 @@ export class Wal {
     return this.lastWritten;
   }
 
+  /**
+   * The header's sequence floor: every record in the file has a sequence at least this. After
+   * `truncateUpTo(s)` it is `s + 1`, so a floor above 1 says that records below it were cut (their effect
+   * must be in a segment).
+   */
+  get floorSequence(): number {
+    return this.floor;
+  }
+
   /** Size of the file in bytes: header and written records (not appends still queued). */
   get sizeBytes(): number {
     return this.size;

@@ -1,0 +1,209 @@
+/**
+ * What a collection's segment file holds: the sections of a {@link CollectionState}. The file format
+ * itself (header, section table, per-section CRC-32, alignment) is in `src/storage/segment/segment.ts`;
+ * this module decides the section kinds and their contents. All integers little-endian.
+ *
+ * | kind | section    | contents                                                                         |
+ * |-----:|------------|----------------------------------------------------------------------------------|
+ * |    1 | meta       | u32 × 8: format 1, dimension D, distance (0 euclidean, 1 cosine, 2 dot), slot    |
+ * |      |            | count S, live count L, free count F (= S − L), pending count P, 0; then u32 × F  |
+ * |      |            | free slots (the next insert takes the last), then u32 × P slots waiting to be    |
+ * |      |            | linked into the graph, in order                                                  |
+ * |    2 | ids        | per slot: u32 length, the id in UTF-8 (length 0 for a dead slot)                 |
+ * |    3 | vectors    | S × D float32: the vector store's rows, dead slots included (the graph still     |
+ * |      |            | walks through them); cosine rows are stored normalised                           |
+ * |    4 | payloads   | per slot: u32 length (0xFFFFFFFF = none, and for a dead slot), payload JSON UTF-8 |
+ * |    5 | tombstones | f64 × S: sequence of the last write applied to each slot; then u8 × S: 1 live,   |
+ * |      |            | 0 dead (a tombstone)                                                             |
+ * |    6 | graph      | `HnswIndex.toBytes()` (layout in `src/index/hnsw/hnsw-index.ts`); absent for dot |
+ *
+ * The segment header's sequence is the state's sequence: every WAL record up to it is in the file.
+ * Dead slots keep their vector but not their id or payload. Reading it back costs one bulk copy for the
+ * vectors and the graph's links; ids and payloads are parsed per slot.
+ */
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { Segment, SegmentSectionInput } from "../storage/index.js";
+import { VectorDbError } from "../errors.js";
+import type { DistanceKind } from "../index/index.js";
+import type { CollectionState } from "./collection.js";
+import type { CollectionSpec, JsonObject } from "./types.js";
+
+/** Section kinds of a collection segment. */
+export const sectionKind = { meta: 1, ids: 2, vectors: 3, payloads: 4, tombstones: 5, graph: 6 } as const;
+
+const metaFormat = 1;
+const metaHeaderWords = 8;
+const none = 0xffff_ffff;
+/** Slots encoded between two yields to the event loop while a segment is being encoded. */
+const slotsPerSlice = 8_192;
+
+const distanceCodes: Record<DistanceKind, number> = { euclidean: 0, cosine: 1, dot: 2 };
+
+/**
+ * Length-prefixed UTF-8 strings, one per slot (`none` marker for undefined when `noneMarker`), encoded
+ * in slices with a yield between them so that a large collection does not block the event loop.
+ */
+async function encodeStrings(values: readonly (string | undefined)[], noneMarker: number): Promise<Buffer> {
+  const lengths = new Uint32Array(values.length);
+  let total = 0;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    lengths[i] = value === undefined ? 0 : Buffer.byteLength(value, "utf8");
+    total += 4 + lengths[i]!;
+    if (i % slotsPerSlice === slotsPerSlice - 1) await yieldToEventLoop();
+  }
+  const bytes = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    bytes.writeUInt32LE(value === undefined ? noneMarker : lengths[i]!, at);
+    at += 4;
+    if (value !== undefined) at += bytes.write(value, at, "utf8");
+    if (i % slotsPerSlice === slotsPerSlice - 1) await yieldToEventLoop();
+  }
+  return bytes;
+}
+
+/**
+ * The sections of a segment holding `state` (see the module documentation). Runs asynchronously in
+ * slices (payloads are serialised to JSON here, not in the synchronous snapshot).
+ */
+export async function encodeStateSections(state: CollectionState, spec: Readonly<CollectionSpec>): Promise<SegmentSectionInput[]> {
+  const { slotCount } = state;
+  const meta = new Uint32Array(metaHeaderWords + state.freeSlots.length + state.pending.length);
+  meta.set([metaFormat, spec.dimension, distanceCodes[spec.distance], slotCount, state.liveCount, state.freeSlots.length, state.pending.length, 0]);
+  meta.set(state.freeSlots, metaHeaderWords);
+  meta.set(state.pending, metaHeaderWords + state.freeSlots.length);
+
+  const ids = state.ids.map((id, slot) => (state.live[slot] === 1 ? id : undefined));
+  const idBytes = await encodeStrings(ids, 0);
+  const json: (string | undefined)[] = new Array(slotCount);
+  for (let slot = 0; slot < slotCount; slot++) {
+    const payload = state.payloads[slot];
+    json[slot] = state.live[slot] === 1 && payload !== undefined ? JSON.stringify(payload) : undefined;
+    if (slot % slotsPerSlice === slotsPerSlice - 1) await yieldToEventLoop();
+  }
+  const payloadBytes = await encodeStrings(json, none);
+
+  const tombstones = new Uint8Array(9 * slotCount);
+  new Float64Array(tombstones.buffer, 0, slotCount).set(state.pointSequences.subarray(0, slotCount));
+  tombstones.set(state.live.subarray(0, slotCount), 8 * slotCount);
+
+  const sections: SegmentSectionInput[] = [
+    { kind: sectionKind.meta, bytes: new Uint8Array(meta.buffer) },
+    { kind: sectionKind.ids, bytes: idBytes },
+    { kind: sectionKind.vectors, bytes: state.vectors },
+    { kind: sectionKind.payloads, bytes: payloadBytes },
+    { kind: sectionKind.tombstones, bytes: tombstones },
+  ];
+  if (state.graph !== undefined) sections.push({ kind: sectionKind.graph, bytes: state.graph });
+  return sections;
+}
+
+/**
+ * Rebuilds a {@link CollectionState} from a segment read by `readSegment` (CRCs already verified).
+ * Vectors and the graph stay views into the segment's buffer (aligned, no copy); ids and payloads
+ * are parsed per slot.
+ *
+ * @param path the segment file, named in errors.
+ * @throws VectorDbError data_loss (DATA_LOSS) naming the file, the section and the byte offset in the
+ *   file when a section is missing or inconsistent with the collection or with the other sections.
+ */
+export function decodeStateSections(segment: Segment, spec: Readonly<CollectionSpec>, path: string): CollectionState {
+  const fail = (section: keyof typeof sectionKind, bytes: Uint8Array | undefined, offset: number, message: string): never => {
+    const at = bytes === undefined ? "" : ` at offset ${bytes.byteOffset + offset}`;
+    throw new VectorDbError("data_loss", `${path}: segment ${section} section${at}: ${message}`);
+  };
+  const section = (name: keyof typeof sectionKind, required = true): Buffer | undefined => {
+    const bytes = segment.sections.get(sectionKind[name]);
+    if (bytes === undefined) {
+      if (required) fail(name, undefined, 0, "missing");
+      return undefined;
+    }
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+
+  const meta = section("meta")!;
+  if (meta.length < 4 * metaHeaderWords || meta.length % 4 !== 0) fail("meta", meta, 0, `${meta.length} bytes, expected at least ${4 * metaHeaderWords} and a multiple of 4`);
+  const word = (i: number): number => meta.readUInt32LE(4 * i);
+  if (word(0) !== metaFormat) fail("meta", meta, 0, `format ${word(0)}, expected ${metaFormat}`);
+  if (word(1) !== spec.dimension) fail("meta", meta, 4, `dimension ${word(1)}, collection.json says ${spec.dimension}`);
+  if (word(2) !== distanceCodes[spec.distance]) fail("meta", meta, 8, `distance code ${word(2)}, collection.json says ${spec.distance}`);
+  const slotCount = word(3);
+  const liveCount = word(4);
+  const freeCount = word(5);
+  const pendingCount = word(6);
+  if (liveCount > slotCount || freeCount !== slotCount - liveCount) fail("meta", meta, 12, `${slotCount} slots, ${liveCount} live and ${freeCount} free do not add up`);
+  if (meta.length !== 4 * (metaHeaderWords + freeCount + pendingCount)) fail("meta", meta, 0, `${meta.length} bytes, the counts imply ${4 * (metaHeaderWords + freeCount + pendingCount)}`);
+  const words = new Uint32Array(meta.buffer, meta.byteOffset, meta.length / 4);
+  const freeSlots = words.slice(metaHeaderWords, metaHeaderWords + freeCount);
+  const pending = words.slice(metaHeaderWords + freeCount);
+
+  const vectors = section("vectors")!;
+  const rowBytes = 4 * spec.dimension;
+  if (vectors.length !== slotCount * rowBytes) fail("vectors", vectors, 0, `${vectors.length} bytes, expected ${slotCount} slots × ${rowBytes} bytes`);
+
+  const tombstones = section("tombstones")!;
+  if (tombstones.length !== 9 * slotCount) fail("tombstones", tombstones, 0, `${tombstones.length} bytes, expected 9 × ${slotCount} slots`);
+  const pointSequences = new Float64Array(tombstones.buffer, tombstones.byteOffset, slotCount);
+  const live = tombstones.subarray(8 * slotCount);
+  let counted = 0;
+  for (let slot = 0; slot < slotCount; slot++) {
+    const flag = live[slot]!;
+    if (flag > 1) fail("tombstones", tombstones, 8 * slotCount + slot, `slot ${slot} has flag ${flag}, expected 0 or 1`);
+    counted += flag;
+  }
+  if (counted !== liveCount) fail("tombstones", tombstones, 8 * slotCount, `${counted} live slots, the meta section says ${liveCount}`);
+
+  const idsSection = section("ids")!;
+  const ids: (string | undefined)[] = new Array(slotCount);
+  let at = 0;
+  for (let slot = 0; slot < slotCount; slot++) {
+    if (at + 4 > idsSection.length) fail("ids", idsSection, at, `ends inside slot ${slot}`);
+    const length = idsSection.readUInt32LE(at);
+    at += 4;
+    if (at + length > idsSection.length) fail("ids", idsSection, at - 4, `slot ${slot}: length ${length} runs past the end`);
+    if ((length > 0) !== (live[slot] === 1)) fail("ids", idsSection, at - 4, `slot ${slot}: id length ${length} for a ${live[slot] === 1 ? "live" : "dead"} slot`);
+    ids[slot] = length === 0 ? undefined : idsSection.toString("utf8", at, at + length);
+    at += length;
+  }
+  if (at !== idsSection.length) fail("ids", idsSection, at, `${idsSection.length - at} unexpected bytes after the last slot`);
+
+  const payloadSection = section("payloads")!;
+  const payloads: (JsonObject | undefined)[] = new Array(slotCount);
+  const payloadBytes: number[] = new Array(slotCount);
+  at = 0;
+  for (let slot = 0; slot < slotCount; slot++) {
+    if (at + 4 > payloadSection.length) fail("payloads", payloadSection, at, `ends inside slot ${slot}`);
+    const length = payloadSection.readUInt32LE(at);
+    at += 4;
+    payloadBytes[slot] = 0;
+    if (length === none) continue;
+    if (at + length > payloadSection.length) fail("payloads", payloadSection, at - 4, `slot ${slot}: length ${length} runs past the end`);
+    if (live[slot] !== 1) fail("payloads", payloadSection, at - 4, `slot ${slot} is dead but has a payload`);
+    try {
+      payloads[slot] = JSON.parse(payloadSection.toString("utf8", at, at + length)) as JsonObject;
+    } catch (error) {
+      fail("payloads", payloadSection, at, `slot ${slot}: not JSON (${error instanceof Error ? error.message : String(error)})`);
+    }
+    payloadBytes[slot] = length;
+    at += length;
+  }
+  if (at !== payloadSection.length) fail("payloads", payloadSection, at, `${payloadSection.length - at} unexpected bytes after the last slot`);
+
+  const graph = section("graph", spec.distance !== "dot");
+  return {
+    sequence: segment.sequence,
+    slotCount,
+    liveCount,
+    freeSlots,
+    pending,
+    ids,
+    payloads,
+    payloadBytes,
+    vectors,
+    live,
+    pointSequences,
+    graph,
+  };
+}

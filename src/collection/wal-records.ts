@@ -1,0 +1,297 @@
+/**
+ * The bodies of a collection's WAL records: one record per write operation, binary, little-endian.
+ * The WAL itself (`src/storage/wal/format.ts`) frames each body with its length, sequence, type byte
+ * and CRC-32; this module decides what the type byte and the body mean. Record format 1 (the
+ * `formatVersion` of `collection.json`).
+ *
+ * **Type 1, upsert batch** (an Upsert request or one Ingest message):
+ *
+ * | offset      | size        | field                                                                  |
+ * |------------:|------------:|------------------------------------------------------------------------|
+ * |           0 |           4 | u32 point count N                                                      |
+ * |           4 |           4 | u32 dimension D (must equal the collection's)                          |
+ * |           8 |   4 · N · D | the N vectors, float32 as sent (not normalised), point after point     |
+ * | 8 + 4·N·D   |           … | per point, in order: u32 id length, id UTF-8, u32 payload length       |
+ * |             |             | (0xFFFFFFFF = no payload), payload JSON UTF-8                          |
+ *
+ * **Type 2, delete by ids**: u32 id count, then per id a u32 length and the id in UTF-8.
+ *
+ * **Type 3, delete by filter**: the filter as UTF-8 JSON (see {@link filterToJson}); replay evaluates it
+ * again against the state at that record's sequence, which gives the same points because writes are
+ * applied in sequence order.
+ *
+ * The body ends exactly after its last field; anything else is corruption. Decoders throw a plain
+ * `Error` describing the problem; the caller adds the file and offset and reports DATA_LOSS.
+ */
+import { endianness } from "node:os";
+import type { Condition, Filter, FilterScalar, JsonObject, PointInput } from "./types.js";
+
+/** WAL record types of a collection. */
+export const walRecordType = { upsert: 1, deleteIds: 2, deleteByFilter: 3 } as const;
+
+/** Payload length marking "no payload". */
+const noPayload = 0xffff_ffff;
+
+if (endianness() !== "LE") throw new Error("vectordb stores float32 little-endian and runs on little-endian platforms only");
+
+/**
+ * Encodes an upsert batch as the chunks of a type-1 record body (see the module documentation).
+ *
+ * @param payloadJson each point's payload JSON, or undefined when it has none (from `prepareUpsert`).
+ */
+export function encodeUpsertRecord(points: readonly PointInput[], payloadJson: readonly (string | undefined)[], dimension: number): Uint8Array[] {
+  const count = points.length;
+  const head = new Uint8Array(8 + 4 * count * dimension);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, count, true);
+  view.setUint32(4, dimension, true);
+  const floats = new Float32Array(head.buffer, 8, count * dimension);
+  let stringBytes = 0;
+  const idBytes: number[] = new Array(count);
+  const payloadBytes: number[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    floats.set(points[i]!.vector, i * dimension);
+    idBytes[i] = Buffer.byteLength(points[i]!.id, "utf8");
+    const json = payloadJson[i];
+    payloadBytes[i] = json === undefined ? 0 : Buffer.byteLength(json, "utf8");
+    stringBytes += 8 + idBytes[i]! + payloadBytes[i]!;
+  }
+  const strings = Buffer.allocUnsafe(stringBytes);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    strings.writeUInt32LE(idBytes[i]!, at);
+    at += 4;
+    at += strings.write(points[i]!.id, at, "utf8");
+    const json = payloadJson[i];
+    strings.writeUInt32LE(json === undefined ? noPayload : payloadBytes[i]!, at);
+    at += 4;
+    if (json !== undefined) at += strings.write(json, at, "utf8");
+  }
+  return [head, strings];
+}
+
+/** A decoded type-1 record: the points (vectors are views into one copy) and each payload's JSON size. */
+export interface DecodedUpsert {
+  points: PointInput[];
+  payloadBytes: number[];
+}
+
+/** Reads the length-prefixed UTF-8 strings of a body. */
+class StringReader {
+  at: number;
+  constructor(
+    private readonly bytes: Buffer,
+    start: number,
+  ) {
+    this.at = start;
+  }
+
+  get done(): boolean {
+    return this.at === this.bytes.length;
+  }
+
+  /** The next u32 length and string; undefined for the "none" marker when `allowNone`. */
+  next(what: string, allowNone = false): string | undefined {
+    if (this.at + 4 > this.bytes.length) throw new Error(`${what}: the body ends at byte ${this.bytes.length}, inside a length at byte ${this.at}`);
+    const length = this.bytes.readUInt32LE(this.at);
+    this.at += 4;
+    if (allowNone && length === noPayload) return undefined;
+    if (this.at + length > this.bytes.length) throw new Error(`${what}: length ${length} at byte ${this.at - 4} runs past the ${this.bytes.length}-byte body`);
+    const text = this.bytes.toString("utf8", this.at, this.at + length);
+    this.at += length;
+    return text;
+  }
+}
+
+function bufferOf(body: Uint8Array): Buffer {
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+/**
+ * Decodes a type-1 body written by {@link encodeUpsertRecord}.
+ * @throws Error when the body is malformed or its dimension is not `dimension`.
+ */
+export function decodeUpsertRecord(body: Uint8Array, dimension: number): DecodedUpsert {
+  const bytes = bufferOf(body);
+  if (bytes.length < 8) throw new Error(`upsert record body is ${bytes.length} bytes, shorter than its 8-byte header`);
+  const count = bytes.readUInt32LE(0);
+  const recordDimension = bytes.readUInt32LE(4);
+  if (recordDimension !== dimension) throw new Error(`upsert record has dimension ${recordDimension}, the collection's is ${dimension}`);
+  const vectorBytes = 4 * count * dimension;
+  if (8 + vectorBytes > bytes.length) throw new Error(`upsert record of ${count} points needs ${8 + vectorBytes} bytes of vectors, the body has ${bytes.length}`);
+  // One aligned copy of every vector; each point's vector is a view into it.
+  const floats = new Float32Array(count * dimension);
+  new Uint8Array(floats.buffer).set(bytes.subarray(8, 8 + vectorBytes));
+  const reader = new StringReader(bytes, 8 + vectorBytes);
+  const points: PointInput[] = new Array(count);
+  const payloadBytes: number[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const id = reader.next(`point ${i} id`)!;
+    const start = reader.at + 4;
+    const json = reader.next(`point ${i} payload`, true);
+    let payload: JsonObject | undefined;
+    if (json !== undefined) {
+      try {
+        payload = JSON.parse(json) as JsonObject;
+      } catch (error) {
+        throw new Error(`point ${i} payload at byte ${start}: not JSON (${error instanceof Error ? error.message : String(error)})`);
+      }
+    }
+    points[i] = { id, vector: floats.subarray(i * dimension, (i + 1) * dimension), payload };
+    payloadBytes[i] = json === undefined ? 0 : reader.at - start;
+  }
+  if (!reader.done) throw new Error(`upsert record: ${bytes.length - reader.at} unexpected bytes after the last point, at byte ${reader.at}`);
+  return { points, payloadBytes };
+}
+
+/** Encodes a type-2 body: the ids to delete. */
+export function encodeDeleteIdsRecord(ids: readonly string[]): Uint8Array {
+  let total = 4;
+  const lengths = ids.map((id) => Buffer.byteLength(id, "utf8"));
+  for (const length of lengths) total += 4 + length;
+  const bytes = Buffer.allocUnsafe(total);
+  bytes.writeUInt32LE(ids.length, 0);
+  let at = 4;
+  ids.forEach((id, i) => {
+    bytes.writeUInt32LE(lengths[i]!, at);
+    at += 4;
+    at += bytes.write(id, at, "utf8");
+  });
+  return bytes;
+}
+
+/**
+ * Decodes a type-2 body.
+ * @throws Error when the body is malformed.
+ */
+export function decodeDeleteIdsRecord(body: Uint8Array): string[] {
+  const bytes = bufferOf(body);
+  if (bytes.length < 4) throw new Error(`delete record body is ${bytes.length} bytes, shorter than its 4-byte count`);
+  const count = bytes.readUInt32LE(0);
+  if (count > (bytes.length - 4) / 4) throw new Error(`delete record lists ${count} ids, more than its ${bytes.length} bytes can hold`);
+  const reader = new StringReader(bytes, 4);
+  const ids: string[] = new Array(count);
+  for (let i = 0; i < count; i++) ids[i] = reader.next(`id ${i}`)!;
+  if (!reader.done) throw new Error(`delete record: ${bytes.length - reader.at} unexpected bytes after the last id, at byte ${reader.at}`);
+  return ids;
+}
+
+/** Encodes a type-3 body: the filter as UTF-8 JSON. */
+export function encodeDeleteFilterRecord(filter: Filter): Uint8Array {
+  return Buffer.from(JSON.stringify(filterToJson(filter)), "utf8");
+}
+
+/**
+ * Decodes a type-3 body.
+ * @throws Error when the body is not a filter in the JSON form of {@link filterToJson}.
+ */
+export function decodeDeleteFilterRecord(body: Uint8Array): Filter {
+  let json: unknown;
+  try {
+    json = JSON.parse(bufferOf(body).toString("utf8"));
+  } catch (error) {
+    throw new Error(`delete-by-filter record: not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return filterFromJson(json, "filter");
+}
+
+/** A range bound in JSON: a finite number, or the strings "Infinity" / "-Infinity" (JSON has no infinities). */
+type JsonBound = number | "Infinity" | "-Infinity";
+
+function boundToJson(value: number): JsonBound {
+  if (value === Number.POSITIVE_INFINITY) return "Infinity";
+  if (value === Number.NEGATIVE_INFINITY) return "-Infinity";
+  return value;
+}
+
+function boundFromJson(value: unknown, at: string): number {
+  if (value === "Infinity") return Number.POSITIVE_INFINITY;
+  if (value === "-Infinity") return Number.NEGATIVE_INFINITY;
+  if (typeof value !== "number") throw new Error(`${at}: not a number`);
+  return value;
+}
+
+/**
+ * A filter as plain JSON: `{"must": [...], "should": [...], "mustNot": [...]}` whose conditions are
+ * `{"kind": "equals" | "anyOf" | "range" | "exists" | "isNull", "path": [...], ...}`,
+ * `{"kind": "hasId", "ids": [...]}` or `{"kind": "filter", "filter": {...}}`, with infinite range
+ * bounds as the strings "Infinity" / "-Infinity".
+ */
+export function filterToJson(filter: Filter): unknown {
+  const list = (conditions: readonly Condition[]): unknown[] => conditions.map(conditionToJson);
+  return { must: list(filter.must), should: list(filter.should), mustNot: list(filter.mustNot) };
+}
+
+function conditionToJson(condition: Condition): unknown {
+  switch (condition.kind) {
+    case "hasId":
+      return { kind: "hasId", ids: [...condition.ids] };
+    case "filter":
+      return { kind: "filter", filter: filterToJson(condition.filter) };
+    case "range": {
+      const out: Record<string, unknown> = { kind: "range", path: condition.path };
+      for (const name of ["gt", "gte", "lt", "lte"] as const) if (condition[name] !== undefined) out[name] = boundToJson(condition[name]);
+      return out;
+    }
+    default:
+      return condition;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function stringList(value: unknown, at: string): string[] {
+  if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) throw new Error(`${at}: not a list of strings`);
+  return value as string[];
+}
+
+function scalar(value: unknown, at: string): FilterScalar {
+  if (value === null || typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+  throw new Error(`${at}: not a string, number, bool or null`);
+}
+
+/**
+ * The filter written by {@link filterToJson}.
+ * @throws Error naming the first malformed part.
+ */
+export function filterFromJson(json: unknown, at: string): Filter {
+  if (!isObject(json)) throw new Error(`${at}: not an object`);
+  const list = (name: string): Condition[] => {
+    const value = json[name];
+    if (!Array.isArray(value)) throw new Error(`${at}.${name}: not a list`);
+    return value.map((condition, i) => conditionFromJson(condition, `${at}.${name}[${i}]`));
+  };
+  return { must: list("must"), should: list("should"), mustNot: list("mustNot") };
+}
+
+function conditionFromJson(json: unknown, at: string): Condition {
+  if (!isObject(json)) throw new Error(`${at}: not an object`);
+  const path = (): string[] => stringList(json.path, `${at}.path`);
+  switch (json.kind) {
+    case "hasId":
+      return { kind: "hasId", ids: new Set(stringList(json.ids, `${at}.ids`)) };
+    case "filter":
+      return { kind: "filter", filter: filterFromJson(json.filter, `${at}.filter`) };
+    case "equals":
+      return { kind: "equals", path: path(), value: scalar(json.value, `${at}.value`) };
+    case "anyOf": {
+      if (!Array.isArray(json.values)) throw new Error(`${at}.values: not a list`);
+      return { kind: "anyOf", path: path(), values: json.values.map((value, i) => scalar(value, `${at}.values[${i}]`)) };
+    }
+    case "range": {
+      const condition: Condition = { kind: "range", path: path() };
+      for (const name of ["gt", "gte", "lt", "lte"] as const) if (json[name] !== undefined) condition[name] = boundFromJson(json[name], `${at}.${name}`);
+      return condition;
+    }
+    case "exists":
+      if (typeof json.exists !== "boolean") throw new Error(`${at}.exists: not a bool`);
+      return { kind: "exists", path: path(), exists: json.exists };
+    case "isNull":
+      if (typeof json.isNull !== "boolean") throw new Error(`${at}.isNull: not a bool`);
+      return { kind: "isNull", path: path(), isNull: json.isNull };
+    default:
+      throw new Error(`${at}.kind: unknown condition kind ${JSON.stringify(json.kind)}`);
+  }
+}

@@ -1,0 +1,72 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Helpers of the durability tests: temporary data directories and the on-disk formats read back
+ * independently of the code under test (WAL records, the segment's section table).
+ */
+
+const made: string[] = [];
+
+/** A new temporary directory, removed by {@link removeTempDirs}. */
+export function tempDataDir(prefix = "vectordb-durability-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every directory made by {@link tempDataDir}. */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** The folder of collection `name` in a data directory. */
+export function collectionDir(dataDir: string, name: string): string {
+  return join(dataDir, "collections", name);
+}
+
+/** Inverts the byte at `offset` of a file. */
+export function flipByte(path: string, offset: number): void {
+  const bytes = readFileSync(path);
+  if (offset >= bytes.length) throw new Error(`${path} has ${bytes.length} bytes, cannot flip byte ${offset}`);
+  bytes[offset] = bytes[offset]! ^ 0xff;
+  writeFileSync(path, bytes);
+}
+
+/** One WAL record as laid out in the file (format table in src/storage/wal/format.ts). */
+export interface WalRecordLayout {
+  offset: number;
+  bodyLength: number;
+  sequence: number;
+  type: number;
+}
+
+/** The records of a WAL file, read with the documented layout: 24-byte header, then u32 length, u64 sequence, u8 type, body, u32 CRC. */
+export function walRecords(path: string): WalRecordLayout[] {
+  const bytes = readFileSync(path);
+  const records: WalRecordLayout[] = [];
+  for (let at = 24; at + 17 <= bytes.length; ) {
+    const bodyLength = bytes.readUInt32LE(at);
+    records.push({ offset: at, bodyLength, sequence: Number(bytes.readBigUInt64LE(at + 4)), type: bytes[at + 12]! });
+    at += 17 + bodyLength;
+  }
+  return records;
+}
+
+/** One entry of a segment's section table (format table in src/storage/segment/segment.ts). */
+export interface SectionLayout {
+  kind: number;
+  offset: number;
+  length: number;
+}
+
+/** The section table of a segment file: 32-byte header, then per section u32 kind, u64 offset, u64 length, u32 CRC. */
+export function segmentSections(path: string): SectionLayout[] {
+  const bytes = readFileSync(path);
+  const count = bytes.readUInt32LE(12);
+  return Array.from({ length: count }, (_, i) => {
+    const entry = 32 + 24 * i;
+    return { kind: bytes.readUInt32LE(entry), offset: Number(bytes.readBigUInt64LE(entry + 4)), length: Number(bytes.readBigUInt64LE(entry + 12)) };
+  });
+}
