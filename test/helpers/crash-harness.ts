@@ -1,0 +1,41 @@
+import { execFile } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+/**
+ * Test-side helpers of the crash test. The harness itself lives in bench/crash-harness.ts, so that the
+ * `npm run crash-test` script (compiled to dist/bench/) can use it without importing from test/.
+ */
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** The compiled CLI the crash test runs as a child process. */
+export const cliPath = join(root, "dist/src/cli/main.js");
+
+/** True when every .ts file under `dir` (relative to the project) is older than its compiled .js in dist/. */
+function compiledIsFresh(dir: string): boolean {
+  return readdirSync(dir, { withFileTypes: true }).every((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return compiledIsFresh(path);
+    if (!entry.name.endsWith(".ts") || entry.name.endsWith(".d.ts")) return true;
+    const compiled = join(root, "dist", relative(root, path)).replace(/\.ts$/, ".js");
+    try {
+      return statSync(compiled).mtimeMs >= statSync(path).mtimeMs;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Compiles the server (`tsc -p tsconfig.build.json`, as test/cli.test.ts does) unless dist/ is newer than
+ * every source under src/ and gen/: the crash test runs the server as users do, `node dist/src/cli/main.js`.
+ */
+export async function ensureServerBuilt(): Promise<void> {
+  if (compiledIsFresh(join(root, "src")) && compiledIsFresh(join(root, "gen"))) return;
+  await promisify(execFile)("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root }).catch((error: { stdout?: string; message: string }) => {
+    throw new Error(`npx tsc -p tsconfig.build.json failed:\n${error.stdout ?? error.message}`);
+  });
+}
