@@ -584,8 +584,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 }
 
-/** Resolves true once `port` accepts a TCP connection, false if `stop()` says to give up first. */
-async function waitForPort(port: number, stop: () => boolean): Promise<boolean> {
+/** Resolves true once `port` on 127.0.0.1 accepts a TCP connection, false if `stop()` says to give up first. */
+export async function waitForPort(port: number, stop: () => boolean): Promise<boolean> {
   while (!stop()) {
     const open = await new Promise<boolean>((resolveOpen) => {
       const socket = connect({ host: "127.0.0.1", port });

@@ -17,7 +17,6 @@
  */
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,7 +26,7 @@ import { readFvecsFile, type FvecsData } from "../src/cli/vector-files.js";
 import { makeConfig, type FsyncPolicy } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { openServer, type VectorDbServer } from "../src/main.js";
-import { freePort } from "./crash-harness.js";
+import { freePort, waitForPort } from "./crash-harness.js";
 
 const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const datasetsDir = process.env.VECTORDB_DATASETS ?? resolve(projectDir, "../shared/datasets");
@@ -89,25 +88,6 @@ async function waitIndexed(client: VectorDbClient): Promise<void> {
   }
 }
 
-/** Resolves once `port` on 127.0.0.1 accepts a TCP connection. */
-async function waitForPort(port: number, deadline: number): Promise<void> {
-  while (performance.now() < deadline) {
-    const open = await new Promise<boolean>((resolveOpen) => {
-      const socket = connect({ host: "127.0.0.1", port });
-      socket.once("connect", () => {
-        socket.destroy();
-        resolveOpen(true);
-      });
-      socket.once("error", () => {
-        socket.destroy();
-        resolveOpen(false);
-      });
-    });
-    if (open) return;
-    await new Promise((resolveWait) => setTimeout(resolveWait, 5));
-  }
-  throw new Error(`port ${port} did not open`);
-}
 
 /**
  * Spawns `vectordb serve` on `dataDir` and measures the time from spawn to health SERVING (Node's own
@@ -122,7 +102,7 @@ async function childReopenMs(dataDir: string): Promise<number> {
   const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
   let client: VectorDbClient | undefined;
   try {
-    await waitForPort(port, started + 60_000);
+    if (!(await waitForPort(port, () => performance.now() > started + 60_000))) throw new Error(`port ${port} did not open within 60 s`);
     client = new VectorDbClient(`127.0.0.1:${port}`);
     for (;;) {
       const state = await client.health("", { timeoutMs: 1_000 }).catch(() => "DOWN");

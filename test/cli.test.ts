@@ -1,17 +1,16 @@
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectFvecsFile, readFvecsFile, readFvecsRow, streamFvecsRecords, streamJsonlRecords, type JsonlRecord } from "../src/cli/vector-files.js";
 import { datasetFile } from "./helpers/datasets.js";
+import { cliPath, ensureServerBuilt } from "./helpers/build.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const cliPath = join(root, "dist/src/cli/main.js");
 
 /** What a finished CLI process left behind. */
 interface CliResult {
@@ -19,34 +18,6 @@ interface CliResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-}
-
-/** Newest modification time (ms) of the .ts files under `dir`. */
-function newestSourceMs(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMs(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** True when every source under src/ and gen/ is older than its compiled file in dist/. */
-function distIsFresh(): boolean {
-  const check = (dir: string): boolean =>
-    readdirSync(dir, { withFileTypes: true }).every((entry) => {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) return check(path);
-      if (!entry.name.endsWith(".ts") || entry.name.endsWith(".d.ts")) return true;
-      const compiled = join(root, "dist", relative(root, path)).replace(/\.ts$/, ".js");
-      try {
-        return statSync(compiled).mtimeMs >= statSync(path).mtimeMs;
-      } catch {
-        return false;
-      }
-    });
-  return newestSourceMs(join(root, "src")) > 0 && check(join(root, "src")) && check(join(root, "gen"));
 }
 
 /** Runs `node dist/src/cli/main.js ...args` to completion. VECTORDB_* variables are not inherited. */
@@ -111,12 +82,8 @@ let dir: string;
 let at: string[];
 
 beforeAll(async () => {
-  if (!distIsFresh()) {
-    // The CLI is tested as users run it: the compiled file, in a child process.
-    await promisify(execFile)("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root }).catch((error: { stdout?: string; message: string }) => {
-      throw new Error(`npx tsc -p tsconfig.build.json failed:\n${error.stdout ?? error.message}`);
-    });
-  }
+  // The CLI is tested as users run it: the compiled file, in a child process.
+  await ensureServerBuilt();
   server = await startTestServer();
   at = ["--address", server.address];
   dir = mkdtempSync(join(tmpdir(), "vectordb-cli-"));

@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { formatDetails, formatRound, formatSummary, judgePoint, runCrashTest, type PointState } from "../bench/crash-harness.js";
-import { cliPath, ensureServerBuilt } from "./helpers/crash-harness.js";
+import { cliPath, ensureServerBuilt } from "./helpers/build.js";
 
 const point = (vector: number[], payload: Record<string, unknown> = { a: 1 }): PointState => ({ vector: Float32Array.from(vector), payload: payload as never });
 

@@ -5,8 +5,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 /**
- * Test-side helpers of the crash test. The harness itself lives in bench/crash-harness.ts, so that the
- * `npm run crash-test` script (compiled to dist/bench/) can use it without importing from test/.
+ * The compiled server for tests that run it as users do (`node dist/src/cli/main.js`, a child
+ * process): test/cli.test.ts and test/crash.test.ts.
  */
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -30,7 +30,7 @@ function compiledIsFresh(dir: string): boolean {
 }
 
 /**
- * Compiles the server (`tsc -p tsconfig.build.json`, as test/cli.test.ts does) unless dist/ is newer than
+ * Compiles the server (`tsc -p tsconfig.build.json`) unless dist/ is newer than
  * every source under src/ and gen/: the crash test runs the server as users do, `node dist/src/cli/main.js`.
  */
 export async function ensureServerBuilt(): Promise<void> {
