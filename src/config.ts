@@ -71,7 +71,10 @@ export interface IndexingConfig {
   indexSliceMs: number;
 }
 
-/** When a write is acknowledged: see the module documentation of `src/storage/wal/wal.ts` and the README. */
+/**
+ * When a write is acknowledged (the WAL's durability policy): see the module documentation of
+ * `src/storage/wal/wal.ts` and the README.
+ */
 export type FsyncPolicy = "fsync" | "interval" | "os";
 
 /** The fsync policies, for validation and the README. */
@@ -141,6 +144,28 @@ export const defaultIndexing: Readonly<IndexingConfig> = Object.freeze({ fullSca
 
 /** Storage defaults (see {@link StorageConfig}): fsync per group, 100 ms interval, 64 MiB of WAL. */
 export const defaultStorage: Readonly<StorageConfig> = Object.freeze({ fsync: "fsync", flushIntervalMs: 100, walBytesMax: 64 * 1024 * 1024 });
+
+// Bounds that are not settings of their own: they follow from the settings above, or are fixed.
+
+/** Live points a filtered search samples to estimate how many points match (see {@link IndexingConfig}). */
+export const filterSamplePoints = 256;
+
+/**
+ * Most bytes of WAL record bodies waiting to be written, per collection; an append beyond it is
+ * refused with RESOURCE_EXHAUSTED. Bounds memory when the disk falls behind.
+ */
+export const walQueueBytesMax = 256 * 1024 * 1024;
+
+/**
+ * Largest WAL record body, in bytes: an upsert record is about as large as its request, so twice the
+ * message limit (room for payload JSON), at least 128 MiB, at most 2^32 − 1 (the WAL's u32 length).
+ */
+export function walRecordBytesMax(limits: Readonly<Pick<Limits, "messageBytesMax">>): number {
+  return Math.min(0xffff_ffff, Math.max(128 * 1024 * 1024, 2 * limits.messageBytesMax));
+}
+
+/** After a checkpoint fails, the next automatic one waits this long, ms. */
+export const checkpointRetryMs = 5_000;
 
 /** A complete configuration with every default; `overrides` replaces top-level fields, limits, indexing and storage settings. */
 export function makeConfig(

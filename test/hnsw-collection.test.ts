@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Collection, type Filter, type PointInput } from "../src/collection/index.js";
+import { MemoryCollection, type Filter, type PointInput } from "../src/collection/index.js";
 import { defaultIndexing, defaultLimits, type IndexingConfig } from "../src/config.js";
 import type { DistanceKind } from "../src/index/index.js";
 import { rng } from "./helpers/random.js";
@@ -27,20 +27,20 @@ function clusteredPoints(count: number, dimension: number, seed: number, prefix 
   });
 }
 
-function collection(distance: DistanceKind, dimension: number, indexing: Partial<IndexingConfig> = {}): Collection {
-  return new Collection(
+function collection(distance: DistanceKind, dimension: number, indexing: Partial<IndexingConfig> = {}): MemoryCollection {
+  return new MemoryCollection(
     { name: "t", dimension, distance, hnsw: { m: 16, efConstruction: 100, ef: 64 } },
     defaultLimits,
     { ...defaultIndexing, ...indexing },
   );
 }
 
-function indexAll(c: Collection): void {
+function indexAll(c: MemoryCollection): void {
   while (c.indexStep(1_000));
 }
 
 /** Mean recall@k of the default search against `exact: true`, over `queries`. */
-function recallAgainstExact(c: Collection, queries: Float32Array[], k: number, filter?: Filter): number {
+function recallAgainstExact(c: MemoryCollection, queries: Float32Array[], k: number, filter?: Filter): number {
   let found = 0;
   let expected = 0;
   for (const vector of queries) {

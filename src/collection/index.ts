@@ -1,13 +1,24 @@
-export { Collection, type CollectionLimits, type CollectionState, type PreparedUpsert, type SearchPlan } from "./collection.js";
+export { MemoryCollection, type PreparedUpsert } from "./memory-collection.js";
+export { DurableCollection, type DurabilityOptions } from "./durable-collection.js";
+export type { CollectionLimits } from "./validate-points.js";
+export type { CollectionState } from "./snapshot.js";
+export type { SearchPlan } from "./search-planner.js";
+export type { RecoveryReport, WalSettings } from "./recovery.js";
+export type { CheckpointReport } from "./checkpointer.js";
+export { checkCollectionName, collectionNamePattern, collectionNameSource } from "./collection-name.js";
+export { matchesFilter, matchesCondition } from "./filter.js";
 export {
-  DurableCollection,
-  type DurabilityOptions,
-  type RecoveryReport,
-  type CheckpointReport,
+  specFileName,
   walFileName,
   segmentFileName,
-} from "./durable-collection.js";
-export { matchesFilter, matchesCondition } from "./filter.js";
-export { walRecordType, filterToJson, filterFromJson } from "./wal-records.js";
-export { sectionKind } from "./segment-sections.js";
+  collectionFormatVersion,
+  segmentSectionsFormatVersion,
+  encodeSpec,
+  decodeSpec,
+  readSpec,
+  walRecordType,
+  filterToJson,
+  filterFromJson,
+  sectionKind,
+} from "./disk/index.js";
 export type * from "./types.js";

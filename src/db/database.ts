@@ -1,23 +1,10 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { DurableCollection, type CollectionSpec, type DurabilityOptions } from "../collection/index.js";
-import type { ServerConfig } from "../config.js";
-import { invalidArgument, VectorDbError } from "../errors.js";
-import { collectionsDir, createCollectionDir, dropCollectionDir, lockDataDir, prepareDataDir, readSpec, scanCollections } from "./layout.js";
-
-/** Collection names: 1 to 64 characters from [A-Za-z0-9_-], so a name is always a safe file name. */
-export const collectionNamePattern = /^[A-Za-z0-9_-]{1,64}$/;
-
-/**
- * Throws unless `name` is a valid collection name.
- * @throws VectorDbError invalid_argument (INVALID_ARGUMENT) naming `field`.
- */
-export function checkCollectionName(name: string, field: string): void {
-  if (!collectionNamePattern.test(name)) {
-    const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name;
-    throw invalidArgument(`${field}: ${JSON.stringify(shown)} is not a valid collection name: 1 to 64 characters from [A-Za-z0-9_-]`);
-  }
-}
+import { checkCollectionName, DurableCollection, readSpec, type CollectionSpec, type DurabilityOptions } from "../collection/index.js";
+import { walQueueBytesMax, walRecordBytesMax, type ServerConfig } from "../config.js";
+import { VectorDbError } from "../errors.js";
+import { collectionsDir, createCollectionDir, dropCollectionDir, prepareDataDir, scanCollections } from "./data-dir.js";
+import { lockDataDir } from "./lock.js";
 
 /** A registry entry. */
 type Entry =
@@ -55,7 +42,7 @@ export interface DatabaseCloseOptions {
 }
 
 /**
- * The registry of collections and the data directory (layout in `layout.ts`).
+ * The registry of collections and the data directory (layout in `data-dir.ts`).
  *
  * Lifecycle: construct (no I/O), {@link open} (locks the directory, recovers every collection), serve,
  * {@link close} (checkpoints and closes every collection, unlocks). Until `open` has finished, lookups
@@ -217,7 +204,7 @@ export class Database {
   }
 
   /**
-   * Drops a collection and deletes its files (atomically and durably: see `layout.ts`); returns the
+   * Drops a collection and deletes its files (atomically and durably: see `data-dir.ts`); returns the
    * number of points it held. A collection that failed recovery can be dropped too (it held 0 points
    * as far as the server knows).
    *
@@ -289,11 +276,8 @@ export class Database {
   private durability(): DurabilityOptions {
     const { storage, limits } = this.config;
     const options: DurabilityOptions = {
-      durability: storage.fsync,
-      flushIntervalMs: storage.flushIntervalMs,
+      wal: { durability: storage.fsync, flushIntervalMs: storage.flushIntervalMs, recordBytesMax: walRecordBytesMax(limits), queueBytesMax: walQueueBytesMax },
       walBytesMax: storage.walBytesMax,
-      // An upsert record is about as large as its request; twice the message limit leaves room for JSON.
-      recordBytesMax: Math.min(0xffff_ffff, Math.max(128 * 1024 * 1024, 2 * limits.messageBytesMax)),
     };
     if (this.logger !== undefined) options.logger = this.logger;
     return options;

@@ -1,17 +1,3 @@
-export {
-  Database,
-  checkCollectionName,
-  collectionNamePattern,
-  type DatabaseOpenReport,
-  type DatabaseCloseOptions,
-  type FailedCollection,
-} from "./database.js";
-export {
-  collectionsDir,
-  collectionsDirName,
-  specFileName,
-  lockFileName,
-  storageFormatVersion,
-  encodeSpec,
-  decodeSpec,
-} from "./layout.js";
+export { Database, type DatabaseOpenReport, type DatabaseCloseOptions, type FailedCollection } from "./database.js";
+export { collectionsDir, collectionsDirName } from "./data-dir.js";
+export { lockFileName } from "./lock.js";

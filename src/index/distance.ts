@@ -102,3 +102,11 @@ export function internalThreshold(kind: DistanceKind, scoreThreshold: number): n
   if (kind === "euclidean") return scoreThreshold < 0 ? -1 : scoreThreshold * scoreThreshold;
   return -scoreThreshold;
 }
+
+/** Every distance kind. */
+export const distanceKinds: readonly DistanceKind[] = ["cosine", "dot", "euclidean"];
+
+/** True for a {@link DistanceKind} name. */
+export function isDistanceKind(value: unknown): value is DistanceKind {
+  return typeof value === "string" && (distanceKinds as readonly string[]).includes(value);
+}

@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { VectorDbError } from "../errors.js";
+import { type ErrorCode, VectorDbError } from "../errors.js";
 
 /** The infix of temporary file names: `<final name>.tmp-<16 hex digits>`. */
 export const temporaryInfix = ".tmp-";
@@ -25,17 +25,18 @@ export const temporaryInfix = ".tmp-";
 const iovecsPerWriteMax = 1024;
 
 /**
- * Turns an error from `node:fs` into a {@link VectorDbError}: ENOENT → `not_found`, anything else →
- * `unavailable`. A {@link VectorDbError} passes through unchanged.
+ * Turns an error from `node:fs` into a {@link VectorDbError}: ENOENT → `missing` (`not_found` unless
+ * the caller knows a missing file means something else), anything else → `unavailable`. A
+ * {@link VectorDbError} passes through unchanged.
  *
  * @param path the file the action was on, named in the message.
  * @param action what was being done, e.g. `"fsync"`, named in the message.
  */
-export function ioError(path: string, action: string, error: unknown): VectorDbError {
+export function ioError(path: string, action: string, error: unknown, missing: ErrorCode = "not_found"): VectorDbError {
   if (error instanceof VectorDbError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const detail = error instanceof Error ? error.message : String(error);
-  return new VectorDbError(code === "ENOENT" ? "not_found" : "unavailable", `${path}: ${action} failed: ${detail}`, { cause: error });
+  return new VectorDbError(code === "ENOENT" ? missing : "unavailable", `${path}: ${action} failed: ${detail}`, { cause: error });
 }
 
 /** A fresh temporary name next to `path`: `path + ".tmp-" + 16 random hex digits`. */

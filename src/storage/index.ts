@@ -1,4 +1,5 @@
 export {
+  ioError,
   fsyncFile,
   fsyncDirectory,
   writeFileAtomic,

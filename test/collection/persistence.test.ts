@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Collection, type CollectionSpec, type Filter, type PointInput } from "../../src/collection/index.js";
-import { decodeStateSections, encodeStateSections } from "../../src/collection/segment-sections.js";
+import { MemoryCollection, type CollectionSpec, type Filter, type PointInput } from "../../src/collection/index.js";
+import { decodeStateSections, encodeStateSections } from "../../src/collection/disk/segment-sections.js";
 import {
   decodeDeleteFilterRecord,
   decodeDeleteIdsRecord,
@@ -8,7 +8,7 @@ import {
   encodeDeleteFilterRecord,
   encodeDeleteIdsRecord,
   encodeUpsertRecord,
-} from "../../src/collection/wal-records.js";
+} from "../../src/collection/disk/wal-records.js";
 import { configFromSettings, defaultIndexing, defaultLimits } from "../../src/config.js";
 import { VectorDbError } from "../../src/errors.js";
 import { decodeSegment, encodeSegment } from "../../src/storage/index.js";
@@ -26,7 +26,7 @@ function pointsOf(count: number, dimension: number, seed: number, prefix = "p"):
 }
 
 /** A segment file image of `collection`'s snapshot, decoded back (no I/O). */
-async function roundTrip(collection: Collection, collectionSpec: CollectionSpec): Promise<Collection> {
+async function roundTrip(collection: MemoryCollection, collectionSpec: CollectionSpec): Promise<MemoryCollection> {
   const state = collection.snapshot();
   const { chunks, sizeBytes } = encodeSegment({ sequence: state.sequence, sections: await encodeStateSections(state, collectionSpec) });
   // Buffer.alloc is never pooled: byte offset 0, as readSegment gives.
@@ -36,10 +36,10 @@ async function roundTrip(collection: Collection, collectionSpec: CollectionSpec)
     file.set(chunk, at);
     at += chunk.byteLength;
   }
-  return Collection.restore(collectionSpec, defaultLimits, defaultIndexing, decodeStateSections(decodeSegment(file, "seg"), collectionSpec, "seg"));
+  return MemoryCollection.restore(collectionSpec, defaultLimits, defaultIndexing, decodeStateSections(decodeSegment(file, "seg"), collectionSpec, "seg"));
 }
 
-function indexAll(collection: Collection): void {
+function indexAll(collection: MemoryCollection): void {
   while (collection.indexStep(1_000));
 }
 
@@ -92,7 +92,7 @@ describe("Collection snapshot and restore", () => {
   it("restores ids, payloads, vectors, the graph, tombstones and pending points exactly", async () => {
     for (const distance of ["euclidean", "cosine", "dot"] as const) {
       const collectionSpec = spec(distance);
-      const original = new Collection(collectionSpec, defaultLimits, { ...defaultIndexing, fullScanPointsMax: 10 });
+      const original = new MemoryCollection(collectionSpec, defaultLimits, { ...defaultIndexing, fullScanPointsMax: 10 });
       original.upsert(pointsOf(300, 6, 3));
       original.deleteIds(["p1", "p2", "p4", "p·ü-10"]);
       indexAll(original);
@@ -127,7 +127,7 @@ describe("Collection snapshot and restore", () => {
   it("copies the vectors of a snapshot in slices, copy-on-write: writes during the copy do not leak into it", async () => {
     // 1,100 rows of 1,024 floats: 4.4 MB, so the rows take two slices of 4 MiB.
     const dimension = 1_024;
-    const collection = new Collection(spec("euclidean", dimension), defaultLimits, { ...defaultIndexing, indexSliceMs: 1 });
+    const collection = new MemoryCollection(spec("euclidean", dimension), defaultLimits, { ...defaultIndexing, indexSliceMs: 1 });
     collection.upsert(pointsOf(1_100, dimension, 8));
     collection.deleteIds(["p1051", "p2"]);
     const expected = collection.snapshot();
@@ -145,7 +145,7 @@ describe("Collection snapshot and restore", () => {
   });
 
   it("applies a write at most once: replaying records a second time changes nothing", () => {
-    const collection = new Collection(spec(), defaultLimits, defaultIndexing);
+    const collection = new MemoryCollection(spec(), defaultLimits, defaultIndexing);
     const batch = pointsOf(20, 6, 7);
     const sizes = batch.map((p) => (p.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(p.payload))));
     const filter: Filter = { must: [{ kind: "equals", path: ["tag"], value: "odd" }], should: [], mustNot: [] };
@@ -169,7 +169,7 @@ describe("Collection snapshot and restore", () => {
   });
 
   it("refuses a payload holding NaN or Infinity, which JSON cannot store", () => {
-    const collection = new Collection(spec(), defaultLimits, defaultIndexing);
+    const collection = new MemoryCollection(spec(), defaultLimits, defaultIndexing);
     const vector = new Float32Array(6).fill(1);
     expect(() => collection.upsert([{ id: "a", vector, payload: { list: [1, { x: Number.NaN }] } }])).toThrow(
       '[invalid_argument] points[0] (id "a").payload.list[1].x: is not a finite number (NaN and Infinity cannot be stored)',
@@ -179,7 +179,7 @@ describe("Collection snapshot and restore", () => {
   });
 
   it("counts writes in progress against collection_points_max", () => {
-    const collection = new Collection(spec(), { ...defaultLimits, collectionPointsMax: 10 }, defaultIndexing);
+    const collection = new MemoryCollection(spec(), { ...defaultLimits, collectionPointsMax: 10 }, defaultIndexing);
     expect(collection.prepareUpsert(pointsOf(6, 6, 1), "points", 4).newPoints).toBe(6);
     expect(() => collection.prepareUpsert(pointsOf(6, 6, 1), "points", 5)).toThrow('[resource_exhausted] points: collection "t" holds 5 points (counting writes in progress); 6 more would exceed collection_points_max 10');
   });

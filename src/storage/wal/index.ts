@@ -1,4 +1,4 @@
-export { Wal, type WalDurability, type WalOptions, type WalOpened, type WalStats, defaultWalRecordBytesMax, defaultWalQueueBytesMax, defaultWalFlushIntervalMs } from "./wal.js";
+export { Wal, type WalOptions, type WalOpened, type WalStats } from "./wal.js";
 export {
   type WalRecord,
   type WalScan,

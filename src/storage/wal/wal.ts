@@ -39,6 +39,7 @@ import type { FileHandle } from "node:fs/promises";
 import { open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { constants as bufferConstants } from "node:buffer";
+import { defaultLimits, defaultStorage, type FsyncPolicy, fsyncPolicies, walQueueBytesMax, walRecordBytesMax } from "../../config.js";
 import { VectorDbError } from "../../errors.js";
 import { fsyncDirectory, ioError, readWholeFile, removeStaleTemporaries, temporaryPathFor, writeChunksAt, writeFileAtomic } from "../files.js";
 import {
@@ -51,24 +52,26 @@ import {
   type WalRecord,
 } from "./format.js";
 
-/** When an append is acknowledged; see the module documentation. */
-export type WalDurability = "fsync" | "interval" | "os";
-
-/** Options of {@link Wal.open}. */
+/**
+ * Options of {@link Wal.open}. An option left out takes its default from `src/config.ts`, the one
+ * source of every default.
+ */
 export interface WalOptions {
-  /** When `append` resolves. Default `"fsync"`. */
-  durability?: WalDurability;
-  /** Period of the background fsync under `"interval"`, in ms, at least 1. Default 100. Ignored otherwise. */
+  /** When `append` resolves (see the module documentation). Default `defaultStorage.fsync`. */
+  durability?: FsyncPolicy;
+  /** Period of the background fsync under `"interval"`, in ms, at least 1. Default `defaultStorage.flushIntervalMs`. Ignored otherwise. */
   flushIntervalMs?: number;
   /**
-   * Largest record body `append` accepts, in bytes, at most 2^32 − 1. Default 128 MiB. Applies to
-   * appends only: on open a length is bad when it runs past the end of the file (which also bounds
-   * it), so lowering this limit never turns records written under a higher one into a "torn tail".
+   * Largest record body `append` accepts, in bytes, at most 2^32 − 1. Default `walRecordBytesMax` of
+   * the default limits. Applies to appends only: on open a length is bad when it runs past the end of
+   * the file (which also bounds it), so lowering this limit never turns records written under a
+   * higher one into a "torn tail".
    */
   recordBytesMax?: number;
   /**
    * Most body bytes waiting to be written (appended but not yet written); an append beyond it is
-   * rejected with `resource_exhausted`. Bounds memory when the disk falls behind. Default 256 MiB.
+   * rejected with `resource_exhausted`. Bounds memory when the disk falls behind. Default
+   * `walQueueBytesMax`.
    */
   queueBytesMax?: number;
   /**
@@ -99,13 +102,6 @@ export interface WalStats {
   /** Bytes written by appends, framing included (not counting rewrites by `truncateUpTo`). */
   bytesWritten: number;
 }
-
-/** Default of {@link WalOptions.recordBytesMax}: twice the default gRPC message limit. */
-export const defaultWalRecordBytesMax = 128 * 1024 * 1024;
-/** Default of {@link WalOptions.queueBytesMax}. */
-export const defaultWalQueueBytesMax = 256 * 1024 * 1024;
-/** Default of {@link WalOptions.flushIntervalMs}. */
-export const defaultWalFlushIntervalMs = 100;
 
 /** Bytes copied per read/write when `truncateUpTo` rewrites the kept records. */
 const copyChunkBytes = 4 * 1024 * 1024;
@@ -156,7 +152,7 @@ export class Wal {
     /** The log file's path. */
     readonly path: string,
     /** The durability policy. */
-    readonly durability: WalDurability,
+    readonly durability: FsyncPolicy,
     /** Largest record body accepted, in bytes. */
     readonly recordBytesMax: number,
     private readonly queueBytesMax: number,
@@ -188,13 +184,13 @@ export class Wal {
    *   larger than one buffer can hold (4 GiB); `unavailable` / `not_found` on I/O errors.
    */
   static async open(path: string, options: WalOptions = {}): Promise<WalOpened> {
-    const durability = options.durability ?? "fsync";
-    if (durability !== "fsync" && durability !== "interval" && durability !== "os") {
+    const durability = options.durability ?? defaultStorage.fsync;
+    if (!fsyncPolicies.includes(durability)) {
       throw new VectorDbError("invalid_argument", `WAL option durability must be "fsync", "interval" or "os", got ${JSON.stringify(durability)}`);
     }
-    const flushIntervalMs = positiveInteger("flushIntervalMs", options.flushIntervalMs ?? defaultWalFlushIntervalMs, 2_147_483_647);
-    const recordBytesMax = positiveInteger("recordBytesMax", options.recordBytesMax ?? defaultWalRecordBytesMax, recordBodyBytesFormatMax);
-    const queueBytesMax = positiveInteger("queueBytesMax", options.queueBytesMax ?? defaultWalQueueBytesMax, Number.MAX_SAFE_INTEGER);
+    const flushIntervalMs = positiveInteger("flushIntervalMs", options.flushIntervalMs ?? defaultStorage.flushIntervalMs, 2_147_483_647);
+    const recordBytesMax = positiveInteger("recordBytesMax", options.recordBytesMax ?? walRecordBytesMax(defaultLimits), recordBodyBytesFormatMax);
+    const queueBytesMax = positiveInteger("queueBytesMax", options.queueBytesMax ?? walQueueBytesMax, Number.MAX_SAFE_INTEGER);
     const minNextSequence = positiveInteger("minNextSequence", options.minNextSequence ?? 1, Number.MAX_SAFE_INTEGER);
 
     await removeStaleTemporaries(dirname(path), { of: path });

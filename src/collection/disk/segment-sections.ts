@@ -22,16 +22,16 @@
  * vectors and the graph's links; ids and payloads are parsed per slot.
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import type { Segment, SegmentSectionInput } from "../storage/index.js";
-import { VectorDbError } from "../errors.js";
-import type { DistanceKind } from "../index/index.js";
-import type { CollectionState } from "./collection.js";
-import type { CollectionSpec, JsonObject } from "./types.js";
+import { VectorDbError } from "../../errors.js";
+import type { DistanceKind } from "../../index/index.js";
+import type { Segment, SegmentSectionInput } from "../../storage/index.js";
+import type { CollectionState } from "../snapshot.js";
+import type { CollectionSpec, JsonObject } from "../types.js";
+import { segmentSectionsFormatVersion } from "./layout.js";
 
 /** Section kinds of a collection segment. */
 export const sectionKind = { meta: 1, ids: 2, vectors: 3, payloads: 4, tombstones: 5, graph: 6 } as const;
 
-const metaFormat = 1;
 const metaHeaderWords = 8;
 const none = 0xffff_ffff;
 /** Slots encoded between two yields to the event loop while a segment is being encoded. */
@@ -71,7 +71,7 @@ async function encodeStrings(values: readonly (string | undefined)[], noneMarker
 export async function encodeStateSections(state: CollectionState, spec: Readonly<CollectionSpec>): Promise<SegmentSectionInput[]> {
   const { slotCount } = state;
   const meta = new Uint32Array(metaHeaderWords + state.freeSlots.length + state.pending.length);
-  meta.set([metaFormat, spec.dimension, distanceCodes[spec.distance], slotCount, state.liveCount, state.freeSlots.length, state.pending.length, 0]);
+  meta.set([segmentSectionsFormatVersion, spec.dimension, distanceCodes[spec.distance], slotCount, state.liveCount, state.freeSlots.length, state.pending.length, 0]);
   meta.set(state.freeSlots, metaHeaderWords);
   meta.set(state.pending, metaHeaderWords + state.freeSlots.length);
 
@@ -100,6 +100,32 @@ export async function encodeStateSections(state: CollectionState, spec: Readonly
   return sections;
 }
 
+type SectionName = keyof typeof sectionKind;
+
+/** The sections of one segment as Buffers, and DATA_LOSS errors naming the file, section and offset. */
+class SectionReader {
+  constructor(
+    private readonly segment: Segment,
+    private readonly path: string,
+  ) {}
+
+  /** Throws data_loss for `section`, at byte `offset` of `bytes` (as an offset in the file). */
+  fail(section: SectionName, bytes: Uint8Array | undefined, offset: number, message: string): never {
+    const at = bytes === undefined ? "" : ` at offset ${bytes.byteOffset + offset}`;
+    throw new VectorDbError("data_loss", `${this.path}: segment ${section} section${at}: ${message}`);
+  }
+
+  /** A section that must be there. */
+  required(name: SectionName): Buffer {
+    return this.optional(name) ?? this.fail(name, undefined, 0, "missing");
+  }
+
+  optional(name: SectionName): Buffer | undefined {
+    const bytes = this.segment.sections.get(sectionKind[name]);
+    return bytes === undefined ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+}
+
 /**
  * Rebuilds a {@link CollectionState} from a segment read by `readSegment` (CRCs already verified).
  * Vectors and the graph stay views into the segment's buffer (aligned, no copy); ids and payloads
@@ -110,100 +136,88 @@ export async function encodeStateSections(state: CollectionState, spec: Readonly
  *   file when a section is missing or inconsistent with the collection or with the other sections.
  */
 export function decodeStateSections(segment: Segment, spec: Readonly<CollectionSpec>, path: string): CollectionState {
-  const fail = (section: keyof typeof sectionKind, bytes: Uint8Array | undefined, offset: number, message: string): never => {
-    const at = bytes === undefined ? "" : ` at offset ${bytes.byteOffset + offset}`;
-    throw new VectorDbError("data_loss", `${path}: segment ${section} section${at}: ${message}`);
-  };
-  const section = (name: keyof typeof sectionKind, required = true): Buffer | undefined => {
-    const bytes = segment.sections.get(sectionKind[name]);
-    if (bytes === undefined) {
-      if (required) fail(name, undefined, 0, "missing");
-      return undefined;
-    }
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  };
+  const reader = new SectionReader(segment, path);
+  const { slotCount, liveCount, freeSlots, pending } = decodeMeta(reader, spec);
+  const vectors = reader.required("vectors");
+  const rowBytes = 4 * spec.dimension;
+  if (vectors.length !== slotCount * rowBytes) reader.fail("vectors", vectors, 0, `${vectors.length} bytes, expected ${slotCount} slots × ${rowBytes} bytes`);
+  const { pointSequences, live } = decodeTombstones(reader, slotCount, liveCount);
+  const ids = decodeIds(reader, live);
+  const { payloads, payloadBytes } = decodePayloads(reader, live);
+  const graph = spec.distance === "dot" ? reader.optional("graph") : reader.required("graph");
+  return { sequence: segment.sequence, slotCount, liveCount, freeSlots, pending, ids, payloads, payloadBytes, vectors, live, pointSequences, graph };
+}
 
-  const meta = section("meta")!;
-  if (meta.length < 4 * metaHeaderWords || meta.length % 4 !== 0) fail("meta", meta, 0, `${meta.length} bytes, expected at least ${4 * metaHeaderWords} and a multiple of 4`);
+function decodeMeta(reader: SectionReader, spec: Readonly<CollectionSpec>): { slotCount: number; liveCount: number; freeSlots: Uint32Array; pending: Uint32Array } {
+  const meta = reader.required("meta");
+  if (meta.length < 4 * metaHeaderWords || meta.length % 4 !== 0) reader.fail("meta", meta, 0, `${meta.length} bytes, expected at least ${4 * metaHeaderWords} and a multiple of 4`);
   const word = (i: number): number => meta.readUInt32LE(4 * i);
-  if (word(0) !== metaFormat) fail("meta", meta, 0, `format ${word(0)}, expected ${metaFormat}`);
-  if (word(1) !== spec.dimension) fail("meta", meta, 4, `dimension ${word(1)}, collection.json says ${spec.dimension}`);
-  if (word(2) !== distanceCodes[spec.distance]) fail("meta", meta, 8, `distance code ${word(2)}, collection.json says ${spec.distance}`);
+  if (word(0) !== segmentSectionsFormatVersion) reader.fail("meta", meta, 0, `format ${word(0)}, expected ${segmentSectionsFormatVersion}`);
+  if (word(1) !== spec.dimension) reader.fail("meta", meta, 4, `dimension ${word(1)}, collection.json says ${spec.dimension}`);
+  if (word(2) !== distanceCodes[spec.distance]) reader.fail("meta", meta, 8, `distance code ${word(2)}, collection.json says ${spec.distance}`);
   const slotCount = word(3);
   const liveCount = word(4);
   const freeCount = word(5);
   const pendingCount = word(6);
-  if (liveCount > slotCount || freeCount !== slotCount - liveCount) fail("meta", meta, 12, `${slotCount} slots, ${liveCount} live and ${freeCount} free do not add up`);
-  if (meta.length !== 4 * (metaHeaderWords + freeCount + pendingCount)) fail("meta", meta, 0, `${meta.length} bytes, the counts imply ${4 * (metaHeaderWords + freeCount + pendingCount)}`);
+  if (liveCount > slotCount || freeCount !== slotCount - liveCount) reader.fail("meta", meta, 12, `${slotCount} slots, ${liveCount} live and ${freeCount} free do not add up`);
+  if (meta.length !== 4 * (metaHeaderWords + freeCount + pendingCount)) reader.fail("meta", meta, 0, `${meta.length} bytes, the counts imply ${4 * (metaHeaderWords + freeCount + pendingCount)}`);
   const words = new Uint32Array(meta.buffer, meta.byteOffset, meta.length / 4);
-  const freeSlots = words.slice(metaHeaderWords, metaHeaderWords + freeCount);
-  const pending = words.slice(metaHeaderWords + freeCount);
+  return { slotCount, liveCount, freeSlots: words.slice(metaHeaderWords, metaHeaderWords + freeCount), pending: words.slice(metaHeaderWords + freeCount) };
+}
 
-  const vectors = section("vectors")!;
-  const rowBytes = 4 * spec.dimension;
-  if (vectors.length !== slotCount * rowBytes) fail("vectors", vectors, 0, `${vectors.length} bytes, expected ${slotCount} slots × ${rowBytes} bytes`);
-
-  const tombstones = section("tombstones")!;
-  if (tombstones.length !== 9 * slotCount) fail("tombstones", tombstones, 0, `${tombstones.length} bytes, expected 9 × ${slotCount} slots`);
+function decodeTombstones(reader: SectionReader, slotCount: number, liveCount: number): { pointSequences: Float64Array; live: Uint8Array } {
+  const tombstones = reader.required("tombstones");
+  if (tombstones.length !== 9 * slotCount) reader.fail("tombstones", tombstones, 0, `${tombstones.length} bytes, expected 9 × ${slotCount} slots`);
   const pointSequences = new Float64Array(tombstones.buffer, tombstones.byteOffset, slotCount);
   const live = tombstones.subarray(8 * slotCount);
   let counted = 0;
   for (let slot = 0; slot < slotCount; slot++) {
     const flag = live[slot]!;
-    if (flag > 1) fail("tombstones", tombstones, 8 * slotCount + slot, `slot ${slot} has flag ${flag}, expected 0 or 1`);
+    if (flag > 1) reader.fail("tombstones", tombstones, 8 * slotCount + slot, `slot ${slot} has flag ${flag}, expected 0 or 1`);
     counted += flag;
   }
-  if (counted !== liveCount) fail("tombstones", tombstones, 8 * slotCount, `${counted} live slots, the meta section says ${liveCount}`);
+  if (counted !== liveCount) reader.fail("tombstones", tombstones, 8 * slotCount, `${counted} live slots, the meta section says ${liveCount}`);
+  return { pointSequences, live };
+}
 
-  const idsSection = section("ids")!;
-  const ids: (string | undefined)[] = new Array(slotCount);
+function decodeIds(reader: SectionReader, live: Uint8Array): (string | undefined)[] {
+  const section = reader.required("ids");
+  const ids: (string | undefined)[] = new Array(live.length);
   let at = 0;
-  for (let slot = 0; slot < slotCount; slot++) {
-    if (at + 4 > idsSection.length) fail("ids", idsSection, at, `ends inside slot ${slot}`);
-    const length = idsSection.readUInt32LE(at);
+  for (let slot = 0; slot < live.length; slot++) {
+    if (at + 4 > section.length) reader.fail("ids", section, at, `ends inside slot ${slot}`);
+    const length = section.readUInt32LE(at);
     at += 4;
-    if (at + length > idsSection.length) fail("ids", idsSection, at - 4, `slot ${slot}: length ${length} runs past the end`);
-    if ((length > 0) !== (live[slot] === 1)) fail("ids", idsSection, at - 4, `slot ${slot}: id length ${length} for a ${live[slot] === 1 ? "live" : "dead"} slot`);
-    ids[slot] = length === 0 ? undefined : idsSection.toString("utf8", at, at + length);
+    if (at + length > section.length) reader.fail("ids", section, at - 4, `slot ${slot}: length ${length} runs past the end`);
+    if ((length > 0) !== (live[slot] === 1)) reader.fail("ids", section, at - 4, `slot ${slot}: id length ${length} for a ${live[slot] === 1 ? "live" : "dead"} slot`);
+    ids[slot] = length === 0 ? undefined : section.toString("utf8", at, at + length);
     at += length;
   }
-  if (at !== idsSection.length) fail("ids", idsSection, at, `${idsSection.length - at} unexpected bytes after the last slot`);
+  if (at !== section.length) reader.fail("ids", section, at, `${section.length - at} unexpected bytes after the last slot`);
+  return ids;
+}
 
-  const payloadSection = section("payloads")!;
-  const payloads: (JsonObject | undefined)[] = new Array(slotCount);
-  const payloadBytes: number[] = new Array(slotCount);
-  at = 0;
-  for (let slot = 0; slot < slotCount; slot++) {
-    if (at + 4 > payloadSection.length) fail("payloads", payloadSection, at, `ends inside slot ${slot}`);
-    const length = payloadSection.readUInt32LE(at);
+function decodePayloads(reader: SectionReader, live: Uint8Array): { payloads: (JsonObject | undefined)[]; payloadBytes: number[] } {
+  const section = reader.required("payloads");
+  const payloads: (JsonObject | undefined)[] = new Array(live.length);
+  const payloadBytes: number[] = new Array(live.length);
+  let at = 0;
+  for (let slot = 0; slot < live.length; slot++) {
+    if (at + 4 > section.length) reader.fail("payloads", section, at, `ends inside slot ${slot}`);
+    const length = section.readUInt32LE(at);
     at += 4;
     payloadBytes[slot] = 0;
     if (length === none) continue;
-    if (at + length > payloadSection.length) fail("payloads", payloadSection, at - 4, `slot ${slot}: length ${length} runs past the end`);
-    if (live[slot] !== 1) fail("payloads", payloadSection, at - 4, `slot ${slot} is dead but has a payload`);
+    if (at + length > section.length) reader.fail("payloads", section, at - 4, `slot ${slot}: length ${length} runs past the end`);
+    if (live[slot] !== 1) reader.fail("payloads", section, at - 4, `slot ${slot} is dead but has a payload`);
     try {
-      payloads[slot] = JSON.parse(payloadSection.toString("utf8", at, at + length)) as JsonObject;
+      payloads[slot] = JSON.parse(section.toString("utf8", at, at + length)) as JsonObject;
     } catch (error) {
-      fail("payloads", payloadSection, at, `slot ${slot}: not JSON (${error instanceof Error ? error.message : String(error)})`);
+      reader.fail("payloads", section, at, `slot ${slot}: not JSON (${error instanceof Error ? error.message : String(error)})`);
     }
     payloadBytes[slot] = length;
     at += length;
   }
-  if (at !== payloadSection.length) fail("payloads", payloadSection, at, `${payloadSection.length - at} unexpected bytes after the last slot`);
-
-  const graph = section("graph", spec.distance !== "dot");
-  return {
-    sequence: segment.sequence,
-    slotCount,
-    liveCount,
-    freeSlots,
-    pending,
-    ids,
-    payloads,
-    payloadBytes,
-    vectors,
-    live,
-    pointSequences,
-    graph,
-  };
+  if (at !== section.length) reader.fail("payloads", section, at, `${section.length - at} unexpected bytes after the last slot`);
+  return { payloads, payloadBytes };
 }

@@ -1,8 +1,8 @@
 /**
  * The bodies of a collection's WAL records: one record per write operation, binary, little-endian.
  * The WAL itself (`src/storage/wal/format.ts`) frames each body with its length, sequence, type byte
- * and CRC-32; this module decides what the type byte and the body mean. Record format 1 (the
- * `formatVersion` of `collection.json`).
+ * and CRC-32; this module decides what the type byte and the body mean. The bodies carry no version
+ * of their own: `collectionFormatVersion` (`layout.ts`, written in `collection.json`) versions them.
  *
  * **Type 1, upsert batch** (an Upsert request or one Ingest message):
  *
@@ -24,7 +24,7 @@
  * `Error` describing the problem; the caller adds the file and offset and reports DATA_LOSS.
  */
 import { endianness } from "node:os";
-import type { Condition, Filter, FilterScalar, JsonObject, PointInput } from "./types.js";
+import type { Condition, Filter, FilterScalar, JsonObject, PointInput } from "../types.js";
 
 /** WAL record types of a collection. */
 export const walRecordType = { upsert: 1, deleteIds: 2, deleteByFilter: 3 } as const;

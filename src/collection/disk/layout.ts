@@ -1,0 +1,31 @@
+/**
+ * The folder of one collection, `<dataDir>/collections/<name>/` (the data directory around it is
+ * `src/db/data-dir.ts`'s):
+ *
+ * | file              | format                                                                      |
+ * |-------------------|-----------------------------------------------------------------------------|
+ * | `collection.json` | the spec: format version, name, dimension, distance, HNSW parameters        |
+ * |                   | (`spec-file.ts`)                                                            |
+ * | `wal.log`         | write-ahead log: framing in `src/storage/wal/format.ts`, record bodies in   |
+ * |                   | `wal-records.ts`                                                            |
+ * | `segment.bin`     | latest checkpoint: file format in `src/storage/segment/segment.ts`, sections |
+ * |                   | in `segment-sections.ts`; absent before the first checkpoint                |
+ * | `*.tmp-<hex>`     | a file being replaced atomically (removed on open: never complete)          |
+ *
+ * Versions: the WAL and segment files carry their own framing versions (storage/). Inside them, the
+ * segment's meta section carries {@link segmentSectionsFormatVersion}; WAL record bodies carry none of
+ * their own, so `collection.json`'s `formatVersion` ({@link collectionFormatVersion}) versions both
+ * itself and the record bodies: changing either means a new `collectionFormatVersion`.
+ */
+
+/** The spec file inside a collection folder. */
+export const specFileName = "collection.json";
+/** The WAL's file name inside a collection folder. */
+export const walFileName = "wal.log";
+/** The segment's file name inside a collection folder. */
+export const segmentFileName = "segment.bin";
+
+/** `formatVersion` of `collection.json`: the version of that file and of the WAL record bodies. */
+export const collectionFormatVersion = 1;
+/** Word 0 of a segment's meta section: the version of the segment sections' contents. */
+export const segmentSectionsFormatVersion = 1;

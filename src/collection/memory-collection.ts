@@ -1,0 +1,415 @@
+import type { IndexingConfig } from "../config.js";
+import { VectorDbError } from "../errors.js";
+import { type HnswIndex, internalThreshold, scanRows, scoreOf, TopK, type VectorStore } from "../index/index.js";
+import { matchesFilter } from "./filter.js";
+import { Indexer } from "./indexer.js";
+import type { PointTable } from "./point-table.js";
+import { SearchPlanner, type SearchPlan } from "./search-planner.js";
+import { captureState, emptyParts, restoreParts, RowCopy, type CollectionState } from "./snapshot.js";
+import type { CollectionSpec, CollectionStats, Filter, Hit, PointInput, PointRecord, SearchParams, UpsertResult } from "./types.js";
+import { checkVector, validatePoints, type CollectionLimits } from "./validate-points.js";
+
+/** Estimated heap bytes per slot beyond its vector: the id string, map entry and array slots. */
+const pointOverheadBytes = 96;
+
+/**
+ * An upsert batch that passed {@link MemoryCollection.prepareUpsert}: the points as given, each
+ * payload's JSON (undefined for a point without one) and its size in UTF-8 bytes, and how many ids
+ * were new when it was checked (the reservation against `collectionPointsMax`).
+ */
+export interface PreparedUpsert {
+  points: readonly PointInput[];
+  payloadJson: (string | undefined)[];
+  payloadBytes: number[];
+  newPoints: number;
+}
+
+/**
+ * One collection in memory: points (id, vector, payload) of one dimension and distance, searched
+ * through an HNSW graph or by exact scan. The server uses it through `DurableCollection`, which logs
+ * every write first; tests and benchmarks use it directly.
+ *
+ * Storage: every vector in one {@link VectorStore} (a WebAssembly memory, row = slot); ids, payloads
+ * and liveness in a {@link PointTable} indexed by the same slot. A delete tombstones the slot's graph
+ * node and frees the slot; the next new point reuses it and the graph re-links the node with
+ * `HnswIndex.replace` (hnswlib's `updatePoint`), so slots, memory and graph never exceed the peak live
+ * count. Upserting an existing id overwrites its row and re-links its node the same way. Linking runs
+ * in the background ({@link Indexer}); searches follow the {@link SearchPlanner}.
+ *
+ * Every write is validated as a whole before anything changes, so a rejected batch leaves the
+ * collection as it was. Errors: INVALID_ARGUMENT (`invalid_argument`) for a bad point or filter,
+ * RESOURCE_EXHAUSTED (`resource_exhausted`) past `collectionPointsMax` or the 4 GiB vector store.
+ *
+ * Sequences (for durable storage): each write carries the sequence of its WAL record and writes are
+ * applied in ascending sequence. A write whose sequence is not above {@link appliedSequence} was
+ * applied already and changes nothing, and every slot records the sequence of the last write that
+ * touched it (an upsert never overwrites a point written by a later sequence), so replaying a log
+ * twice changes nothing. Validation ({@link prepareUpsert}) is separate from application
+ * ({@link applyUpsert}), which never fails for a validated batch: the WAL record is written between
+ * the two. {@link snapshot} and {@link restore} take and rebuild the exact state at a sequence.
+ */
+export class MemoryCollection {
+  private readonly store: VectorStore;
+  /** The graph; undefined for dot-product collections, which are always searched exactly. */
+  private readonly graph: HnswIndex | undefined;
+  /** Links written slots into the graph; undefined when there is no graph. */
+  private readonly indexer: Indexer | undefined;
+  private readonly table: PointTable;
+  private readonly planner: SearchPlanner;
+  private lastSequence = 0;
+  /** The vector copy of a snapshot taken by {@link beginSnapshot}, while it runs. */
+  private rowCopy: RowCopy | undefined;
+  /** The plan of the last search (for tests and the benchmark). */
+  lastPlan: SearchPlan = "exact";
+
+  /**
+   * An empty collection (`restored` is for {@link restore}).
+   * @throws RangeError (from the index) for a dimension below 1 or HNSW parameters out of range.
+   */
+  constructor(
+    readonly spec: Readonly<CollectionSpec>,
+    private readonly limits: Readonly<CollectionLimits>,
+    indexing: Readonly<IndexingConfig>,
+    restored?: CollectionState,
+  ) {
+    const parts = restored === undefined ? emptyParts(spec) : restoreParts(spec, restored);
+    this.store = parts.store;
+    this.graph = parts.graph;
+    this.table = parts.table;
+    this.lastSequence = restored?.sequence ?? 0;
+    const table = this.table;
+    this.planner = new SearchPlanner(indexing, () => ({ mask: table.live, slotCount: table.slotCount }));
+    if (this.graph === undefined) return;
+    this.indexer = new Indexer(this.graph, (slot) => table.live[slot] === 1, indexing.indexSliceMs);
+    this.indexer.ensureCapacity(table.live.length);
+    for (const slot of parts.pending) this.indexer.enqueue(slot);
+    this.indexer.schedule();
+  }
+
+  /**
+   * Rebuilds a collection from a {@link CollectionState} (as read from a segment file): the vectors in
+   * one bulk copy, the graph from its bytes (no rebuild); the `ids`, `payloads` and `payloadBytes`
+   * arrays are taken over (the caller must not use them afterwards). Points that were waiting to be
+   * linked into the graph are queued again.
+   *
+   * @throws VectorDbError data_loss (DATA_LOSS) when the state is inconsistent (sizes, counts, a
+   *   duplicate or missing id, a free slot that is live, graph bytes that do not fit the store).
+   */
+  static restore(spec: Readonly<CollectionSpec>, limits: Readonly<CollectionLimits>, indexing: Readonly<IndexingConfig>, state: CollectionState): MemoryCollection {
+    return new MemoryCollection(spec, limits, indexing, state);
+  }
+
+  /** The sequence of the last write applied (0 when none). */
+  get appliedSequence(): number {
+    return this.lastSequence;
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Number of points stored. */
+  get size(): number {
+    return this.table.liveCount;
+  }
+
+  /** Point count, points linked into the graph, and approximate memory. */
+  stats(): CollectionStats {
+    return { pointCount: this.size, memoryBytes: this.memoryBytes(), indexedPointCount: this.indexedPointCount() };
+  }
+
+  /**
+   * Approximate bytes of memory held: the vector store and graph as allocated, plus per slot its id
+   * (2 bytes per UTF-16 unit), a fixed overhead for the map entry and array slots, and twice the
+   * payload's JSON size (parsed objects take roughly that). An estimate for capacity planning.
+   */
+  memoryBytes(): number {
+    const graph = this.graph?.allocatedBytes ?? 0;
+    const { slotCount, idBytesTotal, payloadBytesTotal } = this.table;
+    return this.store.allocatedBytes + graph + slotCount * pointOverheadBytes + idBytesTotal + 2 * payloadBytesTotal;
+  }
+
+  /** Live points linked into the graph: all of them once background indexing has caught up. */
+  indexedPointCount(): number {
+    if (this.indexer === undefined) return this.table.liveCount;
+    const live = this.table.live;
+    return this.table.liveCount - this.indexer.countPending((slot) => live[slot] === 1);
+  }
+
+  /** Resolves when every pending point is linked into the graph (at once if none is). */
+  whenIndexed(): Promise<void> {
+    return this.indexer?.whenIndexed() ?? Promise.resolve();
+  }
+
+  /** Stops background indexing; the collection is being dropped or the server is closing. */
+  close(): void {
+    this.indexer?.close();
+  }
+
+  /**
+   * Inserts or replaces points: {@link prepareUpsert} then {@link applyUpsert} with the next sequence.
+   * The points are searchable on return; they are linked into the graph in the background.
+   *
+   * @param field name of the list in error messages, e.g. `points` → `points[3].vector: ...`.
+   * @throws VectorDbError as {@link prepareUpsert}; on any error nothing is written.
+   */
+  upsert(points: readonly PointInput[], field = "points"): UpsertResult {
+    const prepared = this.prepareUpsert(points, field);
+    return this.applyUpsert(prepared.points, prepared.payloadBytes);
+  }
+
+  /**
+   * Validates an upsert batch without changing anything (see `validatePoints`), and checks that the
+   * new points fit below `collectionPointsMax` and the 4 GiB store, counting `newPointsInFlight`
+   * points of batches validated but not yet applied.
+   *
+   * @param field name of the list in error messages.
+   * @throws VectorDbError invalid_argument (INVALID_ARGUMENT) naming the point and field;
+   *   resource_exhausted (RESOURCE_EXHAUSTED) when the collection would exceed `collectionPointsMax`
+   *   or its 4 GiB vector store.
+   */
+  prepareUpsert(points: readonly PointInput[], field = "points", newPointsInFlight = 0): PreparedUpsert {
+    const { json, sizes } = validatePoints(points, field, this.spec, this.limits);
+    const newPoints = this.table.countNew(points);
+    const held = this.size + newPointsInFlight;
+    if (held + newPoints > this.limits.collectionPointsMax) {
+      throw new VectorDbError(
+        "resource_exhausted",
+        `${field}: collection "${this.name}" holds ${held} points${newPointsInFlight > 0 ? " (counting writes in progress)" : ""}; ${newPoints} more would exceed collection_points_max ${this.limits.collectionPointsMax}`,
+      );
+    }
+    const slotsNeeded = this.table.slotCount + this.table.slotsToGrow(newPointsInFlight + newPoints);
+    if (slotsNeeded > this.store.rowsMax) {
+      throw new VectorDbError(
+        "resource_exhausted",
+        `${field}: collection "${this.name}" would need ${slotsNeeded} vectors of dimension ${this.spec.dimension}, more than its 4 GiB vector store holds (${this.store.rowsMax})`,
+      );
+    }
+    return { points, payloadJson: json, payloadBytes: sizes, newPoints };
+  }
+
+  /**
+   * Applies a batch that passed {@link prepareUpsert} (or was read back from the WAL) as the write with
+   * `sequence` (default: the next one). Nothing happens when `sequence` is not above
+   * {@link appliedSequence} (the write was applied already); a point whose slot was last written by a
+   * later sequence is left alone. Never throws for a validated batch, apart from running out of memory.
+   *
+   * @param payloadBytes each payload's JSON size in bytes (for the memory estimate).
+   * @returns how many points were inserted and how many replaced.
+   */
+  applyUpsert(points: readonly PointInput[], payloadBytes: readonly number[], sequence = this.lastSequence + 1): UpsertResult {
+    if (sequence <= this.lastSequence) return { inserted: 0, updated: 0 };
+    this.lastSequence = sequence;
+    const table = this.table;
+    this.ensureSlotCapacity(table.slotCount + table.slotsToGrow(table.countNew(points)));
+    let inserted = 0;
+    let updated = 0;
+    points.forEach((point, i) => {
+      const bytes = payloadBytes[i] ?? 0;
+      const existing = table.slotById.get(point.id);
+      if (existing === undefined) {
+        const slot = table.takeSlot();
+        this.writeRow(slot, point.vector);
+        table.insert(slot, point, bytes, sequence);
+        inserted++;
+      } else {
+        if (table.pointSequences[existing]! >= sequence) return;
+        this.writeRow(existing, point.vector);
+        table.update(existing, point.payload, bytes, sequence);
+        updated++;
+      }
+    });
+    this.indexer?.schedule();
+    return { inserted, updated };
+  }
+
+  /** The points with these ids that exist, in the order asked; missing ids are left out. */
+  get(ids: readonly string[], options: { withPayload: boolean; withVector: boolean }): PointRecord[] {
+    const records: PointRecord[] = [];
+    for (const id of ids) {
+      const slot = this.table.slotById.get(id);
+      if (slot !== undefined) records.push(this.record(slot, options.withPayload, options.withVector));
+    }
+    return records;
+  }
+
+  /**
+   * Deletes the points with these ids as the write with `sequence` (default: the next one); returns
+   * how many existed. Unknown ids are ignored; a sequence not above {@link appliedSequence} changes
+   * nothing and returns 0.
+   */
+  deleteIds(ids: readonly string[], sequence = this.lastSequence + 1): number {
+    if (sequence <= this.lastSequence) return 0;
+    this.lastSequence = sequence;
+    let deleted = 0;
+    for (const id of ids) {
+      const slot = this.table.slotById.get(id);
+      if (slot === undefined) continue;
+      this.table.remove(slot, sequence);
+      if (this.graph?.has(slot) === true) this.graph.markDeleted(slot);
+      deleted++;
+    }
+    return deleted;
+  }
+
+  /**
+   * Deletes every point matching `filter` as the write with `sequence` (default: the next one);
+   * returns how many. The filter is evaluated against the state at that sequence, so replaying the
+   * same writes in order deletes the same points.
+   */
+  deleteByFilter(filter: Filter, sequence = this.lastSequence + 1): number {
+    if (sequence <= this.lastSequence) return 0;
+    const { ids, payloads, live, slotCount } = this.table;
+    const doomed: string[] = [];
+    for (let slot = 0; slot < slotCount; slot++) {
+      const id = ids[slot];
+      if (live[slot] === 1 && id !== undefined && matchesFilter(filter, id, payloads[slot])) doomed.push(id);
+    }
+    return this.deleteIds(doomed, sequence);
+  }
+
+  /**
+   * The exact state at {@link appliedSequence}, copied synchronously (vector rows, graph bytes, masks
+   * and sequences are copied; ids and payloads are immutable values whose arrays are copied). Writes
+   * may continue while the caller encodes it. See {@link beginSnapshot} for the same state with a
+   * shorter pause.
+   */
+  snapshot(): CollectionState {
+    const state = this.snapshotWithoutVectors();
+    state.vectors = this.store.rowBytesView(state.slotCount).slice();
+    return state;
+  }
+
+  /**
+   * The exact state at {@link appliedSequence}, like {@link snapshot}, with a shorter pause: everything
+   * but the vector rows is copied now, and the rows are copied in slices between which the event loop
+   * runs, copy-on-write (see {@link RowCopy}), until `vectorsCopied` resolves. One snapshot copy at a
+   * time per collection.
+   *
+   * @throws Error if the vectors of a previous `beginSnapshot` are still being copied.
+   */
+  beginSnapshot(): { state: CollectionState; vectorsCopied: Promise<void> } {
+    if (this.rowCopy !== undefined) throw new Error(`collection "${this.name}": a snapshot is being copied already`);
+    const state = this.snapshotWithoutVectors();
+    const copy = new RowCopy(this.store, state.slotCount, this.spec.dimension);
+    state.vectors = copy.target;
+    this.rowCopy = copy;
+    const vectorsCopied = copy.run(() => {
+      this.rowCopy = undefined;
+    });
+    return { state, vectorsCopied };
+  }
+
+  /**
+   * The `k` points nearest to `params.vector` that pass the filter and the score threshold, best first,
+   * by the plan the {@link SearchPlanner} chooses. `ef` (default the collection's) is raised to `k`.
+   *
+   * @throws VectorDbError invalid_argument when the query's dimension is wrong, a component is not
+   *   finite, or (cosine) the query is a zero vector.
+   */
+  search(params: SearchParams): Hit[] {
+    checkVector(params.vector, "vector", this.spec);
+    if (this.table.liveCount === 0) return [];
+    const { ids, payloads, live } = this.table;
+    const filter = params.filter;
+    const accept = filter === undefined ? undefined : (slot: number) => matchesFilter(filter, ids[slot]!, payloads[slot]);
+    const maxDistance = params.scoreThreshold === undefined ? Number.POSITIVE_INFINITY : internalThreshold(this.spec.distance, params.scoreThreshold);
+    const k = Math.min(params.k, this.table.liveCount);
+    const top = new TopK(k);
+    const graphUsable = this.graph !== undefined && this.graph.size > 0;
+    const plan = this.planner.plan({ graphUsable, exact: params.exact, liveCount: this.table.liveCount, accept });
+    this.lastPlan = plan;
+    if (this.graph === undefined || this.indexer === undefined || plan === "exact" || plan === "filtered-exact") {
+      this.store.setQuery(params.vector);
+      scanRows(this.store, top, { end: this.table.slotCount, mask: live }, { accept, maxDistance });
+    } else {
+      this.searchGraph(this.graph, this.indexer, params, k, top, accept, maxDistance);
+    }
+    return this.hits(top, params);
+  }
+
+  /**
+   * Links pending slots into the graph for at most `budgetMs` ms (at least one slot); returns whether
+   * some are left. Exposed for tests and benchmarks; the server runs it from the background indexer.
+   */
+  indexStep(budgetMs: number): boolean {
+    return this.indexer?.step(budgetMs) ?? false;
+  }
+
+  /** Checks the graph's invariants (see HnswIndex.checkIntegrity); throws an Error naming a violation. */
+  checkIntegrity(): void {
+    this.graph?.checkIntegrity();
+  }
+
+  /** Walks the graph for the linked slots, then scores the pending ones exactly into the same `top`. */
+  private searchGraph(
+    graph: HnswIndex,
+    indexer: Indexer,
+    params: SearchParams,
+    k: number,
+    top: TopK,
+    accept: ((slot: number) => boolean) | undefined,
+    maxDistance: number,
+  ): void {
+    const live = this.table.live;
+    const pendingFlags = indexer.pendingFlags;
+    const ef = Math.max(params.ef ?? this.spec.hnsw.ef, k);
+    // Pending slots are scored exactly below; a reused slot still linked under its old vector is one.
+    const allowed =
+      accept === undefined
+        ? (slot: number) => live[slot] === 1 && pendingFlags[slot] === 0
+        : (slot: number) => live[slot] === 1 && pendingFlags[slot] === 0 && accept(slot);
+    const found = graph.search(params.vector, k, ef, allowed);
+    for (let i = 0; i < found.ids.length; i++) {
+      if (found.distances[i]! <= maxDistance) top.push(found.distances[i]!, found.ids[i]!);
+    }
+    if (indexer.hasPending) {
+      // graph.search left the query in the store's scratch.
+      const pendingLive = indexer.pendingSlots((slot) => live[slot] === 1);
+      scanRows(this.store, top, { list: pendingLive }, { accept, maxDistance });
+    }
+  }
+
+  /** The hits in `top`, best first, with payloads and vectors as asked. */
+  private hits(top: TopK, params: SearchParams): Hit[] {
+    const found = top.drainSorted();
+    const hits: Hit[] = [];
+    for (let i = 0; i < found.slots.length; i++) {
+      const slot = found.slots[i]!;
+      const hit: Hit = { id: this.table.ids[slot]!, score: scoreOf(this.spec.distance, found.distances[i]!) };
+      const payload = this.table.payloads[slot];
+      if (params.withPayload && payload !== undefined) hit.payload = payload;
+      if (params.withVector) hit.vector = this.store.read(slot);
+      hits.push(hit);
+    }
+    return hits;
+  }
+
+  /** Everything of a snapshot but the vector rows (`vectors` is left empty). */
+  private snapshotWithoutVectors(): CollectionState {
+    const live = this.table.live;
+    const pending = this.indexer?.pendingSlots((slot) => live[slot] === 1) ?? [];
+    return captureState(this.table, this.lastSequence, pending, this.graph);
+  }
+
+  /** Writes a point's vector into row `slot`, saving the old row first for a snapshot being copied. */
+  private writeRow(slot: number, vector: Float32Array): void {
+    this.rowCopy?.preserve(slot);
+    this.store.write(slot, vector);
+    this.indexer?.enqueue(slot);
+  }
+
+  private ensureSlotCapacity(slots: number): void {
+    this.store.ensureCapacity(slots);
+    this.table.ensureCapacity(slots);
+    this.indexer?.ensureCapacity(this.table.live.length);
+  }
+
+  private record(slot: number, withPayload: boolean, withVector: boolean): PointRecord {
+    const record: PointRecord = { id: this.table.ids[slot]! };
+    if (withVector) record.vector = this.store.read(slot);
+    const payload = this.table.payloads[slot];
+    if (withPayload && payload !== undefined) record.payload = payload;
+    return record;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The data directory on disk:
+ *
+ * ```
+ * <dataDir>/
+ *   LOCK                          pid of the server using the directory (lock.ts)
+ *   collections/
+ *     <name>/                     one folder per collection (names are [A-Za-z0-9_-]{1,64}); its
+ *                                 files are the collection's (src/collection/disk/layout.ts)
+ *     <name>.tmp-<hex>/           a collection being created (removed on open: never acknowledged)
+ *     <name>.dropped-<hex>/       a collection being dropped (removed on open: the drop was durable)
+ * ```
+ *
+ * Creating a collection writes its folder under a temporary name, fsyncs the file and the folder,
+ * renames it to `<name>` and fsyncs `collections/`. Dropping renames `<name>` to a `.dropped-` name,
+ * fsyncs `collections/`, then deletes it. Both are atomic: after a crash the collection either exists
+ * whole or not at all.
+ *
+ * Every failure is a {@link VectorDbError}: I/O errors are `unavailable` (UNAVAILABLE) naming the path.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { collectionNamePattern, collectionNameSource, encodeSpec, specFileName, type CollectionSpec } from "../collection/index.js";
+import { VectorDbError } from "../errors.js";
+import { fsyncDirectory, ioError as storageIoError, writeFileAtomic } from "../storage/index.js";
+
+/** The folder of collections inside the data directory. */
+export const collectionsDirName = "collections";
+
+const leftoverDirPattern = new RegExp(`^${collectionNameSource}\\.(tmp|dropped)-[0-9a-f]+$`);
+
+/** Every I/O failure of the data directory is UNAVAILABLE, a missing entry included. */
+function ioError(path: string, action: string, error: unknown): VectorDbError {
+  return storageIoError(path, action, error, "unavailable");
+}
+
+/** The folder of collections of a data directory. */
+export function collectionsDir(dataDir: string): string {
+  return join(dataDir, collectionsDirName);
+}
+
+/**
+ * Creates `<dataDir>/collections/` if needed (and the data directory itself), durably.
+ * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
+ */
+export async function prepareDataDir(dataDir: string): Promise<void> {
+  const dir = collectionsDir(dataDir);
+  try {
+    const created = await mkdir(dir, { recursive: true });
+    if (created !== undefined) {
+      await fsyncDirectory(dataDir);
+      await fsyncDirectory(join(dataDir, ".."));
+    }
+  } catch (error) {
+    throw ioError(dir, "creating the data directory", error);
+  }
+}
+
+/** The collection folders found by {@link scanCollections}. */
+export interface CollectionScan {
+  /** Names of the collection folders, sorted. */
+  names: string[];
+  /** Leftover `.tmp-` / `.dropped-` folders that were removed. */
+  removed: string[];
+  /** Entries that are neither (left alone). */
+  ignored: string[];
+}
+
+/**
+ * Lists the collection folders of `collections/` and removes the temporary ones a crash left behind
+ * (a create that was never acknowledged, or a drop that was already durable).
+ * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
+ */
+export async function scanCollections(dataDir: string): Promise<CollectionScan> {
+  const dir = collectionsDir(dataDir);
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    throw ioError(dir, "listing collections", error);
+  }
+  const scan: CollectionScan = { names: [], removed: [], ignored: [] };
+  for (const entry of entries) {
+    if (entry.isDirectory() && collectionNamePattern.test(entry.name)) scan.names.push(entry.name);
+    else if (leftoverDirPattern.test(entry.name)) scan.removed.push(entry.name);
+    else scan.ignored.push(entry.name);
+  }
+  for (const name of scan.removed) {
+    try {
+      await rm(join(dir, name), { recursive: true, force: true });
+    } catch (error) {
+      throw ioError(join(dir, name), "removing a leftover folder", error);
+    }
+  }
+  if (scan.removed.length > 0) await fsyncDirectory(dir);
+  scan.names.sort();
+  return scan;
+}
+
+/**
+ * Creates the folder of a new collection atomically and durably (see the module documentation) and
+ * returns its path. The WAL is created when the collection is opened.
+ * @throws VectorDbError already_exists (ALREADY_EXISTS) if the folder exists; unavailable
+ *   (UNAVAILABLE) on an I/O error (nothing is left under the final name).
+ */
+export async function createCollectionDir(dataDir: string, spec: Readonly<CollectionSpec>): Promise<string> {
+  const parent = collectionsDir(dataDir);
+  const final = join(parent, spec.name);
+  const temporary = join(parent, `${spec.name}.tmp-${randomBytes(8).toString("hex")}`);
+  try {
+    await mkdir(temporary);
+    // Fsyncs the file and the temporary folder.
+    await writeFileAtomic(join(temporary, specFileName), [Buffer.from(encodeSpec(spec), "utf8")]);
+    try {
+      await rename(temporary, final);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOTEMPTY" || code === "EEXIST") throw new VectorDbError("already_exists", `name: collection "${spec.name}" already exists on disk (${final})`);
+      throw error;
+    }
+  } catch (error) {
+    await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
+    throw ioError(final, "creating the collection folder", error);
+  }
+  await fsyncDirectory(parent);
+  return final;
+}
+
+/**
+ * Drops a collection folder atomically and durably: renames it to a `.dropped-` name, fsyncs
+ * `collections/`, then deletes it (a crash during the delete leaves a folder that the next open removes).
+ * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
+ */
+export async function dropCollectionDir(dataDir: string, name: string): Promise<void> {
+  const parent = collectionsDir(dataDir);
+  const dir = join(parent, name);
+  const doomed = join(parent, `${name}.dropped-${randomBytes(8).toString("hex")}`);
+  try {
+    await rename(dir, doomed);
+  } catch (error) {
+    throw ioError(dir, "renaming the collection folder for the drop", error);
+  }
+  await fsyncDirectory(parent);
+  try {
+    await rm(doomed, { recursive: true, force: true });
+  } catch (error) {
+    throw ioError(doomed, "deleting the dropped collection folder", error);
+  }
+}
