@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { ServerConfig } from "./config.js";
 import { Database, type DatabaseCloseOptions, type DatabaseOpenReport } from "./db/index.js";
 import { createLogger } from "./logger.js";
+import { dataServices } from "./service/index.js";
 import { startServer, type RunningServer } from "./transport/index.js";
 
 /** A started database server: the gRPC server and the database behind it. */
@@ -19,7 +20,7 @@ export interface VectorDbServer {
 }
 
 /**
- * Starts the server: binds the port (health NOT_SERVING, data calls UNAVAILABLE), opens the database
+ * Starts the server: wires the data services to the database, binds the port (health NOT_SERVING, data calls UNAVAILABLE), opens the database
  * in `config.dataDir` (locks it and recovers every collection: segment, then WAL replay), then switches
  * health to SERVING. A collection that fails recovery answers its own error (e.g. DATA_LOSS) while the
  * others serve.
@@ -29,7 +30,7 @@ export interface VectorDbServer {
  */
 export async function openServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel)): Promise<VectorDbServer> {
   const db = new Database(config, logger);
-  const server = await startServer(config, db, logger);
+  const server = await startServer(config, dataServices(db, config), logger);
   let recovery: DatabaseOpenReport;
   try {
     recovery = await db.open();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeConfig } from "../src/config.js";
 import { Database } from "../src/db/index.js";
 import { createLogger } from "../src/logger.js";
+import { dataServices } from "../src/service/index.js";
 import { startServer } from "../src/transport/index.js";
 import { Distance, RpcError, VectorDbClient, type IngestRequestInit } from "../src/client/index.js";
 import { bufCurl } from "./helpers/buf-curl.js";
@@ -85,7 +86,7 @@ describe("server reflection through buf curl", () => {
 describe("health while starting and shutting down", () => {
   it("says NOT_SERVING and answers UNAVAILABLE until the server is ready, and NOT_SERVING once it shuts down", async () => {
     const config = makeConfig({ host: "127.0.0.1", port: 0, shutdownGraceMs: 1_000 });
-    const server = await startServer(config, new Database(config), createLogger("silent"));
+    const server = await startServer(config, dataServices(new Database(config), config), createLogger("silent"));
     const client = new VectorDbClient(`127.0.0.1:${server.port}`);
     try {
       expect(await client.health()).toBe("NOT_SERVING");

@@ -2,17 +2,20 @@ import { Command, Option } from "commander";
 import {
   CreateCollectionResponseSchema,
   DeleteCollectionResponseSchema,
+  distanceNames,
+  distanceToProto,
   GetCollectionResponseSchema,
   ListCollectionsResponseSchema,
+  type DistanceKind,
 } from "../client/index.js";
 import { action } from "./cli-errors.js";
 import { print, withClient } from "./client-context.js";
-import { distanceNames, distanceOf, integerIn, messageJson, type DistanceName } from "./parse.js";
+import { integerIn, messageJson } from "./parse.js";
 
 /** Options of `collections create`. */
 interface CreateOptions {
   dimension: number;
-  distance: DistanceName;
+  distance: DistanceKind;
   m?: number;
   efConstruction?: number;
   ef?: number;
@@ -50,7 +53,7 @@ export function collectionsCommand(): Command {
           {
             name,
             dimension: options.dimension,
-            distance: distanceOf(options.distance),
+            distance: distanceToProto(options.distance),
             hnsw: { m: options.m ?? 0, efConstruction: options.efConstruction ?? 0, ef: options.ef ?? 0 },
           },
           { timeoutMs },

@@ -1,11 +1,11 @@
 import { Presets, SingleBar } from "cli-progress";
 import { Command, Option } from "commander";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { RpcError, type VectorDbClient } from "../client/index.js";
+import { distanceNames, distanceToProto, RpcError, type DistanceKind, type VectorDbClient } from "../client/index.js";
 import { action, UsageError } from "./cli-errors.js";
 import { callTimeoutMsDefault, print, withClient } from "./client-context.js";
 import { hnswOptions } from "./collections-command.js";
-import { distanceNames, distanceOf, integerIn, type DistanceName } from "./parse.js";
+import { integerIn } from "./parse.js";
 import { fileBytes, inspectFvecsFile, streamFvecsRecords, streamJsonlRecords, vectorFileFormat } from "./vector-files.js";
 
 /** Points per Ingest message when `--batch-size` is not given. */
@@ -16,7 +16,7 @@ interface IngestOptions {
   collection: string;
   batchSize: number;
   create?: boolean;
-  distance?: DistanceName;
+  distance?: DistanceKind;
   m?: number;
   efConstruction?: number;
   ef?: number;
@@ -134,7 +134,7 @@ async function createCollection(client: VectorDbClient, options: IngestOptions, 
     {
       name: options.collection,
       dimension,
-      distance: distanceOf(options.distance!),
+      distance: distanceToProto(options.distance!),
       hnsw: { m: options.m ?? 0, efConstruction: options.efConstruction ?? 0, ef: options.ef ?? 0 },
     },
     { timeoutMs },

@@ -1,6 +1,5 @@
 import { fromJson, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { InvalidArgumentError } from "commander";
-import { Distance } from "../client/index.js";
 import { FilterSchema, type Filter } from "../client/index.js";
 import { UsageError } from "./cli-errors.js";
 
@@ -8,24 +7,6 @@ import { UsageError } from "./cli-errors.js";
  * Parsers of option values (commander `argParser`s throw InvalidArgumentError, which commander reports
  * as a usage error, exit 2) and the JSON printer of responses.
  */
-
-/** Distance names accepted on the command line. */
-export const distanceNames = ["cosine", "dot", "euclidean"] as const;
-
-/** A distance name from {@link distanceNames}. */
-export type DistanceName = (typeof distanceNames)[number];
-
-/** The proto enum value of a distance name. */
-export function distanceOf(name: DistanceName): Distance {
-  switch (name) {
-    case "cosine":
-      return Distance.COSINE;
-    case "dot":
-      return Distance.DOT;
-    case "euclidean":
-      return Distance.EUCLIDEAN;
-  }
-}
 
 /**
  * An argParser for an integer in `min..max` (decimal digits only).

@@ -4,7 +4,8 @@ import * as grpc from "@grpc/grpc-js";
 import { service as healthServiceDefinition } from "grpc-health-check";
 import { CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
 import { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
-import { grpcServiceDefinition } from "../transport/adapter.js";
+import { defaultLimits } from "../config.js";
+import { grpcServiceDefinition, RpcError, rpcErrorOf } from "../rpc/index.js";
 
 /** Per-call options. */
 export interface CallOptions {
@@ -20,23 +21,6 @@ export interface StreamCallOptions extends CallOptions {
   onSent?: (index: number, message: unknown) => void;
 }
 
-/** A failed call: the gRPC status and the server's message (which leads with `[code]`). */
-export class RpcError extends Error {
-  override readonly name = "RpcError";
-  constructor(
-    /** gRPC status number (3 INVALID_ARGUMENT, 5 NOT_FOUND, ...). */
-    readonly status: number,
-    /** The server's message. */
-    readonly details: string,
-  ) {
-    super(`${grpc.status[status] ?? status}: ${details}`);
-  }
-  /** The status name, e.g. `INVALID_ARGUMENT`. */
-  get statusName(): string {
-    return grpc.status[this.status] ?? String(this.status);
-  }
-}
-
 type MethodsOf<S> = S extends { method: infer M } ? M : never;
 type ClientMethodOf<M> = M extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
   ? (request: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>
@@ -46,14 +30,6 @@ type ClientMethodOf<M> = M extends { methodKind: "unary"; input: infer I extends
 
 /** Promise-based methods of a generated service, keyed by `localName` (`search`, `ingest`, ...). */
 export type TypedClient<S extends DescService> = { [K in keyof MethodsOf<S>]: ClientMethodOf<MethodsOf<S>[K]> };
-
-function toRpcError(error: unknown): Error {
-  if (error !== null && typeof error === "object" && "code" in error && typeof error.code === "number") {
-    const details = "details" in error && typeof error.details === "string" ? error.details : String(error);
-    return new RpcError(error.code, details);
-  }
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 function callOptionsOf(options: CallOptions | undefined): grpc.CallOptions {
   return options?.timeoutMs === undefined ? {} : { deadline: Date.now() + options.timeoutMs };
@@ -87,7 +63,7 @@ export function createTypedClient<S extends DescService>(service: S, client: grp
             create(method.input, request),
             new grpc.Metadata(),
             callOptionsOf(options),
-            (error, response) => (error ? reject(toRpcError(error)) : resolve(response)),
+            (error, response) => (error ? reject(rpcErrorOf(error)) : resolve(response)),
           );
           bindAbort(call, options?.signal);
         });
@@ -116,7 +92,7 @@ async function clientStream(
     response = new Promise((resolve, reject) => {
       const stream = client.makeClientStreamRequest(path, serialize, deserialize, new grpc.Metadata(), callOptionsOf(options), (error, value) => {
         settled = true;
-        if (error) reject(toRpcError(error));
+        if (error) reject(rpcErrorOf(error));
         else resolve(value);
       });
       resolveCall(stream);
@@ -179,7 +155,7 @@ export class VectorDbClient {
     readonly address: string,
     options: VectorDbClientOptions = {},
   ) {
-    const messageBytesMax = options.messageBytesMax ?? 64 * 1024 * 1024;
+    const messageBytesMax = options.messageBytesMax ?? defaultLimits.messageBytesMax;
     this.channel = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), {
       "grpc.max_receive_message_length": messageBytesMax,
       "grpc.max_send_message_length": messageBytesMax,
@@ -202,7 +178,7 @@ export class VectorDbClient {
         { service },
         new grpc.Metadata(),
         callOptionsOf(options),
-        (error, response) => (error ? reject(toRpcError(error)) : resolve(String((response as { status: unknown }).status))),
+        (error, response) => (error ? reject(rpcErrorOf(error)) : resolve(String((response as { status: unknown }).status))),
       );
     });
   }

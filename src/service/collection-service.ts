@@ -5,7 +5,8 @@ import type { Database } from "../db/index.js";
 import { type CollectionInfo, CollectionInfoSchema, HnswConfigSchema } from "../../gen/vectordb/v1/collection_pb.js";
 import type { CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
 import { create } from "@bufbuild/protobuf";
-import { distanceFromProto, distanceToProto, hnswFromProto } from "./convert.js";
+import { distanceToProto } from "../rpc/index.js";
+import { distanceFromProto, hnswFromProto } from "./convert.js";
 import type { ServiceHandlers } from "./handler-types.js";
 
 /** A collection as the API reports it. */

@@ -14,7 +14,8 @@ import type {
 import type { HnswDefaults, Limits } from "../config.js";
 import { invalidArgument } from "../errors.js";
 import type { DistanceKind } from "../index/index.js";
-import { Distance, type HnswConfig } from "../../gen/vectordb/v1/collection_pb.js";
+import { distanceFromProto as rpcDistanceFromProto } from "../rpc/index.js";
+import type { Distance, HnswConfig } from "../../gen/vectordb/v1/collection_pb.js";
 import {
   type Filter as ProtoFilter,
   type Point,
@@ -32,28 +33,9 @@ import {
 
 /** The domain distance of a proto enum value. */
 export function distanceFromProto(distance: Distance, field: string): DistanceKind {
-  switch (distance) {
-    case Distance.COSINE:
-      return "cosine";
-    case Distance.DOT:
-      return "dot";
-    case Distance.EUCLIDEAN:
-      return "euclidean";
-    default:
-      throw invalidArgument(`${field}: must be DISTANCE_COSINE, DISTANCE_DOT or DISTANCE_EUCLIDEAN, got ${distance}`);
-  }
-}
-
-/** The proto enum value of a domain distance. */
-export function distanceToProto(distance: DistanceKind): Distance {
-  switch (distance) {
-    case "cosine":
-      return Distance.COSINE;
-    case "dot":
-      return Distance.DOT;
-    case "euclidean":
-      return Distance.EUCLIDEAN;
-  }
+  const kind = rpcDistanceFromProto(distance);
+  if (kind === undefined) throw invalidArgument(`${field}: must be DISTANCE_COSINE, DISTANCE_DOT or DISTANCE_EUCLIDEAN, got ${distance}`);
+  return kind;
 }
 
 /** Effective HNSW parameters: 0 (unset) takes the default; others must be inside the limits. */

@@ -23,3 +23,14 @@ type HandlerOf<M> = M extends { methodKind: "unary"; input: infer I extends Desc
 export type ServiceHandlers<S extends DescService> = {
   [K in keyof MethodsOf<S>]: HandlerOf<MethodsOf<S>[K]>;
 };
+
+/** A generated service and its handlers, ready to be served (see {@link bindService}). */
+export interface ServiceBinding {
+  readonly service: DescService;
+  readonly handlers: ServiceHandlers<DescService>;
+}
+
+/** Pairs a service with its handlers, checked against the service's methods. */
+export function bindService<S extends DescService>(service: S, handlers: ServiceHandlers<S>): ServiceBinding {
+  return { service, handlers: handlers as unknown as ServiceHandlers<DescService> };
+}

@@ -1,3 +1,3 @@
-export { startServer, serviceNames, type RunningServer } from "./server.js";
-export { grpcServiceDefinition, grpcServiceImplementation, methodPath } from "./adapter.js";
+export { startServer, type RunningServer } from "./server.js";
+export { grpcServiceImplementation, type CallHooks } from "./service-adapter.js";
 export { addReflection } from "./reflection.js";

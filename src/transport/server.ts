@@ -2,17 +2,12 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { ServerConfig } from "../config.js";
-import type { Database } from "../db/index.js";
 import { VectorDbError } from "../errors.js";
-import { collectionServiceHandlers, pointServiceHandlers } from "../service/index.js";
-import { CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
-import { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
+import { grpcServiceDefinition } from "../rpc/index.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
-import { type CallHooks, grpcServiceDefinition, grpcServiceImplementation } from "./adapter.js";
 import { addReflection } from "./reflection.js";
-
-/** The services this server exposes, by full name (also their names in the health service). */
-export const serviceNames = [CollectionService.typeName, PointService.typeName] as const;
+import type { ServiceBinding } from "../service/index.js";
+import { type CallHooks, grpcServiceImplementation } from "./service-adapter.js";
 
 /** After the data calls drain, how long health watchers get to receive NOT_SERVING before their streams close, in ms. */
 const watchersFlushMs = 100;
@@ -34,53 +29,64 @@ export interface RunningServer {
 }
 
 /**
- * Binds a grpc-js server with CollectionService, PointService, grpc.health.v1.Health and server
- * reflection on `config.host:config.port`. Health reports NOT_SERVING for "" and each service until
- * {@link RunningServer.setServing} is called, and the data services answer UNAVAILABLE until then.
- * Messages above `limits.messageBytesMax` are refused by grpc-js with RESOURCE_EXHAUSTED.
+ * Admission of data calls: refused with UNAVAILABLE until the server is serving and once it is
+ * closing; counts the calls in flight so that shutdown waits for them (and not for long-lived health
+ * Watch or reflection streams).
+ */
+class CallGate implements CallHooks {
+  serving = false;
+  closing = false;
+  private inFlight = 0;
+  private onIdle: (() => void) | undefined;
+
+  admit(): void {
+    if (this.closing) throw new VectorDbError("unavailable", "the server is shutting down");
+    if (!this.serving) throw new VectorDbError("unavailable", "the server is starting; retry shortly");
+  }
+
+  started(): void {
+    this.inFlight++;
+  }
+
+  finished(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) this.onIdle?.();
+  }
+
+  /** Runs `then` once no call is in flight (at once if none is). */
+  whenIdle(then: () => void): void {
+    if (this.inFlight === 0) then();
+    else this.onIdle = then;
+  }
+}
+
+/**
+ * Binds a grpc-js server with the given data services (CollectionService and PointService, wired in
+ * `src/main.ts`), grpc.health.v1.Health and server reflection on `config.host:config.port`. Health
+ * reports NOT_SERVING for "" and each service until {@link RunningServer.setServing} is called, and
+ * the data services answer UNAVAILABLE until then. Messages above `limits.messageBytesMax` are refused
+ * by grpc-js with RESOURCE_EXHAUSTED.
  *
  * @throws Error when the address cannot be bound (in use, bad host).
  */
-export async function startServer(config: ServerConfig, db: Database, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, services: readonly ServiceBinding[], logger: Logger): Promise<RunningServer> {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": config.limits.messageBytesMax,
     "grpc.max_send_message_length": config.limits.messageBytesMax,
   });
-  let serving = false;
-  let closing = false;
+  const gate = new CallGate();
+  const serviceNames = services.map(({ service }) => service.typeName);
   const health = new HealthImplementation({ "": "NOT_SERVING", ...Object.fromEntries(serviceNames.map((name) => [name, "NOT_SERVING"])) });
   const setHealth = (status: "SERVING" | "NOT_SERVING"): void => {
     health.setStatus("", status);
     for (const name of serviceNames) health.setStatus(name, status);
   };
-  // Data calls in flight; shutdown waits for these, not for long-lived health Watch or reflection streams.
-  let inFlight = 0;
-  let onIdle: (() => void) | undefined;
-  const hooks: CallHooks = {
-    admit() {
-      if (closing) throw new VectorDbError("unavailable", "the server is shutting down");
-      if (!serving) throw new VectorDbError("unavailable", "the server is starting; retry shortly");
-    },
-    started() {
-      inFlight++;
-    },
-    finished() {
-      inFlight--;
-      if (inFlight === 0) onIdle?.();
-    },
-  };
   const logInternal = (error: unknown, path: string): void => logger.error({ err: error, path }, "internal error");
-
-  server.addService(
-    grpcServiceDefinition(CollectionService),
-    grpcServiceImplementation(CollectionService, collectionServiceHandlers(db, config), logInternal, hooks),
-  );
-  server.addService(
-    grpcServiceDefinition(PointService),
-    grpcServiceImplementation(PointService, pointServiceHandlers(db, config), logInternal, hooks),
-  );
+  for (const { service, handlers } of services) {
+    server.addService(grpcServiceDefinition(service), grpcServiceImplementation(service, handlers, logInternal, gate));
+  }
   health.addToServer(server);
-  addReflection(server, [CollectionService, PointService, Health]);
+  addReflection(server, [...services.map(({ service }) => service), Health]);
 
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   const port = await new Promise<number>((resolve, reject) => {
@@ -94,30 +100,35 @@ export async function startServer(config: ServerConfig, db: Database, logger: Lo
     port,
     address: `${host}:${port}`,
     setServing(value) {
-      serving = value;
-      setHealth(value && !closing ? "SERVING" : "NOT_SERVING");
+      gate.serving = value;
+      setHealth(value && !gate.closing ? "SERVING" : "NOT_SERVING");
     },
     shutdown(graceMs = config.shutdownGraceMs) {
       closed ??= new Promise<void>((resolve) => {
-        closing = true;
+        gate.closing = true;
         setHealth("NOT_SERVING");
-        const timer = setTimeout(() => {
-          logger.warn({ graceMs }, "in-flight calls did not finish in time; cancelling them");
-          server.forceShutdown();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        // Once the data calls have drained, health Watch and reflection streams (which never end by
-        // themselves) are closed too, after a moment for watchers to receive NOT_SERVING.
-        const closeStreams = (): void => {
-          setTimeout(() => server.forceShutdown(), watchersFlushMs).unref();
-        };
-        if (inFlight === 0) closeStreams();
-        else onIdle = closeStreams;
+        drain(server, gate, graceMs, logger, resolve);
       });
       return closed;
     },
   };
+}
+
+/**
+ * Stops accepting calls, cancels those still running after `graceMs`, and resolves (`done`) once the
+ * server is closed. Once the data calls have drained, health Watch and reflection streams (which never
+ * end by themselves) are closed too, after a moment for watchers to receive NOT_SERVING.
+ */
+function drain(server: grpc.Server, gate: CallGate, graceMs: number, logger: Logger, done: () => void): void {
+  const timer = setTimeout(() => {
+    logger.warn({ graceMs }, "in-flight calls did not finish in time; cancelling them");
+    server.forceShutdown();
+  }, graceMs);
+  server.tryShutdown(() => {
+    clearTimeout(timer);
+    done();
+  });
+  gate.whenIdle(() => {
+    setTimeout(() => server.forceShutdown(), watchersFlushMs).unref();
+  });
 }

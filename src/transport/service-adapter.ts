@@ -1,46 +1,8 @@
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
-import * as grpc from "@grpc/grpc-js";
+import { create, type DescService } from "@bufbuild/protobuf";
+import type * as grpc from "@grpc/grpc-js";
 import { grpcStatusOf, VectorDbError } from "../errors.js";
+import { methodPath } from "../rpc/index.js";
 import type { CallContext, ServiceHandlers } from "../service/index.js";
-
-/** The grpc-js path of a method: `/vectordb.v1.PointService/Search`. */
-export function methodPath(method: DescMethod): string {
-  return `/${method.parent.typeName}/${method.name}`;
-}
-
-function serializer<Desc extends DescMessage>(schema: Desc): (message: MessageShape<Desc>) => Buffer {
-  return (message) => {
-    const bytes = toBinary(schema, message);
-    // grpc-js needs a Buffer; wrap the Uint8Array's memory without copying.
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  };
-}
-
-function deserializer<Desc extends DescMessage>(schema: Desc): (bytes: Buffer) => MessageShape<Desc> {
-  return (bytes) => fromBinary(schema, bytes);
-}
-
-/**
- * A grpc-js service definition built from a protobuf-es service descriptor: one entry per method,
- * keyed by the method's `localName`, with protobuf-es binary (de)serialisers. Used by both the server
- * and the typed client, so the wire format has one source: the generated descriptors in `gen/`.
- */
-export function grpcServiceDefinition(service: DescService): grpc.ServiceDefinition {
-  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const method of service.methods) {
-    definition[method.localName] = {
-      path: methodPath(method),
-      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
-      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-      requestSerialize: serializer(method.input) as (value: unknown) => Buffer,
-      requestDeserialize: deserializer(method.input),
-      responseSerialize: serializer(method.output) as (value: unknown) => Buffer,
-      responseDeserialize: deserializer(method.output),
-      originalName: method.name,
-    };
-  }
-  return definition;
-}
 
 /** Logs calls that fail with INTERNAL (bugs); the transport logs nothing else per call. */
 export type InternalErrorLogger = (error: unknown, path: string) => void;
