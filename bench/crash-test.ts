@@ -2,7 +2,7 @@
  * The crash script of issue 4: starts `vectordb serve --data-dir DIR` as a child process, runs a mixed
  * Ingest / Upsert / Delete workload against it, kills it with SIGKILL at a random moment, restarts it on
  * the same directory and checks that every acknowledged write survived, for any number of rounds (see
- * bench/crash-harness.ts for what is checked).
+ * src/testing/crash/run.ts for what is checked).
  *
  * Usage: npm run crash-test -- [--rounds 1000] [--seed N] [--kill-min-ms 50] [--kill-max-ms 800]
  *          [--ids 3000] [--dimension 16] [--recovery-kill-rate 0.15] [--data-dir DIR] [--keep]
@@ -16,7 +16,7 @@
  */
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
-import { formatDetails, formatRound, formatSummary, runCrashTest } from "./crash-harness.js";
+import { formatDetails, formatRound, formatSummary, runCrashTest } from "../src/testing/crash/index.js";
 
 function usage(message: string): never {
   console.error(`error: ${message}`);

@@ -17,15 +17,15 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { readFvecsFile } from "../src/cli/vector-files.js";
-import { readIvecsFile } from "../src/cli/ground-truth.js";
+import { readFvecsFile, readIvecsFile } from "../src/datasets/index.js";
 import { FlatIndex, HnswIndex, type DistanceKind } from "../src/index/index.js";
+import { seededRandom } from "../src/random.js";
+import { datasetsDir, projectRoot } from "../src/testing/index.js";
 
-const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const datasetsDir = process.env.VECTORDB_DATASETS ?? resolve(projectDir, "../shared/datasets");
+const projectDir = projectRoot();
+const datasetsRoot = datasetsDir();
 const hnswlibDir = process.env.HNSWLIB_NODE_DIR ?? resolve(projectDir, "../hnswlib-beside");
 
 const { values: options } = parseArgs({
@@ -73,22 +73,11 @@ async function loadFiles(name: string, distance: DistanceKind, base: string, que
   };
 }
 
-/** mulberry32, as in the tests: reproducible data. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(state ^ (state >>> 15), 1 | state);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function synthetic(): Dataset {
   const count = 50_000;
   const dimension = 64;
   const clusters = 200;
-  const random = rng(20261120);
+  const random = seededRandom(20261120);
   const centres = Array.from({ length: clusters }, () => Float32Array.from({ length: dimension }, () => random() * 20 - 10));
   const point = (): Float32Array => {
     const centre = centres[Math.floor(random() * clusters)]!;
@@ -211,17 +200,17 @@ const loaders: Record<string, () => Promise<Dataset | undefined>> = {
     loadFiles(
       "sift10k",
       "euclidean",
-      join(datasetsDir, "sift10k/siftsmall_base.fvecs"),
-      join(datasetsDir, "sift10k/siftsmall_query.fvecs"),
-      join(datasetsDir, "sift10k/siftsmall_groundtruth.ivecs"),
+      join(datasetsRoot, "sift10k/siftsmall_base.fvecs"),
+      join(datasetsRoot, "sift10k/siftsmall_query.fvecs"),
+      join(datasetsRoot, "sift10k/siftsmall_groundtruth.ivecs"),
     ),
   "glove-100k": () =>
     loadFiles(
       "glove-100k",
       "cosine",
-      join(datasetsDir, "glove-100-wink/glove100_base.fvecs"),
-      join(datasetsDir, "glove-100-wink/glove100_query.fvecs"),
-      join(datasetsDir, "glove-100-wink/glove100_groundtruth.ivecs"),
+      join(datasetsRoot, "glove-100-wink/glove100_base.fvecs"),
+      join(datasetsRoot, "glove-100-wink/glove100_query.fvecs"),
+      join(datasetsRoot, "glove-100-wink/glove100_groundtruth.ivecs"),
     ),
   synthetic: async () => synthetic(),
 };

@@ -7,11 +7,11 @@
  * Usage: npm run bench:kernels. Prints a table and writes bench/results/kernels-<date>.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { batchRowsMax, dotAt, l2SquaredAt, VectorStore } from "../src/index/index.js";
+import { projectRoot } from "../src/testing/index.js";
 
-const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const projectDir = projectRoot();
 const rows = 10_000;
 const repetitions = 30;
 

@@ -14,21 +14,20 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Distance, VectorDbClient, type IngestRequestInit } from "../src/client/index.js";
 
 /** Search options a benchmark mode adds to every query. */
 type SearchExtra = { exact?: boolean; ef?: number };
-import { readFvecsFile, type FvecsData } from "../src/cli/vector-files.js";
-import { readIvecsFile } from "../src/cli/ground-truth.js";
+import { readFvecsFile, readIvecsFile, type FvecsData } from "../src/datasets/index.js";
 import { makeConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { openServer } from "../src/main.js";
+import { datasetsDir, projectRoot } from "../src/testing/index.js";
 
-const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const datasetsDir = process.env.VECTORDB_DATASETS ?? resolve(projectDir, "../shared/datasets");
+const projectDir = projectRoot();
+const datasetsRoot = datasetsDir();
 
 interface Dataset {
   name: string;
@@ -42,16 +41,16 @@ const datasets: Dataset[] = [
   {
     name: "sift10k",
     distance: Distance.EUCLIDEAN,
-    base: join(datasetsDir, "sift10k/siftsmall_base.fvecs"),
-    queries: join(datasetsDir, "sift10k/siftsmall_query.fvecs"),
-    groundTruth: join(datasetsDir, "sift10k/siftsmall_groundtruth.ivecs"),
+    base: join(datasetsRoot, "sift10k/siftsmall_base.fvecs"),
+    queries: join(datasetsRoot, "sift10k/siftsmall_query.fvecs"),
+    groundTruth: join(datasetsRoot, "sift10k/siftsmall_groundtruth.ivecs"),
   },
   {
     name: "glove-100k",
     distance: Distance.COSINE,
-    base: join(datasetsDir, "glove-100-wink/glove100_base.fvecs"),
-    queries: join(datasetsDir, "glove-100-wink/glove100_query.fvecs"),
-    groundTruth: join(datasetsDir, "glove-100-wink/glove100_groundtruth.ivecs"),
+    base: join(datasetsRoot, "glove-100-wink/glove100_base.fvecs"),
+    queries: join(datasetsRoot, "glove-100-wink/glove100_query.fvecs"),
+    groundTruth: join(datasetsRoot, "glove-100-wink/glove100_groundtruth.ivecs"),
   },
 ];
 
@@ -135,7 +134,7 @@ async function run(): Promise<void> {
     for (const dataset of datasets) {
       if (!wanted.has(dataset.name)) continue;
       if (![dataset.base, dataset.queries, dataset.groundTruth].every(existsSync)) {
-        console.log(`skip ${dataset.name}: files not found under ${datasetsDir}`);
+        console.log(`skip ${dataset.name}: files not found under ${datasetsRoot}`);
         continue;
       }
       const base = readFvecsFile(dataset.base);

@@ -18,20 +18,19 @@
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Distance, VectorDbClient, type IngestRequestInit } from "../src/client/index.js";
-import { readFvecsFile, type FvecsData } from "../src/cli/vector-files.js";
+import { readFvecsFile, type FvecsData } from "../src/datasets/index.js";
 import { makeConfig, type FsyncPolicy } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { openServer, type VectorDbServer } from "../src/main.js";
-import { freePort, waitForPort } from "./crash-harness.js";
+import { datasetsDir, defaultCliPath, freePort, projectRoot, waitForPort } from "../src/testing/index.js";
 
-const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const datasetsDir = process.env.VECTORDB_DATASETS ?? resolve(projectDir, "../shared/datasets");
-const basePath = join(datasetsDir, "glove-100-wink/glove100_base.fvecs");
-const queriesPath = join(datasetsDir, "glove-100-wink/glove100_query.fvecs");
+const projectDir = projectRoot();
+const datasetsRoot = datasetsDir();
+const basePath = join(datasetsRoot, "glove-100-wink/glove100_base.fvecs");
+const queriesPath = join(datasetsRoot, "glove-100-wink/glove100_query.fvecs");
 const collection = "glove";
 
 const { values: options } = parseArgs({
@@ -96,7 +95,7 @@ async function waitIndexed(client: VectorDbClient): Promise<void> {
  */
 async function childReopenMs(dataDir: string): Promise<number> {
   const port = await freePort();
-  const cli = join(projectDir, "dist/src/cli/main.js");
+  const cli = defaultCliPath();
   const started = performance.now();
   const child = spawn(process.execPath, [cli, "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"], { stdio: ["ignore", "ignore", "inherit"] });
   const exited = new Promise((resolveExit) => child.once("exit", resolveExit));

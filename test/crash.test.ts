@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { formatDetails, formatRound, formatSummary, judgePoint, runCrashTest, type PointState } from "../bench/crash-harness.js";
+import { formatDetails, formatRound, formatSummary, judgePoint, runCrashTest, type PointState } from "../src/testing/crash/index.js";
 import { cliPath, ensureServerBuilt } from "./helpers/build.js";
 
 const point = (vector: number[], payload: Record<string, unknown> = { a: 1 }): PointState => ({ vector: Float32Array.from(vector), payload: payload as never });

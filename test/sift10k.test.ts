@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Distance, type IngestRequestInit } from "../src/client/index.js";
-import { readFvecsFile } from "../src/cli/vector-files.js";
+import { readFvecsFile } from "../src/datasets/index.js";
 import { datasetFile, readIvecs } from "./helpers/datasets.js";
 import { startTestServer, waitIndexed } from "./helpers/server.js";
 

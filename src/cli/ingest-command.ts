@@ -6,7 +6,7 @@ import { action, UsageError } from "./cli-errors.js";
 import { callTimeoutMsDefault, print, withClient } from "./client-context.js";
 import { hnswOptions } from "./collections-command.js";
 import { integerIn } from "./parse.js";
-import { fileBytes, inspectFvecsFile, streamFvecsRecords, streamJsonlRecords, vectorFileFormat } from "./vector-files.js";
+import { fileBytes, inspectFvecsFile, streamFvecsRecords, streamJsonlRecords, vectorFileFormat } from "../datasets/index.js";
 
 /** Points per Ingest message when `--batch-size` is not given. */
 export const ingestBatchSizeDefault = 1_000;

@@ -4,7 +4,7 @@ import { SearchResponseSchema } from "../client/index.js";
 import { action, UsageError } from "./cli-errors.js";
 import { print, withClient } from "./client-context.js";
 import { finiteNumber, integerIn, parseFilterJson, parseVectorJson } from "./parse.js";
-import { readFvecsRow } from "./vector-files.js";
+import { readFvecsRow } from "../datasets/index.js";
 
 /** Hits wanted when `-k` is not given. */
 export const searchKDefault = 10;

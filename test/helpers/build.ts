@@ -1,18 +1,18 @@
 import { execFile } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, relative } from "node:path";
 import { promisify } from "node:util";
+import { defaultCliPath, projectRoot } from "../../src/testing/index.js";
 
 /**
  * The compiled server for tests that run it as users do (`node dist/src/cli/main.js`, a child
  * process): test/cli.test.ts and test/crash.test.ts.
  */
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const root = projectRoot();
 
 /** The compiled CLI the crash test runs as a child process. */
-export const cliPath = join(root, "dist/src/cli/main.js");
+export const cliPath = defaultCliPath();
 
 /** True when every .ts file under `dir` (relative to the project) is older than its compiled .js in dist/. */
 function compiledIsFresh(dir: string): boolean {

@@ -1,2 +1,2 @@
-// The seeded generator of the tests is the crash harness's (mulberry32), so that there is one copy.
-export { seededRandom as rng } from "../../bench/crash-harness.js";
+// The tests' seeded generator is the project's one (mulberry32).
+export { seededRandom as rng } from "../../src/random.js";

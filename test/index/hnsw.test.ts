@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FlatIndex, HnswIndex, VectorStore, type DistanceKind } from "../../src/index/index.js";
-import { readFvecsFile } from "../../src/cli/vector-files.js";
+import { readFvecsFile } from "../../src/datasets/index.js";
 import { datasetFile, readIvecs } from "../helpers/datasets.js";
 import { rng } from "../helpers/random.js";
 

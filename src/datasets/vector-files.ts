@@ -5,7 +5,8 @@ import { createInterface } from "node:readline";
 import type { JsonObject } from "@bufbuild/protobuf";
 
 /**
- * Readers of the vector files the command line ingests and searches with.
+ * Readers of the vector files the command line ingests and searches with, and that the tests and
+ * benchmarks load datasets from.
  *
  * `.fvecs` (TEXMEX, http://corpus-texmex.irisa.fr/): a sequence of records, each
  *

@@ -1,0 +1,4 @@
+export { runCrashTest } from "./run.js";
+export { formatRound, formatDetails, formatSummary } from "./report.js";
+export { judgePoint, jsonEqual, describeState } from "./judge.js";
+export type * from "./types.js";

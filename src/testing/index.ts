@@ -1,0 +1,6 @@
+/**
+ * Test support shared by test/ and bench/: the crash harness, where the project and its datasets are,
+ * free ports. Nothing in src/ imports it; it imports only the client, the datasets and src/random.ts.
+ */
+export { projectRoot, defaultCliPath, datasetsDir, datasetFile } from "./project.js";
+export { freePort, waitForPort, sleep } from "./net.js";
