@@ -129,12 +129,12 @@ export function formatRate(points: number, seconds: number): string {
   return String(rate).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
-async function createCollection(client: VectorDbClient, options: IngestOptions, dimension: number, timeoutMs: number): Promise<void> {
+async function createCollection(client: VectorDbClient, options: IngestOptions, distance: DistanceKind, dimension: number, timeoutMs: number): Promise<void> {
   await client.collections.createCollection(
     {
       name: options.collection,
       dimension,
-      distance: distanceToProto(options.distance!),
+      distance: distanceToProto(distance),
       hnsw: { m: options.m ?? 0, efConstruction: options.efConstruction ?? 0, ef: options.ef ?? 0 },
     },
     { timeoutMs },
@@ -150,7 +150,8 @@ async function ingest(
   first: SourcePoint,
   rest: AsyncIterator<SourcePoint>,
 ): Promise<void> {
-  if (options.create) await createCollection(client, options, first.point.vector.length, timeoutMs ?? callTimeoutMsDefault);
+  // The action checked that --create comes with --distance.
+  if (options.create && options.distance !== undefined) await createCollection(client, options, options.distance, first.point.vector.length, timeoutMs ?? callTimeoutMsDefault);
   const startedMs = performance.now();
   const progress = progressBar(options.progress && process.stderr.isTTY === true, source.total, source.unit, startedMs);
   let sentPoints = 0;

@@ -26,15 +26,16 @@ interface SearchOptions {
 
 /** The query vector from `--vector <json>` or `--fvecs <file> --row <i>` (exactly one of the two). */
 async function queryVector(options: SearchOptions): Promise<number[]> {
-  if ((options.vector === undefined) === (options.fvecs === undefined)) {
-    throw new UsageError("give exactly one of --vector <json-array> and --fvecs <file> --row <i>");
+  const { vector, fvecs, row } = options;
+  const exactlyOne = (): UsageError => new UsageError("give exactly one of --vector <json-array> and --fvecs <file> --row <i>");
+  if (vector !== undefined) {
+    if (fvecs !== undefined) throw exactlyOne();
+    if (row !== undefined) throw new UsageError("--row only applies with --fvecs");
+    return parseVectorJson(vector);
   }
-  if (options.vector !== undefined) {
-    if (options.row !== undefined) throw new UsageError("--row only applies with --fvecs");
-    return parseVectorJson(options.vector);
-  }
-  if (options.row === undefined) throw new UsageError("--fvecs needs --row <i>");
-  return Array.from(await readFvecsRow(options.fvecs!, options.row));
+  if (fvecs === undefined) throw exactlyOne();
+  if (row === undefined) throw new UsageError("--fvecs needs --row <i>");
+  return Array.from(await readFvecsRow(fvecs, row));
 }
 
 /**

@@ -51,13 +51,12 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
     async delete(request) {
       const collection = db.get(request.collection);
       const byIds = request.ids.length > 0;
-      const byFilter = request.filter !== undefined;
-      if (byIds === byFilter) throw invalidArgument("ids, filter: give exactly one of ids and filter");
-      if (byIds) {
+      if (byIds === (request.filter !== undefined)) throw invalidArgument("ids, filter: give exactly one of ids and filter");
+      if (request.filter === undefined) {
         checkIds(request.ids, "ids", limits);
         return { deleted: await collection.deleteIds(request.ids) };
       }
-      const filter = filterFromProto(request.filter!, "filter", limits);
+      const filter = filterFromProto(request.filter, "filter", limits);
       // An empty filter matches every point. A generated client sets `filter` merely by touching it,
       // so deleting everything that way is refused; DeleteCollection is the explicit way.
       if (filter.must.length + filter.should.length + filter.mustNot.length === 0) {

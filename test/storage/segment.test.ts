@@ -107,7 +107,7 @@ describe("segment file", () => {
       if (length === 0) continue;
       for (const within of [0, length - 1]) {
         const damaged = Buffer.from(original);
-        damaged[offset + within] ^= 0x01;
+        damaged[offset + within]! ^= 0x01;
         await writeFile(path, damaged);
         const error = await rejectsWith(readSegment(path), "data_loss");
         expect(error.message).toContain(path);
@@ -122,7 +122,7 @@ describe("segment file", () => {
     const tableEnd = segmentHeaderBytes + 5 * segmentSectionEntryBytes;
     for (let at = 0; at < tableEnd; at++) {
       const damaged = Buffer.from(original);
-      damaged[at] ^= 0x10;
+      damaged[at]! ^= 0x10;
       const error = (() => {
         try {
           decodeSegment(damaged, path);
@@ -136,7 +136,7 @@ describe("segment file", () => {
       expect(error.message).toContain("offset 0");
     }
     const damaged = Buffer.from(original);
-    damaged[40] ^= 1; // the offset of the first section
+    damaged[40]! ^= 1; // the offset of the first section
     await writeFile(path, damaged);
     expect((await rejectsWith(readSegment(path), "data_loss")).message).toContain("segment header at offset 0 (with its section table, up to byte 152) fails its CRC");
   });

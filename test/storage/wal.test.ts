@@ -31,7 +31,7 @@ function offsetOf(i: number): number {
 
 async function flipByte(path: string, offset: number): Promise<void> {
   const bytes = await readFile(path);
-  bytes[offset] ^= 0x5a;
+  bytes[offset]! ^= 0x5a;
   await writeFile(path, bytes);
 }
 

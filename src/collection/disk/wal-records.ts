@@ -90,12 +90,25 @@ class StringReader {
     return this.at === this.bytes.length;
   }
 
-  /** The next u32 length and string; undefined for the "none" marker when `allowNone`. */
-  next(what: string, allowNone = false): string | undefined {
+  /** The next u32 length and string. */
+  next(what: string): string {
+    return this.text(what, this.length(what));
+  }
+
+  /** The next u32 length and string; undefined for the "none" marker. */
+  nextOrNone(what: string): string | undefined {
+    const length = this.length(what);
+    return length === noPayload ? undefined : this.text(what, length);
+  }
+
+  private length(what: string): number {
     if (this.at + 4 > this.bytes.length) throw new Error(`${what}: the body ends at byte ${this.bytes.length}, inside a length at byte ${this.at}`);
     const length = this.bytes.readUInt32LE(this.at);
     this.at += 4;
-    if (allowNone && length === noPayload) return undefined;
+    return length;
+  }
+
+  private text(what: string, length: number): string {
     if (this.at + length > this.bytes.length) throw new Error(`${what}: length ${length} at byte ${this.at - 4} runs past the ${this.bytes.length}-byte body`);
     const text = this.bytes.toString("utf8", this.at, this.at + length);
     this.at += length;
@@ -126,9 +139,9 @@ export function decodeUpsertRecord(body: Uint8Array, dimension: number): Decoded
   const points: PointInput[] = new Array(count);
   const payloadBytes: number[] = new Array(count);
   for (let i = 0; i < count; i++) {
-    const id = reader.next(`point ${i} id`)!;
+    const id = reader.next(`point ${i} id`);
     const start = reader.at + 4;
-    const json = reader.next(`point ${i} payload`, true);
+    const json = reader.nextOrNone(`point ${i} payload`);
     let payload: JsonObject | undefined;
     if (json !== undefined) {
       try {
@@ -171,7 +184,7 @@ export function decodeDeleteIdsRecord(body: Uint8Array): string[] {
   if (count > (bytes.length - 4) / 4) throw new Error(`delete record lists ${count} ids, more than its ${bytes.length} bytes can hold`);
   const reader = new StringReader(bytes, 4);
   const ids: string[] = new Array(count);
-  for (let i = 0; i < count; i++) ids[i] = reader.next(`id ${i}`)!;
+  for (let i = 0; i < count; i++) ids[i] = reader.next(`id ${i}`);
   if (!reader.done) throw new Error(`delete record: ${bytes.length - reader.at} unexpected bytes after the last id, at byte ${reader.at}`);
   return ids;
 }

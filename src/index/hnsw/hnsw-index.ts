@@ -355,7 +355,7 @@ export class HnswIndex {
       for (let i = 1; i <= n; i++) {
         const other = index.links0[base + i]!;
         if (other >= span!) throw new RangeError(`graph bytes: node ${id} links to ${other}, beyond ${span} nodes`);
-        index.inDegree[other]++;
+        index.inDegree[other]!++;
       }
     }
     index.count = count!;
@@ -633,7 +633,7 @@ export class HnswIndex {
     if (n < maxLinks) {
       links[offset + 1 + n] = to;
       links[offset] = n + 1;
-      if (layer === 0) this.inDegree[to]++;
+      if (layer === 0) this.inDegree[to]!++;
       return;
     }
     const store = this.store;
@@ -660,9 +660,9 @@ export class HnswIndex {
       const inDegree = this.inDegree;
       for (let i = 1; i <= links[offset]!; i++) {
         const old = links[offset + i]!;
-        if (--inDegree[old] === 0) this.orphans.push(old);
+        if (--inDegree[old]! === 0) this.orphans.push(old);
       }
-      for (const neighbour of neighbours) inDegree[neighbour]++;
+      for (const neighbour of neighbours) inDegree[neighbour]!++;
     }
     links[offset] = neighbours.length;
     for (let i = 0; i < neighbours.length; i++) links[offset + 1 + i] = neighbours[i]!;
@@ -699,7 +699,7 @@ export class HnswIndex {
     if (n < this.m0) {
       links[offset + 1 + n] = orphan;
       links[offset] = n + 1;
-      this.inDegree[orphan]++;
+      this.inDegree[orphan]!++;
       return;
     }
     let victim = -1;
@@ -714,9 +714,9 @@ export class HnswIndex {
       }
     }
     if (victim < 0) return;
-    this.inDegree[links[offset + victim]!]--;
+    this.inDegree[links[offset + victim]!]!--;
     links[offset + victim] = orphan;
-    this.inDegree[orphan]++;
+    this.inDegree[orphan]!++;
   }
 
   private linksAt(id: number, layer: number): { links: Uint32Array; offset: number } {

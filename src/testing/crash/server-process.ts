@@ -19,7 +19,8 @@ export class ServerProcess {
     readonly port: number,
     readonly startedAt: number,
   ) {
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+    if (child.stderr === null) throw new Error("the server was spawned without a stderr pipe");
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-stderrTailBytes);
     });
     // If the parent exits without cleaning up, the server must not outlive it.
