@@ -120,6 +120,91 @@ async function batchQps(client: VectorDbClient, collection: string, queries: num
   return { qps: queries.length / ((performance.now() - start) / 1000), hits };
 }
 
+/** Search and health Check latencies measured by a prober while a bulk load is indexed. */
+interface Prober {
+  /** Stops after the current probe and resolves with the latencies, ms. */
+  stop(): Promise<{ search: number[]; health: number[] }>;
+}
+
+/** Starts a prober: one Search and one health Check every 20 ms, on a client of its own. */
+function startProber(address: string, collection: string, queryVectors: number[][]): Prober {
+  const search: number[] = [];
+  const health: number[] = [];
+  let probing = true;
+  const done = (async () => {
+    const probeClient = new VectorDbClient(address);
+    try {
+      for (let i = 0; probing; i++) {
+        let t = performance.now();
+        await probeClient.points.search({ collection, vector: queryVectors[i % queryVectors.length]!, k: 10, withPayload: false });
+        search.push(performance.now() - t);
+        t = performance.now();
+        await probeClient.health();
+        health.push(performance.now() - t);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      probeClient.close();
+    }
+  })();
+  return {
+    async stop() {
+      probing = false;
+      await done;
+      return { search, health };
+    },
+  };
+}
+
+/**
+ * Ingests `base` into `collection` and waits until the graph has caught up; returns the seconds each
+ * took from the start of the ingest, and the collection's final info.
+ */
+async function ingestAndIndex(client: VectorDbClient, collection: string, base: FvecsData): Promise<{ ingestSeconds: number; indexedSeconds: number; memoryBytes: number }> {
+  function* batches(): Generator<IngestRequestInit> {
+    for (let start = 0; start < base.count; start += batchSize) {
+      const points = [];
+      for (let i = start; i < Math.min(start + batchSize, base.count); i++) points.push({ id: String(i), vector: row(base, i) });
+      yield { collection, points };
+    }
+  }
+  const ingestStart = performance.now();
+  await client.points.ingest(batches());
+  const ingestSeconds = (performance.now() - ingestStart) / 1000;
+  let info = (await client.collections.getCollection({ name: collection })).collection!;
+  while (info.indexedPointCount < info.pointCount) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    info = (await client.collections.getCollection({ name: collection })).collection!;
+  }
+  const indexedSeconds = (performance.now() - ingestStart) / 1000;
+  return { ingestSeconds, indexedSeconds, memoryBytes: Number(info.memoryBytes) };
+}
+
+/** For exact search and each ef: recall@10, Search QPS with 1 and 8 clients, BatchSearch QPS. */
+async function searchModes(client: VectorDbClient, clients8: VectorDbClient[], collection: string, queryVectors: number[][], truth: Int32Array[]): Promise<Record<string, unknown>[]> {
+  const modes: { mode: string; extra: SearchExtra }[] = [
+    { mode: "exact", extra: { exact: true } },
+    ...efs.map((ef) => ({ mode: `hnsw ef=${ef}`, extra: { ef } })),
+  ];
+  const rows: Record<string, unknown>[] = [];
+  for (const { mode, extra } of modes) {
+    await searchQps([client], collection, queryVectors.slice(0, Math.min(50, queryVectors.length)), extra); // warm-up
+    const one = await searchQps([client], collection, queryVectors, extra);
+    const eight = await searchQps(clients8, collection, queryVectors, extra);
+    const batch = await batchQps(client, collection, queryVectors, extra);
+    rows.push({
+      dataset: collection,
+      mode,
+      recallAt10: +recallAt10(one.hits, truth).toFixed(4),
+      searchQps1: Math.round(one.qps),
+      searchQps8: Math.round(eight.qps),
+      batchSearchQps: Math.round(batch.qps),
+      batchRecallAt10: +recallAt10(batch.hits, truth).toFixed(4),
+    });
+  }
+  return rows;
+}
+
 async function run(): Promise<void> {
   // A data directory of its own (durable storage, fsync per group), removed at the end.
   const dataDir = mkdtempSync(join(tmpdir(), "vectordb-bench-"));
@@ -143,65 +228,10 @@ async function run(): Promise<void> {
       const n = Math.min(queryCount, queries.count);
       const queryVectors = Array.from({ length: n }, (_, q) => row(queries, q));
       await client.collections.createCollection({ name: dataset.name, dimension: base.dimension, distance: dataset.distance });
-
-      function* batches(): Generator<IngestRequestInit> {
-        for (let start = 0; start < base.count; start += batchSize) {
-          const points = [];
-          for (let i = start; i < Math.min(start + batchSize, base.count); i++) points.push({ id: String(i), vector: row(base, i) });
-          yield { collection: dataset.name, points };
-        }
-      }
-      // Prober: one Search and one health Check every 20 ms until the graph is complete.
-      const searchLatencies: number[] = [];
-      const healthLatencies: number[] = [];
-      let probing = true;
-      const prober = (async () => {
-        const probeClient = new VectorDbClient(address);
-        try {
-          for (let i = 0; probing; i++) {
-            let t = performance.now();
-            await probeClient.points.search({ collection: dataset.name, vector: queryVectors[i % n]!, k: 10, withPayload: false });
-            searchLatencies.push(performance.now() - t);
-            t = performance.now();
-            await probeClient.health();
-            healthLatencies.push(performance.now() - t);
-            await new Promise((resolve) => setTimeout(resolve, 20));
-          }
-        } finally {
-          probeClient.close();
-        }
-      })();
-      const ingestStart = performance.now();
-      await client.points.ingest(batches());
-      const ingestSeconds = (performance.now() - ingestStart) / 1000;
-      let info = (await client.collections.getCollection({ name: dataset.name })).collection!;
-      while (info.indexedPointCount < info.pointCount) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        info = (await client.collections.getCollection({ name: dataset.name })).collection!;
-      }
-      const indexedSeconds = (performance.now() - ingestStart) / 1000;
-      probing = false;
-      await prober;
-
-      const modes: { mode: string; extra: SearchExtra }[] = [
-        { mode: "exact", extra: { exact: true } },
-        ...efs.map((ef) => ({ mode: `hnsw ef=${ef}`, extra: { ef } })),
-      ];
-      for (const { mode, extra } of modes) {
-        await searchQps([client], dataset.name, queryVectors.slice(0, Math.min(50, n)), extra); // warm-up
-        const one = await searchQps([client], dataset.name, queryVectors, extra);
-        const eight = await searchQps(clients8, dataset.name, queryVectors, extra);
-        const batch = await batchQps(client, dataset.name, queryVectors, extra);
-        searchRows.push({
-          dataset: dataset.name,
-          mode,
-          recallAt10: +recallAt10(one.hits, truth).toFixed(4),
-          searchQps1: Math.round(one.qps),
-          searchQps8: Math.round(eight.qps),
-          batchSearchQps: Math.round(batch.qps),
-          batchRecallAt10: +recallAt10(batch.hits, truth).toFixed(4),
-        });
-      }
+      const prober = startProber(address, dataset.name, queryVectors);
+      const { ingestSeconds, indexedSeconds, memoryBytes } = await ingestAndIndex(client, dataset.name, base);
+      const latencies = await prober.stop();
+      searchRows.push(...(await searchModes(client, clients8, dataset.name, queryVectors, truth)));
       results.push({
         dataset: dataset.name,
         points: base.count,
@@ -211,10 +241,10 @@ async function run(): Promise<void> {
         ingestVectorsPerSecond: Math.round(base.count / ingestSeconds),
         indexedSeconds: +indexedSeconds.toFixed(2),
         indexedPerSecond: Math.round(base.count / indexedSeconds),
-        searchDuringIngest: latencySummary(searchLatencies),
-        healthDuringIngest: latencySummary(healthLatencies),
-        memoryBytes: Number(info.memoryBytes),
-        bytesPerVector: Math.round(Number(info.memoryBytes) / base.count),
+        searchDuringIngest: latencySummary(latencies.search),
+        healthDuringIngest: latencySummary(latencies.health),
+        memoryBytes,
+        bytesPerVector: Math.round(memoryBytes / base.count),
       });
       await client.collections.deleteCollection({ name: dataset.name });
     }

@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Distance, VectorDbClient, type IngestRequestInit } from "../src/client/index.js";
 import { readFvecsFile, type FvecsData } from "../src/datasets/index.js";
+import type { CheckpointReport } from "../src/collection/index.js";
 import { makeConfig, type FsyncPolicy } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { openServer, type VectorDbServer } from "../src/main.js";
@@ -116,6 +117,88 @@ async function childReopenMs(dataDir: string): Promise<number> {
   }
 }
 
+type Server = Awaited<ReturnType<typeof open>>;
+type IngestFigures = { ms: number; vectorsPerSecond: number; walBytes: number; dotMs: number; dotVectorsPerSecond: number };
+
+/**
+ * 1. Ingest under each policy, each into its own directory, with the default wal_bytes_max (64 MiB:
+ *    the 100k WAL stays below it, so no checkpoint runs during the ingest). Keeps `ingest-fsync/`.
+ */
+async function ingestUnderEachPolicy(scratch: string, base: FvecsData): Promise<Record<string, IngestFigures>> {
+  const figures: Record<string, IngestFigures> = {};
+  for (const fsync of ["fsync", "interval", "os"] as const) {
+    const dataDir = join(scratch, `ingest-${fsync}`);
+    const server = await open(dataDir, fsync);
+    const ms = await ingest(server.client, base);
+    const walBytes = server.running.db.get(collection).walBytes;
+    await close(server, false);
+    // The same vectors into a dot-product collection: no graph to build, so this is the write path alone.
+    const dotDir = join(scratch, `ingest-dot-${fsync}`);
+    const dotServer = await open(dotDir, fsync);
+    const dotMs = await ingest(dotServer.client, base, "glove_dot", Distance.DOT);
+    await close(dotServer, false);
+    rmSync(dotDir, { recursive: true, force: true });
+    const measured = { ms: round(ms), vectorsPerSecond: Math.round(base.count / (ms / 1000)), walBytes, dotMs: round(dotMs), dotVectorsPerSecond: Math.round(base.count / (dotMs / 1000)) };
+    figures[fsync] = measured;
+    console.log(`ingest under --fsync ${fsync}: ${measured.vectorsPerSecond} vectors/s with the graph build, ${measured.dotVectorsPerSecond} vectors/s without (dot)`);
+    if (fsync !== "fsync") rmSync(dataDir, { recursive: true, force: true });
+  }
+  return figures;
+}
+
+/** 2. Reopen from WAL replay alone (the fsync run stopped without a checkpoint): 3 times, on copies. */
+async function reopenFromWal(scratch: string, walOnly: string): Promise<{ openMs: number; replayMs: number }[]> {
+  const replay: { openMs: number; replayMs: number }[] = [];
+  for (let i = 0; i < 3; i++) {
+    const copy = join(scratch, `replay-${i}`);
+    cpSync(walOnly, copy, { recursive: true });
+    const server = await open(copy);
+    replay.push({ openMs: server.openMs, replayMs: server.running.db.get(collection).recovery.replayMs });
+    await close(server, false);
+    rmSync(copy, { recursive: true, force: true });
+  }
+  return replay;
+}
+
+/** 4. Checkpoint (compaction) with a Search prober running; returns the report and the searches' latencies meanwhile. */
+async function checkpointWhileSearching(main: Server, queryVectors: number[][]): Promise<{ checkpoint: CheckpointReport; duringCheckpoint: number[] }> {
+  const durable = main.running.db.get(collection);
+  const probeLatencies: number[] = [];
+  let probing = true;
+  const prober = (async () => {
+    for (let i = 0; probing; i++) {
+      const started = performance.now();
+      await main.client.points.search({ collection, vector: queryVectors[i % queryVectors.length]!, k: 10, withPayload: false });
+      probeLatencies.push(performance.now() - started);
+    }
+  })();
+  await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+  const baselineProbes = probeLatencies.length;
+  const checkpoint = await durable.checkpoint();
+  probing = false;
+  await prober;
+  if (checkpoint === undefined) throw new Error("the checkpoint had nothing to do");
+  return { checkpoint, duringCheckpoint: probeLatencies.slice(baselineProbes) };
+}
+
+/** 5. Reopen from the segment in this process, 3 times; the first reopen's searches must equal `before`. */
+async function reopenFromSegment(walOnly: string, queryVectors: number[][], before: unknown): Promise<{ segmentOpens: { openMs: number; segmentMs: number }[]; same: boolean }> {
+  const segmentOpens: { openMs: number; segmentMs: number }[] = [];
+  let same = true;
+  for (let i = 0; i < 3; i++) {
+    const server = await open(walOnly);
+    const recovered = server.running.db.get(collection);
+    if (recovered.recovery.replayedRecords !== 0) throw new Error("expected a reopen from the segment alone");
+    segmentOpens.push({ openMs: server.openMs, segmentMs: recovered.recovery.segmentMs });
+    if (i === 0) {
+      const after = await Promise.all(queryVectors.map(async (vector) => (await server.client.points.search({ collection, vector, k: 10, withPayload: false })).hits));
+      same = JSON.stringify(after) === JSON.stringify(before);
+    }
+    await close(server, true);
+  }
+  return { segmentOpens, same };
+}
+
 async function run(): Promise<void> {
   if (!existsSync(basePath) || !existsSync(queriesPath)) {
     console.log(`skip: ${basePath} (GloVe-100k) not found`);
@@ -127,39 +210,12 @@ async function run(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "vectordb-storage-bench-"));
   const result: Record<string, unknown> = { node: process.version, date: new Date().toISOString(), points: base.count, dimension: base.dimension, batchSize };
   try {
-    // 1. Ingest under each policy, each into its own directory, with the default wal_bytes_max (64 MiB:
-    //    the 100k WAL stays below it, so no checkpoint runs during the ingest).
-    const ingest_: Record<string, { ms: number; vectorsPerSecond: number; walBytes: number; dotMs: number; dotVectorsPerSecond: number }> = {};
-    for (const fsync of ["fsync", "interval", "os"] as const) {
-      const dataDir = join(scratch, `ingest-${fsync}`);
-      const server = await open(dataDir, fsync);
-      const ms = await ingest(server.client, base);
-      const walBytes = server.running.db.get(collection).walBytes;
-      await close(server, false);
-      // The same vectors into a dot-product collection: no graph to build, so this is the write path alone.
-      const dotDir = join(scratch, `ingest-dot-${fsync}`);
-      const dotServer = await open(dotDir, fsync);
-      const dotMs = await ingest(dotServer.client, base, "glove_dot", Distance.DOT);
-      await close(dotServer, false);
-      rmSync(dotDir, { recursive: true, force: true });
-      ingest_[fsync] = { ms: round(ms), vectorsPerSecond: Math.round(base.count / (ms / 1000)), walBytes, dotMs: round(dotMs), dotVectorsPerSecond: Math.round(base.count / (dotMs / 1000)) };
-      console.log(`ingest under --fsync ${fsync}: ${ingest_[fsync].vectorsPerSecond} vectors/s with the graph build, ${ingest_[fsync].dotVectorsPerSecond} vectors/s without (dot)`);
-      if (fsync !== "fsync") rmSync(dataDir, { recursive: true, force: true });
-    }
+    const ingest_ = await ingestUnderEachPolicy(scratch, base);
     result.ingest = ingest_;
 
-    // 2. Reopen from WAL replay alone (the fsync run stopped without a checkpoint): 3 times, on copies.
     const walOnly = join(scratch, "ingest-fsync");
     const walBytes = statSync(join(walOnly, "collections", collection, "wal.log")).size;
-    const replay: { openMs: number; replayMs: number }[] = [];
-    for (let i = 0; i < 3; i++) {
-      const copy = join(scratch, `replay-${i}`);
-      cpSync(walOnly, copy, { recursive: true });
-      const server = await open(copy);
-      replay.push({ openMs: server.openMs, replayMs: server.running.db.get(collection).recovery.replayMs });
-      await close(server, false);
-      rmSync(copy, { recursive: true, force: true });
-    }
+    const replay = await reopenFromWal(scratch, walOnly);
     const replayOpenMs = median(replay.map((r) => r.openMs));
     console.log(`reopen from WAL replay alone (${walBytes} bytes of WAL): ${round(replayOpenMs)} ms (median of 3)`);
 
@@ -170,23 +226,7 @@ async function run(): Promise<void> {
     const graphRebuildMs = performance.now() - rebuildStarted;
     console.log(`graph rebuilt in the background after a WAL-only reopen: ${round(graphRebuildMs / 1000, 1)} s`);
 
-    // 4. Checkpoint (compaction) with a Search prober running.
-    const durable = main.running.db.get(collection);
-    const probeLatencies: number[] = [];
-    let probing = true;
-    const prober = (async () => {
-      for (let i = 0; probing; i++) {
-        const started = performance.now();
-        await main.client.points.search({ collection, vector: queryVectors[i % queryVectors.length]!, k: 10, withPayload: false });
-        probeLatencies.push(performance.now() - started);
-      }
-    })();
-    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
-    const baselineProbes = probeLatencies.length;
-    const checkpoint = (await durable.checkpoint())!;
-    probing = false;
-    await prober;
-    const duringCheckpoint = probeLatencies.slice(baselineProbes);
+    const { checkpoint, duringCheckpoint } = await checkpointWhileSearching(main, queryVectors);
     const collectionDir = join(walOnly, "collections", collection);
     const segmentBytes = statSync(join(collectionDir, "segment.bin")).size;
     const walAfter = statSync(join(collectionDir, "wal.log")).size;
@@ -197,25 +237,13 @@ async function run(): Promise<void> {
     const before = await Promise.all(queryVectors.map(async (vector) => (await main.client.points.search({ collection, vector, k: 10, withPayload: false })).hits));
     await close(main, true);
 
-    // 5. Reopen from the segment: in this process (3 times) and as a child process.
-    const segmentOpens: { openMs: number; segmentMs: number }[] = [];
-    let same = true;
-    for (let i = 0; i < 3; i++) {
-      const server = await open(walOnly);
-      const recovered = server.running.db.get(collection);
-      if (recovered.recovery.replayedRecords !== 0) throw new Error("expected a reopen from the segment alone");
-      segmentOpens.push({ openMs: server.openMs, segmentMs: recovered.recovery.segmentMs });
-      if (i === 0) {
-        const after = await Promise.all(queryVectors.map(async (vector) => (await server.client.points.search({ collection, vector, k: 10, withPayload: false })).hits));
-        same = JSON.stringify(after) === JSON.stringify(before);
-      }
-      await close(server, true);
-    }
+    const { segmentOpens, same } = await reopenFromSegment(walOnly, queryVectors, before);
     const segmentOpenMs = median(segmentOpens.map((r) => r.openMs));
     console.log(`reopen from the segment (${segmentBytes} bytes): ${round(segmentOpenMs)} ms in process (median of 3); searches identical: ${same}`);
     let childMs: number | undefined;
     let childEmptyMs: number | undefined;
     if (!options["skip-child"]) {
+      // 5 (continued). As a child process, spawn to SERVING.
       childMs = median([await childReopenMs(walOnly), await childReopenMs(walOnly), await childReopenMs(walOnly)]);
       const empty = join(scratch, "empty");
       childEmptyMs = median([await childReopenMs(empty), await childReopenMs(empty), await childReopenMs(empty)]);

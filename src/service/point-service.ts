@@ -1,8 +1,9 @@
-import type { ServerConfig } from "../config.js";
+import type { DurableCollection } from "../collection/index.js";
+import type { Limits, ServerConfig } from "../config.js";
 import { invalidArgument, VectorDbError } from "../errors.js";
 import type { Database } from "../db/index.js";
 import type { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
-import type { Point } from "../../gen/vectordb/v1/point_pb.js";
+import type { Point, ScoredPoint, SearchQuery } from "../../gen/vectordb/v1/point_pb.js";
 import type { IngestRequest } from "../../gen/vectordb/v1/point_service_pb.js";
 import { checkIds, filterFromProto, hitToProto, pointFromProto, pointToProto, searchFromProto } from "./convert.js";
 import type { CallContext, ServiceHandlers } from "./handler-types.js";
@@ -23,18 +24,11 @@ import type { CallContext, ServiceHandlers } from "./handler-types.js";
 export function pointServiceHandlers(db: Database, config: ServerConfig): ServiceHandlers<typeof PointService> {
   const { limits } = config;
   let ingestStreamsOpen = 0;
-
-  const checkBatch = (points: readonly Point[], field: string): void => {
-    if (points.length > limits.batchPointsMax) {
-      throw invalidArgument(`${field}: has ${points.length} points, the limit is batch_points_max ${limits.batchPointsMax}`);
-    }
-  };
-
   return {
     async upsert(request) {
       const collection = db.get(request.collection);
       if (request.points.length === 0) throw invalidArgument("points: must hold at least one point");
-      checkBatch(request.points, "points");
+      checkBatch(request.points, "points", limits);
       return await collection.upsert(request.points.map(pointFromProto), "points");
     },
 
@@ -73,21 +67,7 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
 
     async batchSearch(request) {
       const collection = db.get(request.collection);
-      if (request.queries.length === 0) throw invalidArgument("queries: must hold at least one query");
-      if (request.queries.length > limits.batchQueriesMax) {
-        throw invalidArgument(`queries: has ${request.queries.length} queries, the limit is batch_queries_max ${limits.batchQueriesMax}`);
-      }
-      // Convert and validate every query before running any, so a bad query costs no search time.
-      const params = request.queries.map((query, i) => searchFromProto(query, `queries[${i}]`, limits));
-      const results = params.map((query, i) => {
-        try {
-          return { hits: collection.search(query).map(hitToProto) };
-        } catch (error) {
-          if (error instanceof VectorDbError) throw new VectorDbError(error.code, `queries[${i}].${error.rawMessage}`);
-          throw error;
-        }
-      });
-      return { results };
+      return { results: batchSearch(collection, request.queries, limits) };
     },
 
     async ingest(requests, context) {
@@ -96,39 +76,65 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
       }
       ingestStreamsOpen++;
       try {
-        return await ingestStream(requests, context);
+        return await ingestStream(db, limits, requests, context);
       } finally {
         ingestStreamsOpen--;
       }
     },
   };
+}
 
-  async function ingestStream(
-    requests: AsyncIterable<IngestRequest>,
-    context: CallContext,
-  ): Promise<{ batches: bigint; inserted: bigint; updated: bigint }> {
-    let name: string | undefined;
-    let batches = 0;
-    let inserted = 0;
-    let updated = 0;
-    for await (const request of requests) {
-      if (context.signal.aborted) break;
-      const at = `batches[${batches}]`;
-      if (name === undefined) {
-        if (request.collection === "") throw invalidArgument(`${at}.collection: the first message must name the collection`);
-        name = request.collection;
-      } else if (request.collection !== "" && request.collection !== name) {
-        throw invalidArgument(`${at}.collection: "${request.collection}" differs from "${name}" named by the first message`);
-      }
-      // Looked up per batch: a collection dropped mid-stream ends the stream with NOT_FOUND.
-      const collection = db.get(name, `${at}.collection`);
-      checkBatch(request.points, `${at}.points`);
-      // Durable before the next message is read: the WAL's pace is the stream's backpressure.
-      const result = await collection.upsert(request.points.map(pointFromProto), `${at}.points`);
-      inserted += result.inserted;
-      updated += result.updated;
-      batches++;
-    }
-    return { batches: BigInt(batches), inserted: BigInt(inserted), updated: BigInt(updated) };
+function checkBatch(points: readonly Point[], field: string, limits: Readonly<Limits>): void {
+  if (points.length > limits.batchPointsMax) {
+    throw invalidArgument(`${field}: has ${points.length} points, the limit is batch_points_max ${limits.batchPointsMax}`);
   }
+}
+
+/** Every query of a BatchSearch, validated all before any runs (a bad query costs no search time). */
+function batchSearch(collection: DurableCollection, queries: readonly SearchQuery[], limits: Readonly<Limits>): { hits: ScoredPoint[] }[] {
+  if (queries.length === 0) throw invalidArgument("queries: must hold at least one query");
+  if (queries.length > limits.batchQueriesMax) {
+    throw invalidArgument(`queries: has ${queries.length} queries, the limit is batch_queries_max ${limits.batchQueriesMax}`);
+  }
+  const params = queries.map((query, i) => searchFromProto(query, `queries[${i}]`, limits));
+  return params.map((query, i) => {
+    try {
+      return { hits: collection.search(query).map(hitToProto) };
+    } catch (error) {
+      if (error instanceof VectorDbError) throw new VectorDbError(error.code, `queries[${i}].${error.rawMessage}`);
+      throw error;
+    }
+  });
+}
+
+/** The messages of one Ingest stream, each upserted durably before the next is read. */
+async function ingestStream(
+  db: Database,
+  limits: Readonly<Limits>,
+  requests: AsyncIterable<IngestRequest>,
+  context: CallContext,
+): Promise<{ batches: bigint; inserted: bigint; updated: bigint }> {
+  let name: string | undefined;
+  let batches = 0;
+  let inserted = 0;
+  let updated = 0;
+  for await (const request of requests) {
+    if (context.signal.aborted) break;
+    const at = `batches[${batches}]`;
+    if (name === undefined) {
+      if (request.collection === "") throw invalidArgument(`${at}.collection: the first message must name the collection`);
+      name = request.collection;
+    } else if (request.collection !== "" && request.collection !== name) {
+      throw invalidArgument(`${at}.collection: "${request.collection}" differs from "${name}" named by the first message`);
+    }
+    // Looked up per batch: a collection dropped mid-stream ends the stream with NOT_FOUND.
+    const collection = db.get(name, `${at}.collection`);
+    checkBatch(request.points, `${at}.points`, limits);
+    // Durable before the next message is read: the WAL's pace is the stream's backpressure.
+    const result = await collection.upsert(request.points.map(pointFromProto), `${at}.points`);
+    inserted += result.inserted;
+    updated += result.updated;
+    batches++;
+  }
+  return { batches: BigInt(batches), inserted: BigInt(inserted), updated: BigInt(updated) };
 }

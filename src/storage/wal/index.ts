@@ -1,4 +1,5 @@
-export { Wal, type WalOptions, type WalOpened, type WalStats } from "./wal.js";
+export { Wal, type WalOpened, type WalStats } from "./wal.js";
+export type { WalOptions } from "./wal-options.js";
 export {
   type WalRecord,
   type WalScan,

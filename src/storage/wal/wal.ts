@@ -39,47 +39,18 @@ import type { FileHandle } from "node:fs/promises";
 import { open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { constants as bufferConstants } from "node:buffer";
-import { defaultLimits, defaultStorage, type FsyncPolicy, fsyncPolicies, walQueueBytesMax, walRecordBytesMax } from "../../config.js";
+import type { FsyncPolicy } from "../../config.js";
 import { VectorDbError } from "../../errors.js";
 import { fsyncDirectory, ioError, readWholeFile, removeStaleTemporaries, temporaryPathFor, writeChunksAt, writeFileAtomic } from "../files.js";
 import {
   encodeRecordFraming,
   encodeWalHeader,
-  recordBodyBytesFormatMax,
   recordOverheadBytes,
   scanWal,
   walHeaderBytes,
   type WalRecord,
 } from "./format.js";
-
-/**
- * Options of {@link Wal.open}. An option left out takes its default from `src/config.ts`, the one
- * source of every default.
- */
-export interface WalOptions {
-  /** When `append` resolves (see the module documentation). Default `defaultStorage.fsync`. */
-  durability?: FsyncPolicy;
-  /** Period of the background fsync under `"interval"`, in ms, at least 1. Default `defaultStorage.flushIntervalMs`. Ignored otherwise. */
-  flushIntervalMs?: number;
-  /**
-   * Largest record body `append` accepts, in bytes, at most 2^32 − 1. Default `walRecordBytesMax` of
-   * the default limits. Applies to appends only: on open a length is bad when it runs past the end of
-   * the file (which also bounds it), so lowering this limit never turns records written under a
-   * higher one into a "torn tail".
-   */
-  recordBytesMax?: number;
-  /**
-   * Most body bytes waiting to be written (appended but not yet written); an append beyond it is
-   * rejected with `resource_exhausted`. Bounds memory when the disk falls behind. Default
-   * `walQueueBytesMax`.
-   */
-  queueBytesMax?: number;
-  /**
-   * The lowest sequence the next append may take, e.g. the loaded segment's sequence + 1, so that a
-   * WAL recreated after being lost never reuses sequences a segment already holds. Default 1.
-   */
-  minNextSequence?: number;
-}
+import { resolveWalOptions, type WalOptions } from "./wal-options.js";
 
 /** What {@link Wal.open} returns. */
 export interface WalOpened {
@@ -114,13 +85,6 @@ interface PendingAppend {
   bytes: number;
   resolve: (sequence: number) => void;
   reject: (error: unknown) => void;
-}
-
-function positiveInteger(name: string, value: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new VectorDbError("invalid_argument", `WAL option ${name} must be an integer from 1 to ${max}, got ${value}`);
-  }
-  return value;
 }
 
 /**
@@ -184,14 +148,7 @@ export class Wal {
    *   larger than one buffer can hold (4 GiB); `unavailable` / `not_found` on I/O errors.
    */
   static async open(path: string, options: WalOptions = {}): Promise<WalOpened> {
-    const durability = options.durability ?? defaultStorage.fsync;
-    if (!fsyncPolicies.includes(durability)) {
-      throw new VectorDbError("invalid_argument", `WAL option durability must be "fsync", "interval" or "os", got ${JSON.stringify(durability)}`);
-    }
-    const flushIntervalMs = positiveInteger("flushIntervalMs", options.flushIntervalMs ?? defaultStorage.flushIntervalMs, 2_147_483_647);
-    const recordBytesMax = positiveInteger("recordBytesMax", options.recordBytesMax ?? walRecordBytesMax(defaultLimits), recordBodyBytesFormatMax);
-    const queueBytesMax = positiveInteger("queueBytesMax", options.queueBytesMax ?? walQueueBytesMax, Number.MAX_SAFE_INTEGER);
-    const minNextSequence = positiveInteger("minNextSequence", options.minNextSequence ?? 1, Number.MAX_SAFE_INTEGER);
+    const { durability, flushIntervalMs, recordBytesMax, queueBytesMax, minNextSequence } = resolveWalOptions(options);
 
     await removeStaleTemporaries(dirname(path), { of: path });
     let exists = true;
