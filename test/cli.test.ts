@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectFvecsFile, readFvecsFile, readFvecsRow, streamFvecsRecords, streamJsonlRecords, type JsonlRecord } from "../src/datasets/index.js";
+import { freePort } from "../src/testing/index.js";
 import { datasetFile } from "./helpers/datasets.js";
 import { cliPath, ensureServerBuilt } from "./helpers/build.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -61,19 +61,6 @@ function writeFvecs(path: string, count: number, dimension: number, seed = 1): F
   }
   writeFileSync(path, bytes);
   return data;
-}
-
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolvePromise(port));
-    });
-  });
 }
 
 let server: TestServer;

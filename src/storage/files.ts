@@ -49,22 +49,27 @@ export function isTemporaryName(name: string): boolean {
   return /\.tmp-[0-9a-f]+$/.test(name);
 }
 
+/** Opens `path` read-only and fsyncs it; `action` names the step in the error. */
+async function fsyncPath(path: string, action: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, "r");
+    await handle.sync();
+  } catch (error) {
+    throw ioError(path, action, error);
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
 /**
  * Flushes a file's data and metadata to stable storage (`fsync(2)`).
  *
  * @throws VectorDbError `not_found` (NOT_FOUND) if the file does not exist, `unavailable`
  *   (UNAVAILABLE) on any other I/O error.
  */
-export async function fsyncFile(path: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(path, "r");
-    await handle.sync();
-  } catch (error) {
-    throw ioError(path, "fsync", error);
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
+export function fsyncFile(path: string): Promise<void> {
+  return fsyncPath(path, "fsync");
 }
 
 /**
@@ -78,15 +83,7 @@ export async function fsyncFile(path: string): Promise<void> {
  */
 export async function fsyncDirectory(path: string): Promise<void> {
   if (process.platform === "win32") return;
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(path, "r");
-    await handle.sync();
-  } catch (error) {
-    throw ioError(path, "fsync of the directory", error);
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
+  await fsyncPath(path, "fsync of the directory");
 }
 
 /**
