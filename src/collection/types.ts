@@ -66,7 +66,7 @@ export interface Hit {
 /** Counters of a collection. */
 export interface CollectionStats {
   pointCount: number;
-  /** Approximate bytes held: vector store, graph, ids, payloads (see Collection.memoryBytes). */
+  /** Approximate bytes held: vector store, graph, ids, payloads (see MemoryCollection.memoryBytes). */
   memoryBytes: number;
   /** Live points linked into the HNSW graph (all of them for a collection searched exactly). */
   indexedPointCount: number;
