@@ -145,6 +145,20 @@ export const defaultIndexing: Readonly<IndexingConfig> = Object.freeze({ fullSca
 /** Storage defaults (see {@link StorageConfig}): fsync per group, 100 ms interval, 64 MiB of WAL. */
 export const defaultStorage: Readonly<StorageConfig> = Object.freeze({ fsync: "fsync", flushIntervalMs: 100, walBytesMax: 64 * 1024 * 1024 });
 
+/** Defaults of the `vectordb` command's client commands (flags override them; see `src/cli/`). */
+export const cliDefaults = Object.freeze({
+  /** Server address of client commands, when neither `--address` nor VECTORDB_ADDRESS is given. */
+  address: "127.0.0.1:50051",
+  /** Deadline of each call of a client command, ms (`ingest` has none unless `--timeout-ms`). */
+  callTimeoutMs: 30_000,
+  /** Deadline of `health`, ms: short, so that a container health check fails fast. */
+  healthTimeoutMs: 3_000,
+  /** Points per Ingest message of `ingest`. */
+  ingestBatchSize: 1_000,
+  /** Hits of `search`. */
+  searchK: 10,
+});
+
 // Bounds that are not settings of their own: they follow from the settings above, or are fixed.
 
 /** Live points a filtered search samples to estimate how many points match (see {@link IndexingConfig}). */

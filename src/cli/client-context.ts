@@ -1,8 +1,7 @@
 import type { Command } from "commander";
+import { cliDefaults } from "../config.js";
 import { VectorDbClient } from "../client/index.js";
 
-/** Per-call deadline of client commands when `--timeout-ms` is not given, in ms. */
-export const callTimeoutMsDefault = 30_000;
 
 /** The global options of client commands, as commander parsed them. */
 export interface GlobalOptions {
@@ -27,7 +26,7 @@ export interface ClientContext {
 export async function withClient(
   command: Command,
   run: (context: ClientContext) => Promise<void>,
-  timeoutMsDefault: number | undefined = callTimeoutMsDefault,
+  timeoutMsDefault: number | undefined = cliDefaults.callTimeoutMs,
 ): Promise<void> {
   const { address, timeoutMs } = command.optsWithGlobals<GlobalOptions>();
   const client = new VectorDbClient(address);

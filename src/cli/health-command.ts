@@ -1,9 +1,8 @@
 import { Command } from "commander";
+import { cliDefaults } from "../config.js";
 import { action, exitCodes } from "./cli-errors.js";
 import { print, withClient } from "./client-context.js";
 
-/** Deadline of `health` when `--timeout-ms` is not given, in ms: short, so a container check fails fast. */
-export const healthTimeoutMsDefault = 3_000;
 
 /**
  * `vectordb health [--service <name>]`: grpc.health.v1 Check. Prints the status (`SERVING`,
@@ -12,7 +11,7 @@ export const healthTimeoutMsDefault = 3_000;
  */
 export function healthCommand(): Command {
   const command = new Command("health")
-    .description(`check the server's health (exit 0 when SERVING; deadline ${healthTimeoutMsDefault} ms unless --timeout-ms)`)
+    .description(`check the server's health (exit 0 when SERVING; deadline ${cliDefaults.healthTimeoutMs} ms unless --timeout-ms)`)
     .option("--service <name>", 'service to check ("" = the whole server)', "");
   command.action(
     action(async (options: { service: string }) => {
@@ -23,7 +22,7 @@ export function healthCommand(): Command {
           print(`${status}\n`);
           if (status !== "SERVING") process.exitCode = exitCodes.failure;
         },
-        healthTimeoutMsDefault,
+        cliDefaults.healthTimeoutMs,
       );
     }),
   );

@@ -1,2 +1,2 @@
-export { buildProgram, exitCodeOf, addressDefault } from "./program.js";
+export { buildProgram, exitCodeOf } from "./program.js";
 export { exitCodes, reportError, UsageError } from "./cli-errors.js";

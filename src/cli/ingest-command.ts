@@ -1,15 +1,14 @@
 import { Presets, SingleBar } from "cli-progress";
+import { cliDefaults } from "../config.js";
 import { Command, Option } from "commander";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { distanceNames, distanceToProto, RpcError, type DistanceKind, type VectorDbClient } from "../client/index.js";
 import { action, UsageError } from "./cli-errors.js";
-import { callTimeoutMsDefault, print, withClient } from "./client-context.js";
+import { print, withClient } from "./client-context.js";
 import { hnswOptions } from "./collections-command.js";
 import { integerIn } from "./parse.js";
 import { fileBytes, inspectFvecsFile, streamFvecsRecords, streamJsonlRecords, vectorFileFormat } from "../datasets/index.js";
 
-/** Points per Ingest message when `--batch-size` is not given. */
-export const ingestBatchSizeDefault = 1_000;
 
 /** Options of `ingest`. */
 interface IngestOptions {
@@ -151,7 +150,7 @@ async function ingest(
   rest: AsyncIterator<SourcePoint>,
 ): Promise<void> {
   // The action checked that --create comes with --distance.
-  if (options.create && options.distance !== undefined) await createCollection(client, options, options.distance, first.point.vector.length, timeoutMs ?? callTimeoutMsDefault);
+  if (options.create && options.distance !== undefined) await createCollection(client, options, options.distance, first.point.vector.length, timeoutMs ?? cliDefaults.callTimeoutMs);
   const startedMs = performance.now();
   const progress = progressBar(options.progress && process.stderr.isTTY === true, source.total, source.unit, startedMs);
   let sentPoints = 0;
@@ -196,7 +195,7 @@ export function ingestCommand(): Command {
     .description("bulk-load points from a .fvecs file (ids = record index) or a .jsonl/.ndjson file ({id, vector, payload} per line)")
     .argument("<file>", "a .fvecs, .jsonl or .ndjson file")
     .requiredOption("--collection <name>", "target collection (required)")
-    .addOption(new Option("--batch-size <n>", "points per Ingest message").argParser(integerIn(1)).default(ingestBatchSizeDefault))
+    .addOption(new Option("--batch-size <n>", "points per Ingest message").argParser(integerIn(1)).default(cliDefaults.ingestBatchSize))
     .option("--create", "create the collection first (dimension from the first vector; needs --distance)")
     .addOption(new Option("--distance <distance>", "distance of the collection created by --create").choices(distanceNames));
   for (const option of hnswOptions()) command.addOption(option);

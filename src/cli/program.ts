@@ -1,16 +1,14 @@
 import { readFileSync } from "node:fs";
+import { cliDefaults } from "../config.js";
 import { Command, CommanderError, Option } from "commander";
-import { callTimeoutMsDefault } from "./client-context.js";
 import { collectionsCommand } from "./collections-command.js";
 import { exitCodes } from "./cli-errors.js";
-import { healthCommand, healthTimeoutMsDefault } from "./health-command.js";
+import { healthCommand } from "./health-command.js";
 import { ingestCommand } from "./ingest-command.js";
 import { integerIn } from "./parse.js";
 import { searchCommand } from "./search-command.js";
 import { serveCommand } from "./serve-command.js";
 
-/** Server address of client commands when neither `--address` nor VECTORDB_ADDRESS is given. */
-export const addressDefault = "127.0.0.1:50051";
 
 /** The package version, from the package.json above this file (compiled: dist/src/cli/), or "unknown". */
 function packageVersion(): string {
@@ -41,9 +39,9 @@ export function buildProgram(): Command {
   const program = new Command("vectordb")
     .description("vectordb: a vector database served over gRPC")
     .version(packageVersion())
-    .addOption(new Option("--address <host:port>", "server address of client commands").env("VECTORDB_ADDRESS").default(addressDefault))
+    .addOption(new Option("--address <host:port>", "server address of client commands").env("VECTORDB_ADDRESS").default(cliDefaults.address))
     .addOption(
-      new Option("--timeout-ms <n>", `deadline of each call in ms (default: ${callTimeoutMsDefault}; health: ${healthTimeoutMsDefault}; ingest: none)`).argParser(
+      new Option("--timeout-ms <n>", `deadline of each call in ms (default: ${cliDefaults.callTimeoutMs}; health: ${cliDefaults.healthTimeoutMs}; ingest: none)`).argParser(
         integerIn(1),
       ),
     )

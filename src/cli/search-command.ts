@@ -1,4 +1,5 @@
 import { toJson, type JsonObject } from "@bufbuild/protobuf";
+import { cliDefaults } from "../config.js";
 import { Command, Option } from "commander";
 import { SearchResponseSchema } from "../client/index.js";
 import { action, UsageError } from "./cli-errors.js";
@@ -6,8 +7,6 @@ import { print, withClient } from "./client-context.js";
 import { finiteNumber, integerIn, parseFilterJson, parseVectorJson } from "./parse.js";
 import { readFvecsRow } from "../datasets/index.js";
 
-/** Hits wanted when `-k` is not given. */
-export const searchKDefault = 10;
 
 /** Options of `search`. */
 interface SearchOptions {
@@ -50,7 +49,7 @@ export function searchCommand(): Command {
     .option("--vector <json-array>", "query vector as a JSON array, e.g. [0.1,0.2,0.3]")
     .option("--fvecs <file>", "read the query vector from this .fvecs file (with --row)")
     .addOption(new Option("--row <i>", "0-based record of --fvecs").argParser(integerIn(0)))
-    .addOption(new Option("-k <n>", "number of hits").argParser(integerIn(1, 0xffff_ffff)).default(searchKDefault))
+    .addOption(new Option("-k <n>", "number of hits").argParser(integerIn(1, 0xffff_ffff)).default(cliDefaults.searchK))
     .option("--filter <json>", 'vectordb.v1.Filter as proto3 JSON, e.g. \'{"must":[{"field":{"key":"lang","equals":"en"}}]}\'')
     .addOption(new Option("--score-threshold <x>", "cosine/dot: score >= x; euclidean: distance <= x").argParser(finiteNumber))
     .addOption(new Option("--ef <n>", "HNSW candidate list width (default: the collection's)").argParser(integerIn(1, 0xffff_ffff)))
