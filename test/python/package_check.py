@@ -213,8 +213,14 @@ def check_server(summary):
     expect_error(grpc.StatusCode.INVALID_ARGUMENT, lambda: c.delete(name, filter={}), "delete with an empty filter")
     passed("delete")
 
-    # A deadline that cannot be met is DEADLINE_EXCEEDED, as VectorDbError too.
-    expect_error(grpc.StatusCode.DEADLINE_EXCEEDED, lambda: c.list_collections(timeout=1e-6), "1 µs deadline")
+    # A deadline that passes is DEADLINE_EXCEEDED, as VectorDbError too: a producer that stalls for
+    # 2 s after its first point, under a 0.3 s deadline for the whole stream.
+    def stalling():
+        yield ("s0", [1.0] * DIM)
+        time.sleep(2.0)
+        yield ("s1", [1.0] * DIM)
+
+    expect_error(grpc.StatusCode.DEADLINE_EXCEEDED, lambda: c.ingest(name, stalling(), batch_size=1, timeout=0.3), "0.3 s deadline")
     count = c.get_collection(name).point_count
     assert c.delete_collection(name) == count, "delete_collection reports the points it held"
     expect_error(grpc.StatusCode.NOT_FOUND, lambda: c.get_collection(name), "get a dropped collection")

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
+from types import ModuleType
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from google.protobuf import json_format, struct_pb2
 
 from .models import Batch, CollectionInfo, Hit, Payload, Point
 from .vectordb.v1 import collection_pb2, point_pb2
 
+_np: Optional[ModuleType]
 try:  # numpy is optional: arrays are accepted wherever vectors are when it is importable.
     import numpy as _np
 except ImportError:  # pragma: no cover - exercised only where numpy is absent
     _np = None
+
+# (ids, vectors, payloads) of a batch; (id, vector, payload) of a point.
+_BatchColumns = Tuple[Sequence[str], Any, Optional[Sequence[Optional[Payload]]]]
+_PointFields = Tuple[str, Any, Optional[Payload]]
 
 _DISTANCES = {
     "cosine": collection_pb2.DISTANCE_COSINE,
@@ -25,7 +31,7 @@ _DISTANCE_NAMES = {number: name for name, number in _DISTANCES.items()}
 _EXACT_INT_MAX = 2**53
 
 
-def distance_enum(distance: str) -> int:
+def distance_enum(distance: str) -> "collection_pb2.Distance":
     """``"cosine"`` / ``"dot"`` / ``"euclidean"`` (any case) → the ``vectordb.v1.Distance`` number."""
     try:
         return _DISTANCES[distance.lower()]
@@ -52,7 +58,8 @@ def vector(value: Any, what: str = "vector") -> List[float]:
     if _np is not None and isinstance(value, _np.ndarray):
         if value.ndim != 1:
             raise ValueError(f"{what}: expected a 1-D array, got shape {value.shape}")
-        return value.astype(_np.float32, copy=False).tolist()
+        row: List[float] = value.astype(_np.float32, copy=False).tolist()
+        return row
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise TypeError(f"{what}: expected a sequence of numbers or a 1-D numpy array, got {type(value).__name__}")
     return list(value)
@@ -63,7 +70,7 @@ def vectors(values: Any, count: int, what: str = "vectors") -> List[List[float]]
     if _np is not None and isinstance(values, _np.ndarray):
         if values.ndim != 2:
             raise ValueError(f"{what}: expected a 2-D array (n, dimension), got shape {values.shape}")
-        rows = values.astype(_np.float32, copy=False).tolist()
+        rows: List[List[float]] = values.astype(_np.float32, copy=False).tolist()
     else:
         if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
             raise TypeError(f"{what}: expected a 2-D numpy array or a sequence of vectors, got {type(values).__name__}")
@@ -105,10 +112,23 @@ def filter_message(value: Any) -> Optional[point_pb2.Filter]:
         return value
     if not isinstance(value, Mapping):
         raise TypeError(f"filter: expected a dict or a vectordb.v1.Filter, got {type(value).__name__}")
+    message = point_pb2.Filter()
     try:
-        return json_format.ParseDict(value, point_pb2.Filter())
+        json_format.ParseDict(value, message)
     except json_format.ParseError as error:
         raise ValueError(f"filter: {error}") from None
+    return message
+
+
+def query_items(queries: Any) -> List[Any]:
+    """The queries of ``Client.batch_search``: rows of a 2-D numpy array, or the items of a sequence."""
+    if _np is not None and isinstance(queries, _np.ndarray):
+        if queries.ndim != 2:
+            raise ValueError(f"queries: expected a 2-D array (n, dimension), got shape {queries.shape}")
+        return list(queries)
+    if isinstance(queries, (str, bytes, Mapping)) or not isinstance(queries, Iterable):
+        raise TypeError(f"queries: expected a 2-D numpy array or a sequence, got {type(queries).__name__}")
+    return list(queries)
 
 
 def python_value(value: struct_pb2.Value) -> Any:
@@ -182,7 +202,7 @@ def ingest_batches(items: Iterable[Any], batch_size: int) -> Iterator[List[point
         yield pending
 
 
-def _as_batch(item: Any) -> Optional[tuple]:
+def _as_batch(item: Any) -> Optional[_BatchColumns]:
     if isinstance(item, Batch):
         return (item.ids, item.vectors, item.payloads)
     if isinstance(item, Mapping) and "ids" in item:
@@ -192,7 +212,7 @@ def _as_batch(item: Any) -> Optional[tuple]:
     return None
 
 
-def _as_point(item: Any, index: int) -> tuple:
+def _as_point(item: Any, index: int) -> _PointFields:
     if isinstance(item, Point):
         return item.id, item.vector, item.payload
     if isinstance(item, Mapping) and "id" in item:

@@ -8,12 +8,14 @@ imports both. So the two small messages are described here in a private pool ins
 
 from __future__ import annotations
 
+from typing import Any, Tuple
+
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _build_classes() -> tuple:
+def _build_classes() -> Tuple[Any, Any]:
     file = descriptor_pb2.FileDescriptorProto(
         name="vectordb_grpc_client/grpc_health_v1.proto",
         package="grpc.health.v1",
@@ -47,8 +49,8 @@ HealthCheckRequest, HealthCheckResponse = _build_classes()
 CHECK_METHOD = "/grpc.health.v1.Health/Check"
 
 
-def status_name(response) -> str:
+def status_name(response: Any) -> str:
     """``"SERVING"``, ``"NOT_SERVING"``, ``"UNKNOWN"`` or ``"SERVICE_UNKNOWN"`` (a number the enum does
     not know, from a newer server, comes back as ``"UNKNOWN_<number>"``)."""
     value = response.DESCRIPTOR.fields_by_name["status"].enum_type.values_by_number.get(response.status)
-    return value.name if value is not None else f"UNKNOWN_{response.status}"
+    return str(value.name) if value is not None else f"UNKNOWN_{response.status}"

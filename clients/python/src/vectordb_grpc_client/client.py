@@ -150,7 +150,8 @@ class Client:
     def delete_collection(self, name: str, *, timeout: Optional[float] = _CLIENT_DEFAULT) -> int:
         """Drops a collection and its files; returns how many points it held. ``NOT_FOUND`` if absent."""
         request = collection_service_pb2.DeleteCollectionRequest(name=name)
-        return self._call(self._collections.DeleteCollection, request, timeout).deleted_points
+        deleted: int = self._call(self._collections.DeleteCollection, request, timeout).deleted_points
+        return deleted
 
     # -- points ----------------------------------------------------------------------------------
 
@@ -219,7 +220,8 @@ class Client:
             request.ids.extend(_ids(ids))
         else:
             request.filter.CopyFrom(_convert.filter_message(filter))
-        return self._call(self._points.Delete, request, timeout).deleted
+        deleted: int = self._call(self._points.Delete, request, timeout).deleted
+        return deleted
 
     def search(
         self,
@@ -303,7 +305,7 @@ class Client:
             with_payload=with_payload,
             with_vector=with_vector,
         )
-        resolved = [_resolve_query(item, shared) for item in _query_items(queries)]
+        resolved = [_resolve_query(item, shared) for item in _convert.query_items(queries)]
         request = point_service_pb2.BatchSearchRequest(
             collection=collection, queries=[_query_message(q, i) for i, q in enumerate(resolved)]
         )
@@ -355,7 +357,7 @@ class Client:
             response = self._points.Ingest(requests, timeout=timeout, metadata=self._metadata)
         except grpc.RpcError as error:
             if requests.error is not None:
-                raise requests.error
+                raise requests.error from None
             raise VectorDbError.from_rpc_error(error) from None
         return IngestResult(batches=response.batches, inserted=response.inserted, updated=response.updated)
 
@@ -399,16 +401,6 @@ def _ids(ids: Sequence[str]) -> List[str]:
     if isinstance(ids, str):
         raise TypeError("ids: expected a sequence of str, got one str")
     return list(ids)
-
-
-def _query_items(queries: Any) -> List[Any]:
-    if _convert._np is not None and isinstance(queries, _convert._np.ndarray):
-        if queries.ndim != 2:
-            raise ValueError(f"queries: expected a 2-D array (n, dimension), got shape {queries.shape}")
-        return list(queries)
-    if isinstance(queries, (str, bytes)) or not isinstance(queries, Iterable):
-        raise TypeError(f"queries: expected a 2-D numpy array or a sequence, got {type(queries).__name__}")
-    return list(queries)
 
 
 def _resolve_query(item: Any, shared: Query) -> Query:
