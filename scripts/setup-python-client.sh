@@ -11,7 +11,8 @@
 #     proto3 `optional`, which our protos use. protoc 3.21 pairs with python3-protobuf 3.21.
 #   - python3-grpc-tools only for its copy of the well-known types (google/protobuf/struct.proto).
 #
-# Idempotent and fast when everything is installed: apt-get runs only when a package is missing.
+# Idempotent and fast when everything is installed: apt-get runs only when a package is missing
+# (scripts/lib/debian-packages.sh, shared with scripts/setup-clients.sh).
 # The stubs are regenerated on every run (well under a second) so they always match proto/.
 #
 # Usage: scripts/setup-python-client.sh [OUT_DIR]
@@ -29,34 +30,14 @@ PROTOC=/usr/bin/protoc
 GRPC_PLUGIN=/usr/bin/grpc_python_plugin
 PACKAGES=(python3 python3-grpcio python3-protobuf python3-grpc-tools protobuf-compiler protobuf-compiler-grpc)
 
-log() { printf 'setup-python-client: %s\n' "$*" >&2; }
-cannot_install() {
-  log "CANNOT INSTALL: $*"
-  log "install by hand (as root): apt-get install ${PACKAGES[*]}"
-  exit 3
-}
+SETUP_NAME=setup-python-client
+# shellcheck source=lib/debian-packages.sh
+source "$ROOT/scripts/lib/debian-packages.sh"
+log() { setup_log "$@"; }
+cannot_install() { setup_cannot_install "$1" "${PACKAGES[@]}"; }
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-
-if ((${#missing[@]})); then
-  log "missing Debian packages: ${missing[*]}"
-  command -v apt-get >/dev/null 2>&1 || cannot_install "apt-get not found (not a Debian-based system?)"
-  [[ "$(id -u)" == 0 ]] || cannot_install "not running as root, cannot apt-get install"
-  # Wait for a concurrent apt/dpkg (another setup script) instead of failing on the lock.
-  apt_opts=(-o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
-  log "apt-get update"
-  apt-get "${apt_opts[@]}" update -qq >&2 || cannot_install "apt-get update failed"
-  log "apt-get install ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends \
-    "${missing[@]}" >&2 || cannot_install "apt-get install failed"
-fi
-
-for f in "$PYTHON" "$PROTOC" "$GRPC_PLUGIN"; do
-  [[ -x "$f" ]] || cannot_install "$f is missing although ${PACKAGES[*]} are installed (reinstall them)"
-done
+ensure_debian_packages "${PACKAGES[@]}"
+require_executables "$PYTHON" "$PROTOC" "$GRPC_PLUGIN"
 
 # Well-known types (google/protobuf/struct.proto): grpc-tools' copy, else the system include dir.
 WKT_DIR=""

@@ -1,8 +1,8 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { debianPython as python, inCi, root, runChild } from "./helpers/clients.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
@@ -15,12 +15,9 @@ import { startTestServer, type TestServer } from "./helpers/server.js";
  * that is a failure: CI must not silently skip.
  */
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const setupScript = join(root, "scripts/setup-python-client.sh");
 const clientScript = join(root, "test/python/client_check.py");
 const stubDir = join(root, "test/python/.generated");
-const python = "/usr/bin/python3";
-const inCi = /^(1|true|yes)$/i.test(process.env.CI ?? "");
 const setupTimeoutMs = 300_000;
 const clientTimeoutMs = 60_000;
 
@@ -34,30 +31,6 @@ interface Summary {
   search_scores: number[];
   dimension_error: string;
   health: string;
-}
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a child without blocking the event loop: the server under test lives in this process. */
-function run(command: string, args: string[], timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1" };
-    // Debian's interpreter must not pick up another Python's modules.
-    delete env.PYTHONPATH;
-    delete env.PYTHONHOME;
-    const child = spawn(command, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
 }
 
 describe("Python grpcio client (stubs generated from proto/)", () => {
@@ -97,7 +70,7 @@ describe("Python grpcio client (stubs generated from proto/)", () => {
         ctx.skip();
         return;
       }
-      const result = await run(python, [clientScript, server!.address, stubDir], clientTimeoutMs);
+      const result = await runChild(python, [clientScript, server!.address, stubDir], { timeoutMs: clientTimeoutMs });
       const detail = `status ${result.code} signal ${result.signal}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
       expect(result.code, detail).toBe(0);
 

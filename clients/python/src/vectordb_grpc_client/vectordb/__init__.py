@@ -1,0 +1,1 @@
+"""Generated from proto/vectordb by scripts/generate-clients.sh. DO NOT EDIT."""

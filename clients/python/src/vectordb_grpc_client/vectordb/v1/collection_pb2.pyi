@@ -1,0 +1,41 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+DISTANCE_COSINE: Distance
+DISTANCE_DOT: Distance
+DISTANCE_EUCLIDEAN: Distance
+DISTANCE_UNSPECIFIED: Distance
+
+class CollectionInfo(_message.Message):
+    __slots__ = ["dimension", "distance", "hnsw", "indexed_point_count", "memory_bytes", "name", "point_count"]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    HNSW_FIELD_NUMBER: _ClassVar[int]
+    INDEXED_POINT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    POINT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    dimension: int
+    distance: Distance
+    hnsw: HnswConfig
+    indexed_point_count: int
+    memory_bytes: int
+    name: str
+    point_count: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[_Union[Distance, str]] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., point_count: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., indexed_point_count: _Optional[int] = ...) -> None: ...
+
+class HnswConfig(_message.Message):
+    __slots__ = ["ef", "ef_construction", "m"]
+    EF_CONSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    EF_FIELD_NUMBER: _ClassVar[int]
+    M_FIELD_NUMBER: _ClassVar[int]
+    ef: int
+    ef_construction: int
+    m: int
+    def __init__(self, m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef: _Optional[int] = ...) -> None: ...
+
+class Distance(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

@@ -1,0 +1,117 @@
+from . import point_pb2 as _point_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class BatchSearchRequest(_message.Message):
+    __slots__ = ["collection", "queries"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    queries: _containers.RepeatedCompositeFieldContainer[_point_pb2.SearchQuery]
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[_point_pb2.SearchQuery, _Mapping]]] = ...) -> None: ...
+
+class BatchSearchResponse(_message.Message):
+    __slots__ = ["results"]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[_point_pb2.SearchResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[_point_pb2.SearchResult, _Mapping]]] = ...) -> None: ...
+
+class DeleteRequest(_message.Message):
+    __slots__ = ["collection", "filter", "ids"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    filter: _point_pb2.Filter
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ...) -> None: ...
+
+class DeleteResponse(_message.Message):
+    __slots__ = ["deleted"]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: int
+    def __init__(self, deleted: _Optional[int] = ...) -> None: ...
+
+class GetRequest(_message.Message):
+    __slots__ = ["collection", "ids", "with_payload", "with_vector"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    WITH_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    with_payload: bool
+    with_vector: bool
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., with_payload: bool = ..., with_vector: bool = ...) -> None: ...
+
+class GetResponse(_message.Message):
+    __slots__ = ["points"]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[_point_pb2.Point]
+    def __init__(self, points: _Optional[_Iterable[_Union[_point_pb2.Point, _Mapping]]] = ...) -> None: ...
+
+class IngestRequest(_message.Message):
+    __slots__ = ["collection", "points"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    points: _containers.RepeatedCompositeFieldContainer[_point_pb2.Point]
+    def __init__(self, collection: _Optional[str] = ..., points: _Optional[_Iterable[_Union[_point_pb2.Point, _Mapping]]] = ...) -> None: ...
+
+class IngestResponse(_message.Message):
+    __slots__ = ["batches", "inserted", "updated"]
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    INSERTED_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    batches: int
+    inserted: int
+    updated: int
+    def __init__(self, batches: _Optional[int] = ..., inserted: _Optional[int] = ..., updated: _Optional[int] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ["collection", "ef", "exact", "filter", "k", "score_threshold", "vector", "with_payload", "with_vector"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    EF_FIELD_NUMBER: _ClassVar[int]
+    EXACT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    WITH_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTOR_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ef: int
+    exact: bool
+    filter: _point_pb2.Filter
+    k: int
+    score_threshold: float
+    vector: _containers.RepeatedScalarFieldContainer[float]
+    with_payload: bool
+    with_vector: bool
+    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ..., score_threshold: _Optional[float] = ..., ef: _Optional[int] = ..., exact: bool = ..., with_payload: bool = ..., with_vector: bool = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ["hits"]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[_point_pb2.ScoredPoint]
+    def __init__(self, hits: _Optional[_Iterable[_Union[_point_pb2.ScoredPoint, _Mapping]]] = ...) -> None: ...
+
+class UpsertRequest(_message.Message):
+    __slots__ = ["collection", "points"]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    points: _containers.RepeatedCompositeFieldContainer[_point_pb2.Point]
+    def __init__(self, collection: _Optional[str] = ..., points: _Optional[_Iterable[_Union[_point_pb2.Point, _Mapping]]] = ...) -> None: ...
+
+class UpsertResponse(_message.Message):
+    __slots__ = ["inserted", "updated"]
+    INSERTED_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    inserted: int
+    updated: int
+    def __init__(self, inserted: _Optional[int] = ..., updated: _Optional[int] = ...) -> None: ...
