@@ -1,7 +1,7 @@
 /**
  * Distance kernel benchmark: nanoseconds per distance for the tuned JS loops (src/index/distance.ts,
- * four accumulators, float64 sums) against the WebAssembly SIMD kernels (src/index/wasm/kernels.wat,
- * f32x4, through VectorStore), one call per row and 1,024 rows per call (`scoreBatch`), on random
+ * four accumulators, float64 sums) against the WebAssembly SIMD kernels of the engine
+ * (src/index/wasm/assembly/engine.ts, f32x4, through VectorStore), one call per row and 1,024 rows per call (`scoreBatch`), on random
  * vectors of the datasets' dimensions. This is the measurement behind keeping the WebAssembly kernels.
  *
  * Usage: npm run bench:kernels. Prints a table and writes bench/results/kernels-<date>.json.

@@ -74,9 +74,8 @@ describe("HnswIndex", () => {
     const hnsw = new HnswIndex({ dimension: 2, distance: "euclidean", m: 4, efConstruction: 16, seed: 4 });
     for (let i = 0; i < 50; i++) hnsw.add(Float32Array.of(i, i % 7));
     hnsw.checkIntegrity();
-    // Corrupt node 3's layer-0 list to link to itself.
-    const links0 = (hnsw as unknown as { links0: Uint32Array }).links0;
-    links0[3 * 9 + 1] = 3;
+    // Corrupt node 3's layer-0 list to link to itself (its first link, after the count).
+    hnsw.store.words[(hnsw.store.engine.nodeRecordPtr(3) >>> 2) + 4] = 3;
     expect(() => hnsw.checkIntegrity()).toThrow(/node 3 layer 0: links to itself/);
   });
 
@@ -116,8 +115,8 @@ describe.skipIf(!siftPresent)("HnswIndex on SIFT10K (m=16, ef_construction=200)"
 describe("HnswIndex.toBytes / fromBytes", () => {
   it("restores a graph that searches identically, keeps its tombstones and accepts more inserts", () => {
     const vectors = clustered(2_000, 16, 20, 41);
-    const store = new VectorStore(16, "euclidean", 4_000);
-    store.ensureCapacity(3_000);
+    const layout = { initialCapacity: 3_000, graph: { m: 8, efConstruction: 64 } };
+    const store = new VectorStore(16, "euclidean", layout);
     const hnsw = new HnswIndex({ store, m: 8, efConstruction: 64, seed: 5 });
     vectors.forEach((v, row) => {
       store.write(row, v);
@@ -125,7 +124,12 @@ describe("HnswIndex.toBytes / fromBytes", () => {
     });
     for (let id = 0; id < 2_000; id += 7) hnsw.markDeleted(id);
     const bytes = hnsw.toBytes();
-    const restored = HnswIndex.fromBytes(store, bytes);
+    // The graph lives in its store's memory: restore into a new store holding the same rows.
+    const rows = new Uint8Array(2_000 * 16 * 4);
+    store.copyRowsOut(0, 2_000, rows);
+    const copy = new VectorStore(16, "euclidean", layout);
+    copy.copyRowsIn(0, rows);
+    const restored = HnswIndex.fromBytes(copy, bytes);
     restored.checkIntegrity();
     expect(restored.size).toBe(hnsw.size);
     expect(restored.liveCount).toBe(hnsw.liveCount);
@@ -134,10 +138,11 @@ describe("HnswIndex.toBytes / fromBytes", () => {
     }
     expect(restored.toBytes()).toEqual(bytes);
     clustered(500, 16, 20, 43).forEach((v, i) => {
-      store.write(2_000 + i, v);
+      copy.write(2_000 + i, v);
       restored.insert(2_000 + i);
     });
     restored.checkIntegrity();
-    expect(() => HnswIndex.fromBytes(store, bytes.subarray(0, bytes.length - 4))).toThrow(/graph bytes/);
+    expect(() => HnswIndex.fromBytes(new VectorStore(16, "euclidean", layout), bytes.subarray(0, bytes.length - 4))).toThrow(/graph bytes/);
+    expect(() => HnswIndex.fromBytes(copy, bytes)).toThrow(/holds a graph already/);
   });
 });

@@ -4,7 +4,7 @@ import { dotAt, l2SquaredAt, normalizeInPlace, VectorStore } from "../../src/ind
 import { rng } from "../helpers/random.js";
 
 describe("WebAssembly kernels", () => {
-  it("kernels-binary.ts is what scripts/build-wasm.mjs compiles from kernels.wat", () => {
+  it("engine-binary.ts is what scripts/build-wasm.mjs compiles from assembly/engine.ts", () => {
     // Exits 1 with "stale: run npm run build:wasm" when the committed binary differs from the source.
     execFileSync(process.execPath, ["scripts/build-wasm.mjs", "--check"], { stdio: "pipe" });
   });
