@@ -3,6 +3,7 @@
  * from {@link configOptions}, so a flag, its environment variable and its default are declared once;
  * a flag beats the environment, which beats the default.
  */
+import { availableParallelism } from "node:os";
 
 /** Limits that bound every request. Exceeding one is INVALID_ARGUMENT or RESOURCE_EXHAUSTED. */
 export interface Limits {
@@ -65,11 +66,20 @@ export interface IndexingConfig {
    */
   filteredScanPointsMax: number;
   /**
-   * Points are linked into the graph in the background, in slices of at most this many ms; between
-   * slices the server answers other calls.
+   * Threads that link points into HNSW graphs in the background, shared by every collection, while
+   * the main thread serves calls (0 = link on the main thread, in slices of `indexSliceMs`). At most
+   * {@link indexThreadsMax}.
+   */
+  indexThreads: number;
+  /**
+   * With `indexThreads` 0, points are linked into the graph on the main thread in slices of at most
+   * this many ms; between slices the server answers other calls.
    */
   indexSliceMs: number;
 }
+
+/** Most graph builder threads (a graph's memory has 15 thread slots, one of them the main thread's). */
+export const indexThreadsMax = 14;
 
 /**
  * When a write is acknowledged (the WAL's durability policy): see the module documentation of
@@ -140,7 +150,13 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
 export const defaultHnsw: Readonly<HnswDefaults> = Object.freeze({ m: 16, efConstruction: 200, ef: 64 });
 
 /** Search planning and background indexing defaults (see {@link IndexingConfig}). */
-export const defaultIndexing: Readonly<IndexingConfig> = Object.freeze({ fullScanPointsMax: 5_000, filteredScanPointsMax: 2_000, indexSliceMs: 5 });
+export const defaultIndexing: Readonly<IndexingConfig> = Object.freeze({
+  fullScanPointsMax: 5_000,
+  filteredScanPointsMax: 2_000,
+  // One builder per core: the main thread mostly waits on I/O while a bulk load is being indexed.
+  indexThreads: Math.min(indexThreadsMax, availableParallelism()),
+  indexSliceMs: 5,
+});
 
 /** Storage defaults (see {@link StorageConfig}): fsync per group, 100 ms interval, 64 MiB of WAL. */
 export const defaultStorage: Readonly<StorageConfig> = Object.freeze({ fsync: "fsync", flushIntervalMs: 100, walBytesMax: 64 * 1024 * 1024 });
@@ -213,6 +229,8 @@ export interface ConfigOption {
   kind: "string" | "integer";
   /** For a string setting with a closed set of values: the values allowed. */
   values?: readonly string[];
+  /** How the README states a default that depends on the machine (e.g. its core count). */
+  defaultText?: string;
   description: string;
 }
 
@@ -256,7 +274,8 @@ export const configOptions: readonly ConfigOption[] = [
   { flag: "hnsw-ef", env: "VECTORDB_HNSW_EF", path: "hnswDefaults.ef", kind: "integer", description: "default HNSW search ef" },
   { flag: "full-scan-points-max", env: "VECTORDB_FULL_SCAN_POINTS_MAX", path: "indexing.fullScanPointsMax", kind: "integer", description: "collections with at most this many points are searched exactly" },
   { flag: "filtered-scan-points-max", env: "VECTORDB_FILTERED_SCAN_POINTS_MAX", path: "indexing.filteredScanPointsMax", kind: "integer", description: "filtered searches matching at most this many points (estimated) score them exactly" },
-  { flag: "index-slice-ms", env: "VECTORDB_INDEX_SLICE_MS", path: "indexing.indexSliceMs", kind: "integer", description: "longest slice of background graph building between other calls (ms)" },
+  { flag: "index-threads", env: "VECTORDB_INDEX_THREADS", path: "indexing.indexThreads", kind: "integer", defaultText: "one per core, at most 14", description: `threads that build HNSW graphs in the background (0 = the main thread; at most ${indexThreadsMax})` },
+  { flag: "index-slice-ms", env: "VECTORDB_INDEX_SLICE_MS", path: "indexing.indexSliceMs", kind: "integer", description: "with --index-threads 0, longest slice of graph building between other calls (ms)" },
   { flag: "fsync", env: "VECTORDB_FSYNC", path: "storage.fsync", kind: "string", values: fsyncPolicies, description: "when a write is acknowledged: fsync (per group commit), interval or os" },
   { flag: "flush-interval-ms", env: "VECTORDB_FLUSH_INTERVAL_MS", path: "storage.flushIntervalMs", kind: "integer", description: "period of the background fsync under --fsync interval (ms)" },
   { flag: "wal-bytes-max", env: "VECTORDB_WAL_BYTES_MAX", path: "storage.walBytesMax", kind: "integer", description: "a collection's WAL size that triggers a checkpoint (bytes)" },
@@ -303,6 +322,7 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
   for (const key of ["flushIntervalMs", "walBytesMax"] as const) {
     if (config.storage[key] < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${config.storage[key]}`);
   }
+  if (config.indexing.indexThreads > indexThreadsMax) throw new Error(`--index-threads (VECTORDB_INDEX_THREADS): must be at most ${indexThreadsMax}, got ${config.indexing.indexThreads}`);
   if (config.storage.flushIntervalMs > 2_147_483_647) throw new Error(`--flush-interval-ms: must be at most 2147483647, got ${config.storage.flushIntervalMs}`);
   return config;
 }

@@ -161,6 +161,24 @@ describe("Collection with HNSW", () => {
     expect(c.indexedPointCount()).toBe(10_000);
   });
 
+  it("links a reused slot whose earlier point was deleted before its turn came (the graph returns it)", () => {
+    const c = collection("euclidean", 8);
+    const points = clusteredPoints(6_000, 8, 20);
+    c.upsert(points);
+    indexAll(c);
+    // Queued but not linked: delete it, and let a new point take its slot before the indexer runs.
+    c.upsert([{ id: "doomed", vector: Float32Array.from({ length: 8 }, (_, i) => 50 + i) }]);
+    c.deleteIds(["doomed"]);
+    const reused = Float32Array.from({ length: 8 }, (_, i) => -50 - i);
+    c.upsert([{ id: "reused", vector: reused }]);
+    indexAll(c);
+    expect(c.indexedPointCount()).toBe(6_001);
+    const [hit] = c.search({ vector: reused, k: 1, exact: false, withPayload: false, withVector: false });
+    expect(c.lastPlan).toBe("graph");
+    expect(hit?.id).toBe("reused");
+    c.checkIntegrity();
+  });
+
   describe("filtered search", () => {
     const c = collection("euclidean", 24);
     c.upsert(clusteredPoints(30_000, 24, 12));

@@ -9,7 +9,7 @@ describe("README", () => {
     const config = makeConfig();
     for (const option of configOptions) {
       const value = option.path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], config);
-      const shown = typeof value === "number" ? value.toLocaleString("en-US") : `\`${String(value)}\``;
+      const shown = option.defaultText ?? (typeof value === "number" ? value.toLocaleString("en-US") : `\`${String(value)}\``);
       const row = readme.split("\n").find((line) => line.startsWith(`| \`--${option.flag}\` |`));
       expect(row, `README has no row for --${option.flag}`).toBeDefined();
       expect(row).toContain(`\`${option.env}\``);

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
-import type { IndexingConfig } from "../config.js";
 import { VectorDbError } from "../errors.js";
 import type { Wal } from "../storage/index.js";
 import { Checkpointer, type CheckpointReport } from "./checkpointer.js";
 import { encodeDeleteFilterRecord, encodeDeleteIdsRecord, encodeUpsertRecord, walRecordType } from "./disk/index.js";
+import type { IndexingOptions } from "./indexer.js";
 import type { MemoryCollection } from "./memory-collection.js";
 import { recoverCollection, type RecoveryReport, type WalSettings } from "./recovery.js";
 import type { SearchPlan } from "./search-planner.js";
@@ -68,7 +68,7 @@ export class DurableCollection {
     dir: string,
     spec: Readonly<CollectionSpec>,
     limits: Readonly<CollectionLimits>,
-    indexing: Readonly<IndexingConfig>,
+    indexing: IndexingOptions,
     options: Readonly<DurabilityOptions>,
   ): Promise<DurableCollection> {
     const { collection, wal, report } = await recoverCollection(dir, spec, limits, indexing, options.wal);

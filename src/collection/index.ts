@@ -2,6 +2,8 @@ export { MemoryCollection, type PreparedUpsert } from "./memory-collection.js";
 export { DurableCollection, type DurabilityOptions } from "./durable-collection.js";
 export type { CollectionLimits } from "./validate-points.js";
 export type { CollectionState } from "./snapshot.js";
+export type { IndexingOptions } from "./indexer.js";
+export { GraphBuilderPool } from "../index/index.js";
 export type { SearchPlan } from "./search-planner.js";
 export type { RecoveryReport, WalSettings } from "./recovery.js";
 export type { CheckpointReport } from "./checkpointer.js";

@@ -1,8 +1,7 @@
-import type { IndexingConfig } from "../config.js";
 import { VectorDbError } from "../errors.js";
 import { type HnswIndex, internalThreshold, scanRows, scoreOf, TopK, type VectorStore } from "../index/index.js";
 import { matchesFilter } from "./filter.js";
-import { Indexer } from "./indexer.js";
+import { Indexer, type IndexingOptions } from "./indexer.js";
 import type { PointTable } from "./point-table.js";
 import { SearchPlanner, type SearchPlan } from "./search-planner.js";
 import { captureState, emptyParts, restoreParts, RowCopy, type CollectionState } from "./snapshot.js";
@@ -69,10 +68,11 @@ export class MemoryCollection {
   constructor(
     readonly spec: Readonly<CollectionSpec>,
     private readonly limits: Readonly<CollectionLimits>,
-    indexing: Readonly<IndexingConfig>,
+    indexing: IndexingOptions,
     restored?: CollectionState,
   ) {
-    const parts = restored === undefined ? emptyParts(spec) : restoreParts(spec, restored);
+    const threadSlots = indexing.builders?.threadSlots ?? 1;
+    const parts = restored === undefined ? emptyParts(spec, threadSlots) : restoreParts(spec, restored, threadSlots);
     this.store = parts.store;
     this.graph = parts.graph;
     this.table = parts.table;
@@ -80,7 +80,7 @@ export class MemoryCollection {
     const table = this.table;
     this.planner = new SearchPlanner(indexing, () => ({ mask: table.live, slotCount: table.slotCount }));
     if (this.graph === undefined) return;
-    this.indexer = new Indexer(this.graph, (slot) => table.live[slot] === 1, indexing.indexSliceMs);
+    this.indexer = new Indexer(this.graph, (slot) => table.live[slot] === 1, { sliceMs: indexing.indexSliceMs, builders: indexing.builders });
     this.indexer.ensureCapacity(table.live.length);
     for (const slot of parts.pending) this.indexer.enqueue(slot);
     this.indexer.schedule();
@@ -95,7 +95,7 @@ export class MemoryCollection {
    * @throws VectorDbError data_loss (DATA_LOSS) when the state is inconsistent (sizes, counts, a
    *   duplicate or missing id, a free slot that is live, graph bytes that do not fit the store).
    */
-  static restore(spec: Readonly<CollectionSpec>, limits: Readonly<CollectionLimits>, indexing: Readonly<IndexingConfig>, state: CollectionState): MemoryCollection {
+  static restore(spec: Readonly<CollectionSpec>, limits: Readonly<CollectionLimits>, indexing: IndexingOptions, state: CollectionState): MemoryCollection {
     return new MemoryCollection(spec, limits, indexing, state);
   }
 
@@ -246,7 +246,7 @@ export class MemoryCollection {
       const slot = this.table.slotById.get(id);
       if (slot === undefined) continue;
       this.table.remove(slot, sequence);
-      if (this.graph?.has(slot) === true) this.graph.markDeleted(slot);
+      this.graph?.markDeleted(slot);
       deleted++;
     }
     return deleted;
@@ -276,7 +276,8 @@ export class MemoryCollection {
    */
   snapshot(): CollectionState {
     const state = this.snapshotWithoutVectors();
-    state.vectors = this.store.rowBytesView(state.slotCount).slice();
+    state.vectors = new Uint8Array(state.slotCount * this.spec.dimension * 4);
+    this.store.copyRowsOut(0, state.slotCount, state.vectors);
     return state;
   }
 
@@ -317,7 +318,8 @@ export class MemoryCollection {
     const k = Math.min(params.k, this.table.liveCount);
     const top = new TopK(k);
     const graphUsable = this.graph !== undefined && this.graph.size > 0;
-    const plan = this.planner.plan({ graphUsable, exact: params.exact, liveCount: this.table.liveCount, accept });
+    const pendingCount = this.indexer?.hasPending === true ? this.indexer.countPending((slot) => live[slot] === 1) : 0;
+    const plan = this.planner.plan({ graphUsable, exact: params.exact, liveCount: this.table.liveCount, pendingCount, accept });
     this.lastPlan = plan;
     if (this.graph === undefined || this.indexer === undefined || plan === "exact" || plan === "filtered-exact") {
       this.store.setQuery(params.vector);
@@ -336,9 +338,13 @@ export class MemoryCollection {
     return this.indexer?.step(budgetMs) ?? false;
   }
 
-  /** Checks the graph's invariants (see HnswIndex.checkIntegrity); throws an Error naming a violation. */
+  /**
+   * Checks the graph's invariants (see HnswIndex.checkIntegrity), with the builder threads paused;
+   * throws an Error naming a violation.
+   */
   checkIntegrity(): void {
-    this.graph?.checkIntegrity();
+    const graph = this.graph;
+    if (graph !== undefined) this.indexer!.quiesced(() => graph.checkIntegrity());
   }
 
   /** Walks the graph for the linked slots, then scores the pending ones exactly into the same `top`. */
@@ -352,14 +358,10 @@ export class MemoryCollection {
     maxDistance: number,
   ): void {
     const live = this.table.live;
-    const pendingFlags = indexer.pendingFlags;
     const ef = Math.max(params.ef ?? this.spec.hnsw.ef, k);
-    // Pending slots are scored exactly below; a reused slot still linked under its old vector is one.
-    const allowed =
-      accept === undefined
-        ? (slot: number) => live[slot] === 1 && pendingFlags[slot] === 0
-        : (slot: number) => live[slot] === 1 && pendingFlags[slot] === 0 && accept(slot);
-    const found = graph.search(params.vector, k, ef, allowed);
+    // The graph returns no deleted or pending node (a reused slot still linked under its old vector
+    // is pending): those are scored exactly below.
+    const found = graph.search(params.vector, k, ef, accept);
     for (let i = 0; i < found.ids.length; i++) {
       if (found.distances[i]! <= maxDistance) top.push(found.distances[i]!, found.ids[i]!);
     }
@@ -389,7 +391,9 @@ export class MemoryCollection {
   private snapshotWithoutVectors(): CollectionState {
     const live = this.table.live;
     const pending = this.indexer?.pendingSlots((slot) => live[slot] === 1) ?? [];
-    return captureState(this.table, this.lastSequence, pending, this.graph);
+    const capture = (): CollectionState => captureState(this.table, this.lastSequence, pending, this.graph);
+    // The graph's bytes are taken between two links of the builder threads.
+    return this.indexer === undefined ? capture() : this.indexer.quiesced(capture);
   }
 
   /** Writes a point's vector into row `slot`, saving the old row first for a snapshot being copied. */

@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import type { IndexingConfig } from "../config.js";
 import { VectorDbError } from "../errors.js";
 import { readSegment, removeStaleTemporaries, Wal, type WalOptions, type WalRecord } from "../storage/index.js";
 import {
@@ -11,6 +10,7 @@ import {
   walFileName,
   walRecordType,
 } from "./disk/index.js";
+import type { IndexingOptions } from "./indexer.js";
 import { MemoryCollection } from "./memory-collection.js";
 import type { CollectionSpec } from "./types.js";
 import type { CollectionLimits } from "./validate-points.js";
@@ -59,7 +59,7 @@ export async function recoverCollection(
   dir: string,
   spec: Readonly<CollectionSpec>,
   limits: Readonly<CollectionLimits>,
-  indexing: Readonly<IndexingConfig>,
+  indexing: IndexingOptions,
   walSettings: Readonly<WalSettings>,
 ): Promise<Recovered> {
   const removedTemporaries = await removeStaleTemporaries(dir);
@@ -108,7 +108,7 @@ async function loadSegment(
   dir: string,
   spec: Readonly<CollectionSpec>,
   limits: Readonly<CollectionLimits>,
-  indexing: Readonly<IndexingConfig>,
+  indexing: IndexingOptions,
 ): Promise<{ collection: MemoryCollection; segmentSequence: number; segmentBytes: number }> {
   const segmentPath = join(dir, segmentFileName);
   try {

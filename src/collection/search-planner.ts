@@ -14,6 +14,8 @@ export interface PlanInput {
   /** The query asked for an exact scan. */
   exact: boolean;
   liveCount: number;
+  /** Live points written but not linked into the graph yet (scored exactly on the graph plans). */
+  pendingCount: number;
   /** The query's filter as a slot predicate; undefined without a filter. */
   accept: ((slot: number) => boolean) | undefined;
 }
@@ -21,7 +23,9 @@ export interface PlanInput {
 /**
  * Chooses how each search of one collection runs:
  * - exact scan when `exact` is asked, the collection has no usable graph (dot product: HNSW needs a
- *   metric; or nothing linked yet), or it has at most `fullScanPointsMax` live points;
+ *   metric; or nothing linked yet), it has at most `fullScanPointsMax` live points linked, or at least
+ *   half of its live points are still pending (a graph plan scores those exactly on top of the walk,
+ *   which would then cost more than one scan of everything);
  * - with a filter: the number of matching points is estimated from {@link filterSamplePoints} sampled
  *   points; at most `filteredScanPointsMax` → score exactly the points that match; otherwise walk the
  *   graph with the filter applied during the walk;
@@ -39,7 +43,8 @@ export class SearchPlanner {
   ) {}
 
   plan(input: PlanInput): SearchPlan {
-    if (!input.graphUsable || input.exact || input.liveCount <= this.indexing.fullScanPointsMax) return "exact";
+    const linked = input.liveCount - input.pendingCount;
+    if (!input.graphUsable || input.exact || linked <= this.indexing.fullScanPointsMax || 2 * input.pendingCount >= input.liveCount) return "exact";
     if (input.accept === undefined) return "graph";
     return this.estimateMatches(input.accept, input.liveCount) <= this.indexing.filteredScanPointsMax ? "filtered-exact" : "filtered-graph";
   }

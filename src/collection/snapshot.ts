@@ -91,7 +91,9 @@ export class RowCopy {
   /** Keeps row `slot` as it is now if its slice is not copied yet; call it before overwriting the row. */
   preserve(slot: number): void {
     if (slot < this.copied || slot >= this.rows || this.saved.has(slot)) return;
-    this.saved.set(slot, this.store.rowBytesView(slot + 1).slice(slot * this.rowBytes, (slot + 1) * this.rowBytes));
+    const row = new Uint8Array(this.rowBytes);
+    this.store.copyRowsOut(slot, slot + 1, row);
+    this.saved.set(slot, row);
   }
 
   /**
@@ -105,7 +107,7 @@ export class RowCopy {
       while (this.copied < this.rows) {
         const start = this.copied;
         const end = Math.min(this.rows, start + rowsPerSlice);
-        this.target.set(this.store.rowBytesView(end).subarray(start * rowBytes, end * rowBytes), start * rowBytes);
+        this.store.copyRowsOut(start, end, this.target, start * rowBytes);
         for (const [slot, row] of this.saved) if (slot >= start && slot < end) this.target.set(row, slot * rowBytes);
         this.copied = end;
         if (this.copied < this.rows) await yieldToEventLoop();
@@ -126,10 +128,22 @@ export interface CollectionParts {
   pending: number[];
 }
 
-/** The parts of an empty collection. */
-export function emptyParts(spec: Readonly<CollectionSpec>): CollectionParts {
-  const store = new VectorStore(spec.dimension, spec.distance);
-  const graph = spec.distance === "dot" ? undefined : new HnswIndex({ store, m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, seed: 0x5eed });
+/** Seed of every graph's level generator, so that builds are reproducible. */
+const graphSeed = 0x5eed;
+
+/**
+ * The vector store of a collection: laid out for its graph (m, ef_construction, and `threadSlots`
+ * threads: this one and the builders), or for vectors only (dot product: no graph).
+ */
+function storeFor(spec: Readonly<CollectionSpec>, threadSlots: number): VectorStore {
+  const graph = spec.distance === "dot" ? undefined : { m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, threadSlots };
+  return new VectorStore(spec.dimension, spec.distance, { graph });
+}
+
+/** The parts of an empty collection; `threadSlots` as in {@link storeFor}. */
+export function emptyParts(spec: Readonly<CollectionSpec>, threadSlots: number): CollectionParts {
+  const store = storeFor(spec, threadSlots);
+  const graph = spec.distance === "dot" ? undefined : new HnswIndex({ store, m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, seed: graphSeed });
   return { store, graph, table: new PointTable(), pending: [] };
 }
 
@@ -146,15 +160,15 @@ function dataLoss(message: string): VectorDbError {
  * @throws VectorDbError data_loss (DATA_LOSS) when the state is inconsistent (sizes, counts, a
  *   duplicate or missing id, a free slot that is live, graph bytes that do not fit the store).
  */
-export function restoreParts(spec: Readonly<CollectionSpec>, state: CollectionState): CollectionParts {
-  const store = new VectorStore(spec.dimension, spec.distance, state.slotCount > 0 ? state.slotCount : undefined);
+export function restoreParts(spec: Readonly<CollectionSpec>, state: CollectionState, threadSlots: number): CollectionParts {
+  const store = storeFor(spec, threadSlots);
   const rowBytes = spec.dimension * 4;
   if (state.vectors.byteLength !== state.slotCount * rowBytes) {
     throw dataLoss(`vectors: ${state.vectors.byteLength} bytes, expected ${state.slotCount} slots × ${rowBytes} bytes`);
   }
   if (state.slotCount > store.rowsMax) throw dataLoss(`${state.slotCount} slots exceed the 4 GiB vector store (${store.rowsMax} rows)`);
-  // One bulk copy of every row: no per-point parsing.
-  store.rowBytesView(state.slotCount).set(state.vectors);
+  // One copy per row, no per-point parsing.
+  store.copyRowsIn(0, state.vectors);
   const graph = restoreGraph(spec, store, state.graph);
   const table = restoreTable(state);
   const pending: number[] = [];

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { checkCollectionName, DurableCollection, readSpec, type CollectionSpec, type DurabilityOptions } from "../collection/index.js";
+import { checkCollectionName, DurableCollection, GraphBuilderPool, readSpec, type CollectionSpec, type DurabilityOptions, type IndexingOptions } from "../collection/index.js";
 import { walQueueBytesMax, walRecordBytesMax, type ServerConfig } from "../config.js";
 import { VectorDbError } from "../errors.js";
 import { collectionsDir, createCollectionDir, dropCollectionDir, prepareDataDir, scanCollections } from "./data-dir.js";
@@ -64,6 +64,8 @@ export class Database {
   private state: "new" | "opening" | "open" | "closing" | "closed" = "new";
   private unlock: (() => Promise<void>) | undefined;
   private closing: Promise<void> | undefined;
+  /** The graph builder threads every collection shares (`indexing.indexThreads`); made by {@link open}. */
+  private builders: GraphBuilderPool | undefined;
 
   /**
    * @param config the data directory, limits, indexing and storage settings.
@@ -94,6 +96,7 @@ export class Database {
     try {
       await prepareDataDir(this.dataDir);
       this.unlock = await lockDataDir(this.dataDir);
+      if (this.config.indexing.indexThreads > 0) this.builders = new GraphBuilderPool(this.config.indexing.indexThreads);
       const scan = await scanCollections(this.dataDir);
       for (const name of scan.ignored) this.logger?.warn({ entry: join(collectionsDir(this.dataDir), name) }, "ignoring an entry that is not a collection folder");
       const failed: FailedCollection[] = [];
@@ -101,7 +104,7 @@ export class Database {
         const dir = join(collectionsDir(this.dataDir), name);
         try {
           const spec = await readSpec(dir, name);
-          const collection = await DurableCollection.open(dir, spec, this.config.limits, this.config.indexing, this.durability());
+          const collection = await DurableCollection.open(dir, spec, this.config.limits, this.indexing(), this.durability());
           this.entries.set(name, { state: "ready", collection });
           const { recovery } = collection;
           this.logger?.info(
@@ -131,6 +134,7 @@ export class Database {
       this.state = "closed";
       for (const entry of this.entries.values()) if (entry.state === "ready") await entry.collection.close({ checkpoint: false }).catch(() => undefined);
       this.entries.clear();
+      await this.builders?.close();
       await this.unlock?.();
       throw error;
     }
@@ -158,7 +162,7 @@ export class Database {
       const collection = await this.withNameLock(spec.name, async () => {
         const dir = await createCollectionDir(this.dataDir, spec);
         try {
-          return await DurableCollection.open(dir, spec, this.config.limits, this.config.indexing, this.durability());
+          return await DurableCollection.open(dir, spec, this.config.limits, this.indexing(), this.durability());
         } catch (error) {
           // Not acknowledged: remove the folder again so that it does not appear on the next start.
           await dropCollectionDir(this.dataDir, spec.name).catch(() => undefined);
@@ -260,11 +264,17 @@ export class Database {
         }
       }
       this.entries.clear();
+      await this.builders?.close();
       await this.unlock?.();
       this.state = "closed";
       if (firstError !== undefined) throw firstError;
     })();
     return this.closing;
+  }
+
+  /** The indexing settings with the shared builder threads, for a collection being opened. */
+  private indexing(): IndexingOptions {
+    return { ...this.config.indexing, builders: this.builders };
   }
 
   private checkOpen(): void {
