@@ -12,21 +12,25 @@
  * holds it, e.g. `mkdir ../hnswlib-beside && cd ../hnswlib-beside && npm i hnswlib-node@3.0.0`
  * (the default folder is ../hnswlib-beside).
  *
- * Usage: npm run bench:index [-- --datasets sift10k,glove-100k,synthetic --queries 1000 --no-hnswlib]
+ * Timing: this machine is shared, so both libraries are timed by this process's CPU time (user +
+ * system; both build and search on one thread) as well as wall time, and they take turns: the builds
+ * alternate in slices of 2,000 points, and the searches alternate per ef. Each ef runs whole passes over
+ * the queries until `--min-seconds` (default 1) of CPU time have passed, `--rounds` times (default 3)
+ * alternating the libraries, and each library's best round is kept.
+ *
+ * Usage: npm run bench:index [-- --datasets sift10k,glove-100k,synthetic --queries 1000 --min-seconds 1 --rounds 3 --no-hnswlib]
  * Prints a table and writes bench/results/index-<date>.json.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { readFvecsFile, readIvecsFile } from "../src/datasets/index.js";
 import { FlatIndex, HnswIndex, type DistanceKind } from "../src/index/index.js";
 import { seededRandom } from "../src/random.js";
-import { datasetsDir, projectRoot } from "../src/testing/index.js";
+import { datasetsDir, loadHnswlib, projectRoot, type HnswlibConstructor } from "../src/testing/index.js";
 
 const projectDir = projectRoot();
 const datasetsRoot = datasetsDir();
-const hnswlibDir = process.env.HNSWLIB_NODE_DIR ?? resolve(projectDir, "../hnswlib-beside");
 
 const { values: options } = parseArgs({
   options: {
@@ -34,8 +38,12 @@ const { values: options } = parseArgs({
     queries: { type: "string", default: "1000" },
     "no-hnswlib": { type: "boolean", default: false },
     ef: { type: "string", default: "16,32,64,128,256" },
+    "min-seconds": { type: "string", default: "1" },
+    rounds: { type: "string", default: "3" },
   },
 });
+const minSeconds = Number(options["min-seconds"]);
+const rounds = Number(options.rounds);
 const queryCount = Number(options.queries);
 const efs = options.ef.split(",").map(Number);
 const m = 16;
@@ -102,7 +110,10 @@ function recallOf(found: ArrayLike<number>, truth: Int32Array): number {
 interface EfRow {
   ef: number;
   recall: number;
+  /** Queries per second of CPU time (user + system) of this process: robust against other load. */
   qps: number;
+  /** Queries per second of wall time. */
+  qpsWall: number;
 }
 
 interface Run {
@@ -111,86 +122,137 @@ interface Run {
   count: number;
   dimension: number;
   buildSeconds: number;
+  buildCpuSeconds: number;
+  /** Inserts per second of CPU time. */
   insertsPerSecond: number;
+  insertsPerWallSecond: number;
   bytesPerVector?: number;
   efs: EfRow[];
 }
 
-/** Queries per second of `search` over all queries, after one warm-up pass; and mean recall. */
-function sweep(data: Dataset, search: (query: number, ef: number) => ArrayLike<number>): EfRow[] {
-  return efs.map((ef) => {
-    for (let q = 0; q < data.queries.length; q++) search(q, ef);
-    let recall = 0;
-    const start = performance.now();
-    const found: ArrayLike<number>[] = new Array(data.queries.length);
-    for (let q = 0; q < data.queries.length; q++) found[q] = search(q, ef);
-    const seconds = (performance.now() - start) / 1000;
-    for (let q = 0; q < data.queries.length; q++) recall += recallOf(found[q]!, data.truth[q]!);
-    return { ef, recall: recall / data.queries.length, qps: data.queries.length / seconds };
-  });
+/** One index under test: how to build it and how to search it. */
+interface Contender {
+  library: string;
+  /** Inserts points `start .. end-1`. */
+  build(start: number, end: number): void;
+  /** Runs after the last insert (not timed). */
+  check?(): void;
+  search(query: number, ef: number): ArrayLike<number>;
+  bytesPerVector?(): number;
 }
 
-function runOurs(data: Dataset): Run {
-  const index = new HnswIndex({ dimension: data.dimension, distance: data.distance, m, efConstruction, initialCapacity: data.count, seed: 1 });
+/** Wall and CPU seconds (user + system, this process) that `work` takes. */
+function measure(work: () => void): { wall: number; cpu: number } {
+  const cpuStart = process.cpuUsage();
   const start = performance.now();
-  for (let i = 0; i < data.count; i++) index.add(data.base.subarray(i * data.dimension, (i + 1) * data.dimension));
-  const buildSeconds = (performance.now() - start) / 1000;
-  index.checkIntegrity();
-  const rows = sweep(data, (q, ef) => index.search(data.queries[q]!, k, ef).ids);
+  work();
+  const wall = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  return { wall, cpu: (cpu.user + cpu.system) / 1e6 };
+}
+
+/**
+ * One ef for one contender: whole passes over the queries until `--min-seconds` of CPU time have
+ * run (100 queries are too few to time), after a warm-up pass; recall from the last pass.
+ */
+function measureEf(data: Dataset, contender: Contender, ef: number): EfRow {
+  for (let q = 0; q < data.queries.length; q++) contender.search(q, ef);
+  const found: ArrayLike<number>[] = new Array(data.queries.length);
+  let passes = 0;
+  let wall = 0;
+  let cpu = 0;
+  while (cpu < minSeconds) {
+    const took = measure(() => {
+      for (let q = 0; q < data.queries.length; q++) found[q] = contender.search(q, ef);
+    });
+    wall += took.wall;
+    cpu += took.cpu;
+    passes++;
+  }
+  let recall = 0;
+  for (let q = 0; q < data.queries.length; q++) recall += recallOf(found[q]!, data.truth[q]!);
+  const queries = passes * data.queries.length;
+  return { ef, recall: recall / data.queries.length, qps: queries / cpu, qpsWall: queries / wall };
+}
+
+/** Inserts per build slice: the contenders build in turns of this many points. */
+const buildSlice = 2_000;
+
+/**
+ * Builds every contender in alternating slices of {@link buildSlice} points (so that a slow spell of
+ * this shared machine hits both alike), then measures each ef `--rounds` times, alternating
+ * contenders within a round, and keeps each contender's best round.
+ */
+function compare(data: Dataset, contenders: Contender[]): Run[] {
+  const wall = contenders.map(() => 0);
+  const cpu = contenders.map(() => 0);
+  for (let start = 0; start < data.count; start += buildSlice) {
+    const end = Math.min(data.count, start + buildSlice);
+    contenders.forEach((contender, i) => {
+      const took = measure(() => contender.build(start, end));
+      wall[i]! += took.wall;
+      cpu[i]! += took.cpu;
+    });
+  }
+  const runs = contenders.map((contender, i): Run => {
+    contender.check?.();
+    return {
+      library: contender.library,
+      dataset: data.name,
+      count: data.count,
+      dimension: data.dimension,
+      buildSeconds: wall[i]!,
+      buildCpuSeconds: cpu[i]!,
+      insertsPerSecond: data.count / cpu[i]!,
+      insertsPerWallSecond: data.count / wall[i]!,
+      bytesPerVector: contender.bytesPerVector?.(),
+      efs: [],
+    };
+  });
+  for (const ef of efs) {
+    const best: (EfRow | undefined)[] = contenders.map(() => undefined);
+    for (let round = 0; round < rounds; round++) {
+      contenders.forEach((contender, i) => {
+        const row = measureEf(data, contender, ef);
+        if (best[i] === undefined || row.qps > best[i]!.qps) best[i] = row;
+      });
+    }
+    best.forEach((row, i) => runs[i]!.efs.push(row!));
+  }
+  return runs;
+}
+
+function ours(data: Dataset): Contender {
+  const index = new HnswIndex({ dimension: data.dimension, distance: data.distance, m, efConstruction, initialCapacity: data.count, seed: 1 });
   return {
-    library: "vectordb HnswIndex (TS + Wasm SIMD)",
-    dataset: data.name,
-    count: data.count,
-    dimension: data.dimension,
-    buildSeconds,
-    insertsPerSecond: data.count / buildSeconds,
-    bytesPerVector: index.allocatedBytes / data.count,
-    efs: rows,
+    library: "vectordb HnswIndex (Wasm SIMD)",
+    build(start, end) {
+      for (let i = start; i < end; i++) index.add(data.base.subarray(i * data.dimension, (i + 1) * data.dimension));
+    },
+    check: () => index.checkIntegrity(),
+    search: (q, ef) => index.search(data.queries[q]!, k, ef).ids,
+    bytesPerVector: () => index.allocatedBytes / data.count,
   };
 }
 
-interface HnswlibIndex {
-  initIndex(maxElements: number, m: number, efConstruction: number, randomSeed: number): void;
-  addPoint(point: number[], label: number): void;
-  setEf(ef: number): void;
-  searchKnn(query: number[], k: number): { neighbors: number[] };
-}
-
-function loadHnswlib(): (new (space: string, dimension: number) => HnswlibIndex) | undefined {
-  if (options["no-hnswlib"]) return undefined;
-  try {
-    const require = createRequire(join(hnswlibDir, "package.json"));
-    return (require("hnswlib-node") as { HierarchicalNSW: new (space: string, dimension: number) => HnswlibIndex }).HierarchicalNSW;
-  } catch {
-    console.log(`hnswlib-node not found beside the project (HNSWLIB_NODE_DIR=${hnswlibDir}); comparing against it is skipped`);
-    return undefined;
-  }
-}
-
-function runHnswlib(Hnsw: new (space: string, dimension: number) => HnswlibIndex, data: Dataset): Run {
+function hnswlib(Hnsw: HnswlibConstructor, data: Dataset): Contender {
   const index = new Hnsw(data.distance === "euclidean" ? "l2" : "cosine", data.dimension);
   index.initIndex(data.count, m, efConstruction, 100);
   const rows: number[][] = Array.from({ length: data.count }, (_, i) => Array.from(data.base.subarray(i * data.dimension, (i + 1) * data.dimension)));
-  const start = performance.now();
-  for (let i = 0; i < data.count; i++) index.addPoint(rows[i]!, i);
-  const buildSeconds = (performance.now() - start) / 1000;
   const queries = data.queries.map((q) => Array.from(q));
   let currentEf = -1;
-  const efRows = sweep(data, (q, ef) => {
-    if (ef !== currentEf) {
-      index.setEf(ef);
-      currentEf = ef;
-    }
-    return index.searchKnn(queries[q]!, k).neighbors;
-  });
   return {
     library: "hnswlib-node 3.0 (C++)",
-    dataset: data.name,
-    count: data.count,
-    dimension: data.dimension,
-    buildSeconds,
-    insertsPerSecond: data.count / buildSeconds,
-    efs: efRows,
+    build(start, end) {
+      for (let i = start; i < end; i++) index.addPoint(rows[i]!, i);
+    },
+    search(q, ef) {
+      if (ef !== currentEf) {
+        index.setEf(ef);
+        currentEf = ef;
+      }
+      return index.searchKnn(queries[q]!, k).neighbors;
+    },
   };
 }
 
@@ -215,26 +277,31 @@ const loaders: Record<string, () => Promise<Dataset | undefined>> = {
   synthetic: async () => synthetic(),
 };
 
-const Hnswlib = loadHnswlib();
+const Hnswlib = options["no-hnswlib"] ? undefined : loadHnswlib();
 const runs: Run[] = [];
 for (const [name, load] of Object.entries(loaders)) {
   if (!wanted.has(name)) continue;
   const data = await load();
   if (data === undefined) continue;
   console.log(`\n${data.name}: ${data.count} × ${data.dimension} (${data.distance}), ${data.queries.length} queries, k=${k}, m=${m}, ef_construction=${efConstruction}`);
-  const pair = [runOurs(data)];
-  if (Hnswlib !== undefined) pair.push(runHnswlib(Hnswlib, data));
+  const contenders = [ours(data)];
+  if (Hnswlib !== undefined) contenders.push(hnswlib(Hnswlib, data));
+  const pair = compare(data, contenders);
   for (const run of pair) {
     runs.push(run);
     const bytes = run.bytesPerVector === undefined ? "" : `, ${Math.round(run.bytesPerVector)} B/vector`;
-    console.log(`  ${run.library}: build ${run.buildSeconds.toFixed(2)} s (${Math.round(run.insertsPerSecond)} inserts/s)${bytes}`);
-    console.log(`    ${"ef".padStart(5)} ${"recall@10".padStart(10)} ${"QPS".padStart(9)}`);
-    for (const row of run.efs) console.log(`    ${String(row.ef).padStart(5)} ${row.recall.toFixed(3).padStart(10)} ${Math.round(row.qps).toString().padStart(9)}`);
+    console.log(
+      `  ${run.library}: build ${run.buildSeconds.toFixed(2)} s wall, ${run.buildCpuSeconds.toFixed(2)} s CPU (${Math.round(run.insertsPerSecond)} inserts per CPU second)${bytes}`,
+    );
+    console.log(`    ${"ef".padStart(5)} ${"recall@10".padStart(10)} ${"QPS (CPU)".padStart(10)} ${"QPS (wall)".padStart(11)}`);
+    for (const row of run.efs) {
+      console.log(`    ${String(row.ef).padStart(5)} ${row.recall.toFixed(3).padStart(10)} ${Math.round(row.qps).toString().padStart(10)} ${Math.round(row.qpsWall).toString().padStart(11)}`);
+    }
   }
   if (pair.length === 2) {
-    const [ours, theirs] = pair as [Run, Run];
-    const ratios = ours.efs.map((row, i) => `ef ${row.ef}: ${(row.qps / theirs.efs[i]!.qps).toFixed(2)}×`).join(", ");
-    console.log(`  ratio ours / hnswlib: build ${(ours.insertsPerSecond / theirs.insertsPerSecond).toFixed(2)}×; QPS ${ratios}`);
+    const [mine, theirs] = pair as [Run, Run];
+    const ratios = mine.efs.map((row, i) => `ef ${row.ef}: ${(row.qps / theirs.efs[i]!.qps).toFixed(2)}×`).join(", ");
+    console.log(`  ratio ours / hnswlib (CPU time): build ${(mine.insertsPerSecond / theirs.insertsPerSecond).toFixed(2)}×; QPS ${ratios}`);
   }
 }
 

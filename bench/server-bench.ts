@@ -1,9 +1,12 @@
 /**
  * Benchmark through the real gRPC server (in this process, 127.0.0.1), per dataset:
  * - ingest rate through the client-streaming Ingest RPC, while a prober sends one Search and one
- *   health Check every 20 ms: their p50 / p99 / max latency during ingest and background indexing
- *   (the server must keep answering while the graph is built);
- * - seconds until every point is linked into the HNSW graph (GetCollection.indexed_point_count);
+ *   health Check every 20 ms: their p50 / p99 / max latency while the Ingest call runs, and after it
+ *   returned until the graph has caught up (the server must keep answering while the graph is built);
+ * - seconds until every point is linked into the HNSW graph (GetCollection.indexed_point_count),
+ *   counted from the start of the Ingest, beside the seconds hnswlib-node (C++, one thread, same m and
+ *   ef_construction) takes to build the same points in this process when it is installed beside the
+ *   project (see src/testing/hnswlib.ts);
  * - for exact search and for HNSW at each `--ef`: Search QPS with 1 client and with 8 concurrent
  *   clients, BatchSearch (100 queries per request) QPS, and recall@10 against the ground truth;
  * - the collection's memory estimate per vector.
@@ -24,7 +27,7 @@ import { readFvecsFile, readIvecsFile, type FvecsData } from "../src/datasets/in
 import { makeConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { openServer } from "../src/main.js";
-import { datasetsDir, projectRoot } from "../src/testing/index.js";
+import { datasetsDir, loadHnswlib, projectRoot } from "../src/testing/index.js";
 
 const projectDir = projectRoot();
 const datasetsRoot = datasetsDir();
@@ -120,27 +123,38 @@ async function batchQps(client: VectorDbClient, collection: string, queries: num
   return { qps: queries.length / ((performance.now() - start) / 1000), hits };
 }
 
+/** Probe latencies in ms, while the Ingest call runs and after it returned (the graph catching up). */
+interface ProbeLatencies {
+  search: number[];
+  health: number[];
+  searchAfterIngest: number[];
+  healthAfterIngest: number[];
+}
+
 /** Search and health Check latencies measured by a prober while a bulk load is indexed. */
 interface Prober {
+  /** From now on, probes count as "after the ingest". */
+  ingestDone(): void;
   /** Stops after the current probe and resolves with the latencies, ms. */
-  stop(): Promise<{ search: number[]; health: number[] }>;
+  stop(): Promise<ProbeLatencies>;
 }
 
 /** Starts a prober: one Search and one health Check every 20 ms, on a client of its own. */
 function startProber(address: string, collection: string, queryVectors: number[][]): Prober {
-  const search: number[] = [];
-  const health: number[] = [];
+  const latencies: ProbeLatencies = { search: [], health: [], searchAfterIngest: [], healthAfterIngest: [] };
+  let afterIngest = false;
   let probing = true;
   const done = (async () => {
     const probeClient = new VectorDbClient(address);
     try {
       for (let i = 0; probing; i++) {
         let t = performance.now();
+        const after = afterIngest;
         await probeClient.points.search({ collection, vector: queryVectors[i % queryVectors.length]!, k: 10, withPayload: false });
-        search.push(performance.now() - t);
+        (after ? latencies.searchAfterIngest : latencies.search).push(performance.now() - t);
         t = performance.now();
         await probeClient.health();
-        health.push(performance.now() - t);
+        (after ? latencies.healthAfterIngest : latencies.health).push(performance.now() - t);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     } finally {
@@ -148,10 +162,13 @@ function startProber(address: string, collection: string, queryVectors: number[]
     }
   })();
   return {
+    ingestDone() {
+      afterIngest = true;
+    },
     async stop() {
       probing = false;
       await done;
-      return { search, health };
+      return latencies;
     },
   };
 }
@@ -160,7 +177,7 @@ function startProber(address: string, collection: string, queryVectors: number[]
  * Ingests `base` into `collection` and waits until the graph has caught up; returns the seconds each
  * took from the start of the ingest, and the collection's final info.
  */
-async function ingestAndIndex(client: VectorDbClient, collection: string, base: FvecsData): Promise<{ ingestSeconds: number; indexedSeconds: number; memoryBytes: number }> {
+async function ingestAndIndex(client: VectorDbClient, collection: string, base: FvecsData, prober: Prober): Promise<{ ingestSeconds: number; indexedSeconds: number; memoryBytes: number }> {
   function* batches(): Generator<IngestRequestInit> {
     for (let start = 0; start < base.count; start += batchSize) {
       const points = [];
@@ -171,6 +188,7 @@ async function ingestAndIndex(client: VectorDbClient, collection: string, base: 
   const ingestStart = performance.now();
   await client.points.ingest(batches());
   const ingestSeconds = (performance.now() - ingestStart) / 1000;
+  prober.ingestDone();
   let info = (await client.collections.getCollection({ name: collection })).collection!;
   while (info.indexedPointCount < info.pointCount) {
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -178,6 +196,22 @@ async function ingestAndIndex(client: VectorDbClient, collection: string, base: 
   }
   const indexedSeconds = (performance.now() - ingestStart) / 1000;
   return { ingestSeconds, indexedSeconds, memoryBytes: Number(info.memoryBytes) };
+}
+
+const Hnswlib = loadHnswlib();
+
+/**
+ * Seconds hnswlib-node (C++, one thread) takes to build the same points with the same parameters
+ * (m 16, ef_construction 200): the anchor for "fully indexed" above. Undefined without hnswlib-node.
+ */
+function hnswlibBuildSeconds(base: FvecsData, distance: Distance): number | undefined {
+  if (Hnswlib === undefined) return undefined;
+  const index = new Hnswlib(distance === Distance.EUCLIDEAN ? "l2" : distance === Distance.COSINE ? "cosine" : "ip", base.dimension);
+  index.initIndex(base.count, 16, 200, 100);
+  const rows = Array.from({ length: base.count }, (_, i) => row(base, i));
+  const start = performance.now();
+  for (let i = 0; i < base.count; i++) index.addPoint(rows[i]!, i);
+  return +((performance.now() - start) / 1000).toFixed(2);
 }
 
 /** For exact search and each ef: recall@10, Search QPS with 1 and 8 clients, BatchSearch QPS. */
@@ -229,7 +263,7 @@ async function run(): Promise<void> {
       const queryVectors = Array.from({ length: n }, (_, q) => row(queries, q));
       await client.collections.createCollection({ name: dataset.name, dimension: base.dimension, distance: dataset.distance });
       const prober = startProber(address, dataset.name, queryVectors);
-      const { ingestSeconds, indexedSeconds, memoryBytes } = await ingestAndIndex(client, dataset.name, base);
+      const { ingestSeconds, indexedSeconds, memoryBytes } = await ingestAndIndex(client, dataset.name, base, prober);
       const latencies = await prober.stop();
       searchRows.push(...(await searchModes(client, clients8, dataset.name, queryVectors, truth)));
       results.push({
@@ -243,6 +277,9 @@ async function run(): Promise<void> {
         indexedPerSecond: Math.round(base.count / indexedSeconds),
         searchDuringIngest: latencySummary(latencies.search),
         healthDuringIngest: latencySummary(latencies.health),
+        searchWhileIndexing: latencySummary(latencies.searchAfterIngest),
+        healthWhileIndexing: latencySummary(latencies.healthAfterIngest),
+        hnswlibBuildSeconds: hnswlibBuildSeconds(base, dataset.distance),
         memoryBytes,
         bytesPerVector: Math.round(memoryBytes / base.count),
       });
@@ -255,10 +292,12 @@ async function run(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   for (const r of results) {
-    const { searchDuringIngest, healthDuringIngest, ...rest } = r as { searchDuringIngest: object; healthDuringIngest: object };
+    const { searchDuringIngest, healthDuringIngest, searchWhileIndexing, healthWhileIndexing, ...rest } = r as Record<string, object>;
     console.log(rest);
-    console.log("  Search while ingesting/indexing:", searchDuringIngest);
-    console.log("  health Check while ingesting/indexing:", healthDuringIngest);
+    console.log("  Search while Ingest runs:", searchDuringIngest);
+    console.log("  health Check while Ingest runs:", healthDuringIngest);
+    console.log("  Search after Ingest returned, until fully indexed:", searchWhileIndexing);
+    console.log("  health Check after Ingest returned, until fully indexed:", healthWhileIndexing);
   }
   console.table(searchRows);
   const outDir = join(projectDir, "bench/results");

@@ -4,3 +4,4 @@
  */
 export { projectRoot, defaultCliPath, datasetsDir, datasetFile } from "./project.js";
 export { freePort, waitForPort, sleep } from "./net.js";
+export { loadHnswlib, type HnswlibConstructor, type HnswlibIndex } from "./hnswlib.js";
