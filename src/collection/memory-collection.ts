@@ -1,3 +1,4 @@
+import { quantizationDefaults } from "../config.js";
 import { VectorDbError } from "../errors.js";
 import { type HnswIndex, internalThreshold, scanRows, scoreOf, TopK, type VectorStore } from "../index/index.js";
 import { matchesFilter } from "./filter.js";
@@ -84,6 +85,7 @@ export class MemoryCollection {
     this.indexer.ensureCapacity(table.live.length);
     for (const slot of parts.pending) this.indexer.enqueue(slot);
     this.indexer.schedule();
+    this.trainQuantizationIfDue();
   }
 
   /**
@@ -113,9 +115,43 @@ export class MemoryCollection {
     return this.table.liveCount;
   }
 
-  /** Point count, points linked into the graph, and approximate memory. */
+  /** Point count, points linked into the graph, approximate memory, and the bytes of vectors and codes. */
   stats(): CollectionStats {
-    return { pointCount: this.size, memoryBytes: this.memoryBytes(), indexedPointCount: this.indexedPointCount() };
+    return {
+      pointCount: this.size,
+      memoryBytes: this.memoryBytes(),
+      indexedPointCount: this.indexedPointCount(),
+      vectorBytes: this.store.rowBytesAllocated,
+      quantizedVectorBytes: this.store.codeBytesAllocated,
+      quantizationTrained: this.store.quantization !== undefined,
+    };
+  }
+
+  /**
+   * int8 quantization: trains the ranges from the stored vectors when the collection is quantized,
+   * has none yet and holds at least {@link quantizationDefaults}.trainingPoints points (codes every
+   * row); afterwards writes are coded as they land.
+   */
+  private trainQuantizationIfDue(): void {
+    const quantization = this.spec.quantization;
+    if (quantization === undefined || this.store.quantization !== undefined || this.table.liveCount < quantizationDefaults.trainingPoints) return;
+    this.store.trainQuantization(this.table.slotCount, quantization.quantile);
+  }
+
+  /**
+   * int8 quantization: trains the ranges again (and re-codes every row) when the vectors coded since
+   * the last training are clipped much more often than the quantile implies (see
+   * {@link quantizationDefaults}). Runs at checkpoints; returns whether it trained.
+   */
+  retrainQuantizationIfDrifted(): boolean {
+    const quantization = this.spec.quantization;
+    const store = this.store;
+    if (quantization === undefined || store.quantization === undefined) return false;
+    const { trainingPoints, driftFactor, driftSlack } = quantizationDefaults;
+    if (store.valuesCodedSinceTraining < trainingPoints * this.spec.dimension) return false;
+    if (store.clippedShare <= driftFactor * (1 - quantization.quantile) + driftSlack) return false;
+    store.trainQuantization(this.table.slotCount, quantization.quantile);
+    return true;
   }
 
   /**
@@ -220,6 +256,7 @@ export class MemoryCollection {
       }
     });
     this.indexer?.schedule();
+    this.trainQuantizationIfDue();
     return { inserted, updated };
   }
 
@@ -290,6 +327,8 @@ export class MemoryCollection {
    * @throws Error if the vectors of a previous `beginSnapshot` are still being copied.
    */
   beginSnapshot(): { state: CollectionState; vectorsCopied: Promise<void> } {
+    // A checkpoint is when quantization ranges that no longer fit the data are trained again.
+    this.retrainQuantizationIfDrifted();
     if (this.rowCopy !== undefined) throw new Error(`collection "${this.name}": a snapshot is being copied already`);
     const state = this.snapshotWithoutVectors();
     const copy = new RowCopy(this.store, state.slotCount, this.spec.dimension);
@@ -361,7 +400,11 @@ export class MemoryCollection {
     const ef = Math.max(params.ef ?? this.spec.hnsw.ef, k);
     // The graph returns no deleted or pending node (a reused slot still linked under its old vector
     // is pending): those are scored exactly below.
-    const found = graph.search(params.vector, k, ef, accept);
+    const quantized =
+      this.spec.quantization === undefined
+        ? undefined
+        : { oversampling: params.oversampling ?? quantizationDefaults.oversampling, rescore: params.rescore ?? true };
+    const found = graph.search(params.vector, k, ef, accept, quantized);
     for (let i = 0; i < found.ids.length; i++) {
       if (found.distances[i]! <= maxDistance) top.push(found.distances[i]!, found.ids[i]!);
     }
@@ -391,7 +434,7 @@ export class MemoryCollection {
   private snapshotWithoutVectors(): CollectionState {
     const live = this.table.live;
     const pending = this.indexer?.pendingSlots((slot) => live[slot] === 1) ?? [];
-    const capture = (): CollectionState => captureState(this.table, this.lastSequence, pending, this.graph);
+    const capture = (): CollectionState => captureState(this.table, this.lastSequence, pending, this.graph, this.store);
     // The graph's bytes are taken between two links of the builder threads.
     return this.indexer === undefined ? capture() : this.indexer.quiesced(capture);
   }

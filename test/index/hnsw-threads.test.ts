@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { MemoryCollection } from "../../src/collection/index.js";
 import { defaultIndexing, defaultLimits } from "../../src/config.js";
 import { FlatIndex, GraphBuilderPool, HnswIndex, VectorStore, type DistanceKind } from "../../src/index/index.js";
-import { rng } from "../helpers/random.js";
+import { lowRank, rng } from "../helpers/random.js";
 
 /** Clustered random vectors: `clusters` centres, points scattered around them. */
 function clustered(count: number, dimension: number, clusters: number, seed: number): Float32Array[] {
@@ -11,24 +11,6 @@ function clustered(count: number, dimension: number, clusters: number, seed: num
   return Array.from({ length: count }, () => {
     const centre = centres[Math.floor(random() * clusters)]!;
     return Float32Array.from(centre, (x) => x + (random() - 0.5) * 2);
-  });
-}
-
-/**
- * Vectors near a `rank`-dimensional subspace of `dimension`-d space (a random linear map of uniform
- * latent points, plus a little noise): data with a low intrinsic dimension, like real embeddings, on
- * which a small graph reaches a high recall.
- */
-function lowRank(count: number, dimension: number, rank: number, seed: number): Float32Array[] {
-  const random = rng(seed);
-  const basis = Array.from({ length: rank }, () => Float32Array.from({ length: dimension }, () => random() * 2 - 1));
-  return Array.from({ length: count }, () => {
-    const vector = Float32Array.from({ length: dimension }, () => (random() - 0.5) * 0.02);
-    for (const axis of basis) {
-      const weight = random() * 4 - 2;
-      for (let i = 0; i < dimension; i++) vector[i]! += weight * axis[i]!;
-    }
-    return vector;
   });
 }
 

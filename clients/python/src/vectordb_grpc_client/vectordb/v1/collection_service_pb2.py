@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from . import collection_pb2 as vectordb_dot_v1_dot_collection__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$vectordb/v1/collection_service.proto\x12\x0bvectordb.v1\x1a\x1cvectordb/v1/collection.proto\"\xab\x01\n\x17\x43reateCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n\tdimension\x18\x02 \x01(\rR\tdimension\x12\x31\n\x08\x64istance\x18\x03 \x01(\x0e\x32\x15.vectordb.v1.DistanceR\x08\x64istance\x12+\n\x04hnsw\x18\x04 \x01(\x0b\x32\x17.vectordb.v1.HnswConfigR\x04hnsw\"W\n\x18\x43reateCollectionResponse\x12;\n\ncollection\x18\x01 \x01(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\ncollection\"*\n\x14GetCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"T\n\x15GetCollectionResponse\x12;\n\ncollection\x18\x01 \x01(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\ncollection\"\x18\n\x16ListCollectionsRequest\"X\n\x17ListCollectionsResponse\x12=\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\x0b\x63ollections\"-\n\x17\x44\x65leteCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"A\n\x18\x44\x65leteCollectionResponse\x12%\n\x0e\x64\x65leted_points\x18\x01 \x01(\x04R\rdeletedPoints2\x8b\x03\n\x11\x43ollectionService\x12_\n\x10\x43reateCollection\x12$.vectordb.v1.CreateCollectionRequest\x1a%.vectordb.v1.CreateCollectionResponse\x12V\n\rGetCollection\x12!.vectordb.v1.GetCollectionRequest\x1a\".vectordb.v1.GetCollectionResponse\x12\\\n\x0fListCollections\x12#.vectordb.v1.ListCollectionsRequest\x1a$.vectordb.v1.ListCollectionsResponse\x12_\n\x10\x44\x65leteCollection\x12$.vectordb.v1.DeleteCollectionRequest\x1a%.vectordb.v1.DeleteCollectionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$vectordb/v1/collection_service.proto\x12\x0bvectordb.v1\x1a\x1cvectordb/v1/collection.proto\"\xf0\x01\n\x17\x43reateCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n\tdimension\x18\x02 \x01(\rR\tdimension\x12\x31\n\x08\x64istance\x18\x03 \x01(\x0e\x32\x15.vectordb.v1.DistanceR\x08\x64istance\x12+\n\x04hnsw\x18\x04 \x01(\x0b\x32\x17.vectordb.v1.HnswConfigR\x04hnsw\x12\x43\n\x0cquantization\x18\x05 \x01(\x0b\x32\x1f.vectordb.v1.QuantizationConfigR\x0cquantization\"W\n\x18\x43reateCollectionResponse\x12;\n\ncollection\x18\x01 \x01(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\ncollection\"*\n\x14GetCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"T\n\x15GetCollectionResponse\x12;\n\ncollection\x18\x01 \x01(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\ncollection\"\x18\n\x16ListCollectionsRequest\"X\n\x17ListCollectionsResponse\x12=\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\x0b\x63ollections\"-\n\x17\x44\x65leteCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"A\n\x18\x44\x65leteCollectionResponse\x12%\n\x0e\x64\x65leted_points\x18\x01 \x01(\x04R\rdeletedPoints2\x8b\x03\n\x11\x43ollectionService\x12_\n\x10\x43reateCollection\x12$.vectordb.v1.CreateCollectionRequest\x1a%.vectordb.v1.CreateCollectionResponse\x12V\n\rGetCollection\x12!.vectordb.v1.GetCollectionRequest\x1a\".vectordb.v1.GetCollectionResponse\x12\\\n\x0fListCollections\x12#.vectordb.v1.ListCollectionsRequest\x1a$.vectordb.v1.ListCollectionsResponse\x12_\n\x10\x44\x65leteCollection\x12$.vectordb.v1.DeleteCollectionRequest\x1a%.vectordb.v1.DeleteCollectionResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vectordb_grpc_client.vectordb.v1.collection_service_pb2', globals())
@@ -22,21 +22,21 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _CREATECOLLECTIONREQUEST._serialized_start=84
-  _CREATECOLLECTIONREQUEST._serialized_end=255
-  _CREATECOLLECTIONRESPONSE._serialized_start=257
-  _CREATECOLLECTIONRESPONSE._serialized_end=344
-  _GETCOLLECTIONREQUEST._serialized_start=346
-  _GETCOLLECTIONREQUEST._serialized_end=388
-  _GETCOLLECTIONRESPONSE._serialized_start=390
-  _GETCOLLECTIONRESPONSE._serialized_end=474
-  _LISTCOLLECTIONSREQUEST._serialized_start=476
-  _LISTCOLLECTIONSREQUEST._serialized_end=500
-  _LISTCOLLECTIONSRESPONSE._serialized_start=502
-  _LISTCOLLECTIONSRESPONSE._serialized_end=590
-  _DELETECOLLECTIONREQUEST._serialized_start=592
-  _DELETECOLLECTIONREQUEST._serialized_end=637
-  _DELETECOLLECTIONRESPONSE._serialized_start=639
-  _DELETECOLLECTIONRESPONSE._serialized_end=704
-  _COLLECTIONSERVICE._serialized_start=707
-  _COLLECTIONSERVICE._serialized_end=1102
+  _CREATECOLLECTIONREQUEST._serialized_end=324
+  _CREATECOLLECTIONRESPONSE._serialized_start=326
+  _CREATECOLLECTIONRESPONSE._serialized_end=413
+  _GETCOLLECTIONREQUEST._serialized_start=415
+  _GETCOLLECTIONREQUEST._serialized_end=457
+  _GETCOLLECTIONRESPONSE._serialized_start=459
+  _GETCOLLECTIONRESPONSE._serialized_end=543
+  _LISTCOLLECTIONSREQUEST._serialized_start=545
+  _LISTCOLLECTIONSREQUEST._serialized_end=569
+  _LISTCOLLECTIONSRESPONSE._serialized_start=571
+  _LISTCOLLECTIONSRESPONSE._serialized_end=659
+  _DELETECOLLECTIONREQUEST._serialized_start=661
+  _DELETECOLLECTIONREQUEST._serialized_end=706
+  _DELETECOLLECTIONRESPONSE._serialized_start=708
+  _DELETECOLLECTIONRESPONSE._serialized_end=773
+  _COLLECTIONSERVICE._serialized_start=776
+  _COLLECTIONSERVICE._serialized_end=1171
 # @@protoc_insertion_point(module_scope)

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from . import point_pb2 as vectordb_dot_v1_dot_point__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvectordb/v1/point_service.proto\x12\x0bvectordb.v1\x1a\x17vectordb/v1/point.proto\"[\n\rUpsertRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12*\n\x06points\x18\x02 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"F\n\x0eUpsertResponse\x12\x1a\n\x08inserted\x18\x01 \x01(\rR\x08inserted\x12\x18\n\x07updated\x18\x02 \x01(\rR\x07updated\"\xad\x01\n\nGetRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12&\n\x0cwith_payload\x18\x03 \x01(\x08H\x00R\x0bwithPayload\x88\x01\x01\x12$\n\x0bwith_vector\x18\x04 \x01(\x08H\x01R\nwithVector\x88\x01\x01\x42\x0f\n\r_with_payloadB\x0e\n\x0c_with_vector\"9\n\x0bGetResponse\x12*\n\x06points\x18\x01 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"n\n\rDeleteRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12+\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\"*\n\x0e\x44\x65leteResponse\x12\x18\n\x07\x64\x65leted\x18\x01 \x01(\rR\x07\x64\x65leted\"\xd9\x02\n\rSearchRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x16\n\x06vector\x18\x02 \x03(\x02R\x06vector\x12\x0c\n\x01k\x18\x03 \x01(\rR\x01k\x12+\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\x12,\n\x0fscore_threshold\x18\x05 \x01(\x02H\x00R\x0escoreThreshold\x88\x01\x01\x12\x0e\n\x02\x65\x66\x18\x06 \x01(\rR\x02\x65\x66\x12\x14\n\x05\x65xact\x18\x07 \x01(\x08R\x05\x65xact\x12&\n\x0cwith_payload\x18\x08 \x01(\x08H\x01R\x0bwithPayload\x88\x01\x01\x12$\n\x0bwith_vector\x18\t \x01(\x08H\x02R\nwithVector\x88\x01\x01\x42\x12\n\x10_score_thresholdB\x0f\n\r_with_payloadB\x0e\n\x0c_with_vector\">\n\x0eSearchResponse\x12,\n\x04hits\x18\x01 \x03(\x0b\x32\x18.vectordb.v1.ScoredPointR\x04hits\"h\n\x12\x42\x61tchSearchRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x32\n\x07queries\x18\x02 \x03(\x0b\x32\x18.vectordb.v1.SearchQueryR\x07queries\"J\n\x13\x42\x61tchSearchResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\x19.vectordb.v1.SearchResultR\x07results\"[\n\rIngestRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12*\n\x06points\x18\x02 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"`\n\x0eIngestResponse\x12\x18\n\x07\x62\x61tches\x18\x01 \x01(\x04R\x07\x62\x61tches\x12\x1a\n\x08inserted\x18\x02 \x01(\x04R\x08inserted\x12\x18\n\x07updated\x18\x03 \x01(\x04R\x07updated2\xa8\x03\n\x0cPointService\x12\x41\n\x06Upsert\x12\x1a.vectordb.v1.UpsertRequest\x1a\x1b.vectordb.v1.UpsertResponse\x12\x38\n\x03Get\x12\x17.vectordb.v1.GetRequest\x1a\x18.vectordb.v1.GetResponse\x12\x41\n\x06\x44\x65lete\x12\x1a.vectordb.v1.DeleteRequest\x1a\x1b.vectordb.v1.DeleteResponse\x12\x41\n\x06Search\x12\x1a.vectordb.v1.SearchRequest\x1a\x1b.vectordb.v1.SearchResponse\x12P\n\x0b\x42\x61tchSearch\x12\x1f.vectordb.v1.BatchSearchRequest\x1a .vectordb.v1.BatchSearchResponse\x12\x43\n\x06Ingest\x12\x1a.vectordb.v1.IngestRequest\x1a\x1b.vectordb.v1.IngestResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvectordb/v1/point_service.proto\x12\x0bvectordb.v1\x1a\x17vectordb/v1/point.proto\"[\n\rUpsertRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12*\n\x06points\x18\x02 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"F\n\x0eUpsertResponse\x12\x1a\n\x08inserted\x18\x01 \x01(\rR\x08inserted\x12\x18\n\x07updated\x18\x02 \x01(\rR\x07updated\"\xad\x01\n\nGetRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12&\n\x0cwith_payload\x18\x03 \x01(\x08H\x00R\x0bwithPayload\x88\x01\x01\x12$\n\x0bwith_vector\x18\x04 \x01(\x08H\x01R\nwithVector\x88\x01\x01\x42\x0f\n\r_with_payloadB\x0e\n\x0c_with_vector\"9\n\x0bGetResponse\x12*\n\x06points\x18\x01 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"n\n\rDeleteRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12+\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\"*\n\x0e\x44\x65leteResponse\x12\x18\n\x07\x64\x65leted\x18\x01 \x01(\rR\x07\x64\x65leted\"\xbe\x03\n\rSearchRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x16\n\x06vector\x18\x02 \x03(\x02R\x06vector\x12\x0c\n\x01k\x18\x03 \x01(\rR\x01k\x12+\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\x12,\n\x0fscore_threshold\x18\x05 \x01(\x02H\x00R\x0escoreThreshold\x88\x01\x01\x12\x0e\n\x02\x65\x66\x18\x06 \x01(\rR\x02\x65\x66\x12\x14\n\x05\x65xact\x18\x07 \x01(\x08R\x05\x65xact\x12&\n\x0cwith_payload\x18\x08 \x01(\x08H\x01R\x0bwithPayload\x88\x01\x01\x12$\n\x0bwith_vector\x18\t \x01(\x08H\x02R\nwithVector\x88\x01\x01\x12\x1d\n\x07rescore\x18\n \x01(\x08H\x03R\x07rescore\x88\x01\x01\x12\'\n\x0coversampling\x18\x0b \x01(\x02H\x04R\x0coversampling\x88\x01\x01\x42\x12\n\x10_score_thresholdB\x0f\n\r_with_payloadB\x0e\n\x0c_with_vectorB\n\n\x08_rescoreB\x0f\n\r_oversampling\">\n\x0eSearchResponse\x12,\n\x04hits\x18\x01 \x03(\x0b\x32\x18.vectordb.v1.ScoredPointR\x04hits\"h\n\x12\x42\x61tchSearchRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x32\n\x07queries\x18\x02 \x03(\x0b\x32\x18.vectordb.v1.SearchQueryR\x07queries\"J\n\x13\x42\x61tchSearchResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\x19.vectordb.v1.SearchResultR\x07results\"[\n\rIngestRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12*\n\x06points\x18\x02 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"`\n\x0eIngestResponse\x12\x18\n\x07\x62\x61tches\x18\x01 \x01(\x04R\x07\x62\x61tches\x12\x1a\n\x08inserted\x18\x02 \x01(\x04R\x08inserted\x12\x18\n\x07updated\x18\x03 \x01(\x04R\x07updated2\xa8\x03\n\x0cPointService\x12\x41\n\x06Upsert\x12\x1a.vectordb.v1.UpsertRequest\x1a\x1b.vectordb.v1.UpsertResponse\x12\x38\n\x03Get\x12\x17.vectordb.v1.GetRequest\x1a\x18.vectordb.v1.GetResponse\x12\x41\n\x06\x44\x65lete\x12\x1a.vectordb.v1.DeleteRequest\x1a\x1b.vectordb.v1.DeleteResponse\x12\x41\n\x06Search\x12\x1a.vectordb.v1.SearchRequest\x1a\x1b.vectordb.v1.SearchResponse\x12P\n\x0b\x42\x61tchSearch\x12\x1f.vectordb.v1.BatchSearchRequest\x1a .vectordb.v1.BatchSearchResponse\x12\x43\n\x06Ingest\x12\x1a.vectordb.v1.IngestRequest\x1a\x1b.vectordb.v1.IngestResponse(\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vectordb_grpc_client.vectordb.v1.point_service_pb2', globals())
@@ -34,17 +34,17 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _DELETERESPONSE._serialized_start=585
   _DELETERESPONSE._serialized_end=627
   _SEARCHREQUEST._serialized_start=630
-  _SEARCHREQUEST._serialized_end=975
-  _SEARCHRESPONSE._serialized_start=977
-  _SEARCHRESPONSE._serialized_end=1039
-  _BATCHSEARCHREQUEST._serialized_start=1041
-  _BATCHSEARCHREQUEST._serialized_end=1145
-  _BATCHSEARCHRESPONSE._serialized_start=1147
-  _BATCHSEARCHRESPONSE._serialized_end=1221
-  _INGESTREQUEST._serialized_start=1223
-  _INGESTREQUEST._serialized_end=1314
-  _INGESTRESPONSE._serialized_start=1316
-  _INGESTRESPONSE._serialized_end=1412
-  _POINTSERVICE._serialized_start=1415
-  _POINTSERVICE._serialized_end=1839
+  _SEARCHREQUEST._serialized_end=1076
+  _SEARCHRESPONSE._serialized_start=1078
+  _SEARCHRESPONSE._serialized_end=1140
+  _BATCHSEARCHREQUEST._serialized_start=1142
+  _BATCHSEARCHREQUEST._serialized_end=1246
+  _BATCHSEARCHRESPONSE._serialized_start=1248
+  _BATCHSEARCHRESPONSE._serialized_end=1322
+  _INGESTREQUEST._serialized_start=1324
+  _INGESTREQUEST._serialized_end=1415
+  _INGESTRESPONSE._serialized_start=1417
+  _INGESTRESPONSE._serialized_end=1513
+  _POINTSERVICE._serialized_start=1516
+  _POINTSERVICE._serialized_end=1940
 # @@protoc_insertion_point(module_scope)
