@@ -1,6 +1,6 @@
 import { quantizationDefaults } from "../config.js";
 import { VectorDbError } from "../errors.js";
-import { type HnswIndex, internalThreshold, scanRows, scoreOf, TopK, type VectorStore } from "../index/index.js";
+import { type HnswIndex, internalThreshold, type QuantizedSearch, scanRows, scoreOf, TopK, type VectorStore } from "../index/index.js";
 import { matchesFilter } from "./filter.js";
 import { Indexer, type IndexingOptions } from "./indexer.js";
 import type { PointTable } from "./point-table.js";
@@ -8,6 +8,9 @@ import { SearchPlanner, type SearchPlan } from "./search-planner.js";
 import { captureState, emptyParts, restoreParts, RowCopy, type CollectionState } from "./snapshot.js";
 import type { CollectionSpec, CollectionStats, Filter, Hit, PointInput, PointRecord, SearchParams, UpsertResult } from "./types.js";
 import { checkVector, validatePoints, type CollectionLimits } from "./validate-points.js";
+
+/** A BatchSearch of at least this many queries sends its graph searches to the builder threads. */
+const builderSearchBatchMin = 8;
 
 /** Estimated heap bytes per slot beyond its vector: the id string, map entry and array slots. */
 const pointOverheadBytes = 96;
@@ -370,6 +373,88 @@ export class MemoryCollection {
   }
 
   /**
+   * Several searches at once (BatchSearch). With builder threads, no point waiting to be linked, and
+   * at least 8 queries, the unfiltered graph searches run on the builder threads, split between them,
+   * while this thread is free; the others run here one by one, as {@link search} does. A query whose
+   * hits were rewritten or deleted while the threads searched runs again here, so every answer holds
+   * for one moment of the collection.
+   *
+   * @param fieldOf the request field of query `i`, prefixed to its errors (e.g. `queries[3]`).
+   * @throws VectorDbError as {@link search}, its message prefixed with the query's field; every
+   *   query's vector is checked before any search runs.
+   */
+  async searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string): Promise<Hit[][]> {
+    const prefixed = <T>(i: number, run: () => T): T => {
+      try {
+        return run();
+      } catch (error) {
+        if (error instanceof VectorDbError) throw new VectorDbError(error.code, `${fieldOf(i)}.${error.rawMessage}`);
+        throw error;
+      }
+    };
+    batch.forEach((params, i) => prefixed(i, () => checkVector(params.vector, "vector", this.spec)));
+    const results: Hit[][] = new Array(batch.length);
+    const offloaded: number[] = [];
+    const graph = this.graph;
+    const indexer = this.indexer;
+    const threads = indexer?.searchThreads ?? 0;
+    if (graph !== undefined && indexer !== undefined && threads > 0 && batch.length >= builderSearchBatchMin && !indexer.hasPending && graph.size > 0) {
+      batch.forEach((params, i) => {
+        const plan = this.planner.plan({ graphUsable: true, exact: params.exact, liveCount: this.table.liveCount, pendingCount: 0, accept: params.filter === undefined ? undefined : () => true });
+        if (plan === "graph") offloaded.push(i);
+      });
+    }
+    const onBuilders = new Set(offloaded);
+    batch.forEach((params, i) => {
+      if (!onBuilders.has(i)) results[i] = prefixed(i, () => this.search(params));
+    });
+    if (offloaded.length === 0 || graph === undefined || indexer === undefined) return results;
+    const sequence = this.lastSequence;
+    const dimension = this.spec.dimension;
+    const job = {
+      queries: new Float32Array(offloaded.length * dimension),
+      count: offloaded.length,
+      dimension,
+      k: new Uint32Array(offloaded.length),
+      width: new Uint32Array(offloaded.length),
+      codes: new Uint8Array(offloaded.length),
+      rescored: new Uint32Array(offloaded.length),
+    };
+    offloaded.forEach((i, j) => {
+      const params = batch[i]!;
+      const k = Math.min(params.k, this.table.liveCount);
+      const { codes, kept, width } = graph.widths(k, Math.max(params.ef ?? this.spec.hnsw.ef, k), this.quantizedSearch(params));
+      job.queries.set(params.vector, j * dimension);
+      job.k[j] = k;
+      job.width[j] = width;
+      job.codes[j] = codes ? 1 : 0;
+      job.rescored[j] = codes && (params.rescore ?? true) ? kept : 0;
+    });
+    const found = await indexer.searchOnBuilders(job);
+    const { live, pointSequences } = this.table;
+    let at = 0;
+    offloaded.forEach((i, j) => {
+      const params = batch[i]!;
+      const n = found.found[j]!;
+      let stale = false;
+      for (let h = at; h < at + n; h++) {
+        const slot = found.ids[h]!;
+        if (live[slot] !== 1 || pointSequences[slot]! > sequence) stale = true;
+      }
+      if (stale) {
+        results[i] = prefixed(i, () => this.search(params));
+      } else {
+        const top = new TopK(Math.max(1, job.k[j]!));
+        const maxDistance = params.scoreThreshold === undefined ? Number.POSITIVE_INFINITY : internalThreshold(this.spec.distance, params.scoreThreshold);
+        for (let h = at; h < at + n; h++) if (found.distances[h]! <= maxDistance) top.push(found.distances[h]!, found.ids[h]!);
+        results[i] = this.hits(top, params);
+      }
+      at += job.k[j]!;
+    });
+    return results;
+  }
+
+  /**
    * Links pending slots into the graph for at most `budgetMs` ms (at least one slot); returns whether
    * some are left. Exposed for tests and benchmarks; the server runs it from the background indexer.
    */
@@ -400,11 +485,7 @@ export class MemoryCollection {
     const ef = Math.max(params.ef ?? this.spec.hnsw.ef, k);
     // The graph returns no deleted or pending node (a reused slot still linked under its old vector
     // is pending): those are scored exactly below.
-    const quantized =
-      this.spec.quantization === undefined
-        ? undefined
-        : { oversampling: params.oversampling ?? quantizationDefaults.oversampling, rescore: params.rescore ?? true };
-    const found = graph.search(params.vector, k, ef, accept, quantized);
+    const found = graph.search(params.vector, k, ef, accept, this.quantizedSearch(params));
     for (let i = 0; i < found.ids.length; i++) {
       if (found.distances[i]! <= maxDistance) top.push(found.distances[i]!, found.ids[i]!);
     }
@@ -413,6 +494,12 @@ export class MemoryCollection {
       const pendingLive = indexer.pendingSlots((slot) => live[slot] === 1);
       scanRows(this.store, top, { list: pendingLive }, { accept, maxDistance });
     }
+  }
+
+  /** How a graph search walks the codes of a quantized collection; undefined without quantization. */
+  private quantizedSearch(params: SearchParams): QuantizedSearch | undefined {
+    if (this.spec.quantization === undefined) return undefined;
+    return { oversampling: params.oversampling ?? quantizationDefaults.oversampling, rescore: params.rescore ?? true };
   }
 
   /** The hits in `top`, best first, with payloads and vectors as asked. */

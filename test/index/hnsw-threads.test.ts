@@ -188,3 +188,41 @@ describe("MemoryCollection with builder threads", () => {
     local.close();
   });
 });
+
+describe("BatchSearch on the builder threads", () => {
+  it.each([false, true])("answers as the searches on this thread do (quantized: %s), filtered queries included, and drops nothing deleted meanwhile", async (quantized) => {
+    const builders = pool(2);
+    const spec = {
+      name: "batch",
+      dimension: 16,
+      distance: "euclidean" as const,
+      hnsw: { m: 16, efConstruction: 100, ef: 64 },
+      quantization: quantized ? { type: "int8" as const, quantile: 0.99, alwaysRam: false } : undefined,
+    };
+    const c = new MemoryCollection(spec, defaultLimits, { ...defaultIndexing, fullScanPointsMax: 100, builders });
+    c.upsert(lowRank(5_000, 16, 5, 61).map((vector, i) => ({ id: `p${i}`, vector, payload: { even: i % 2 === 0 } })));
+    await c.whenIndexed();
+    const queries = lowRank(40, 16, 5, 62).map((vector, i) => ({
+      vector,
+      k: 10,
+      exact: false,
+      withPayload: false,
+      withVector: false,
+      filter: i % 10 === 0 ? { must: [{ kind: "equals" as const, path: ["even"], value: true }], should: [], mustNot: [] } : undefined,
+    }));
+    const sequential = queries.map((q) => c.search(q));
+    expect(await c.searchBatch(queries, (i) => `queries[${i}]`)).toEqual(sequential);
+    // Deletes while the builders search: their answers never name a deleted point (the filtered
+    // queries ran on this thread when the batch was called, before the deletes).
+    const doomed = new Set(sequential.flatMap((hits) => hits.slice(0, 3).map((hit) => hit.id)));
+    const pending = c.searchBatch(queries, (i) => `queries[${i}]`);
+    c.deleteIds([...doomed]);
+    (await pending).forEach((hits, i) => {
+      if (queries[i]!.filter === undefined) for (const hit of hits) expect(doomed.has(hit.id)).toBe(false);
+    });
+    await expect(c.searchBatch([...queries, { ...queries[0]!, vector: new Float32Array(3) }], (i) => `queries[${i}]`)).rejects.toThrow(
+      "queries[40].vector: has 3 components, the collection's dimension is 16",
+    );
+    c.close();
+  });
+});

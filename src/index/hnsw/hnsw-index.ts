@@ -261,10 +261,7 @@ export class HnswIndex {
     if (k < 1 || this.size === 0) return { ids: new Uint32Array(0), distances: new Float64Array(0) };
     const store = this.store;
     const engine = store.engine;
-    const codes = quantized !== undefined && store.quantization !== undefined;
-    // The walk on codes keeps oversampling × k candidates, the best of which are rescored.
-    const kept = codes ? Math.max(k, Math.ceil(quantized.oversampling * k)) : k;
-    const width = Math.max(ef, kept);
+    const { codes, kept, width } = this.widths(k, ef, quantized);
     if (engine.ensureScratch(0, width) === 0) throw new RangeError(`no memory for a search of width ${width}`);
     store.refreshViews();
     store.acceptForSearch = accept;
@@ -274,7 +271,7 @@ export class HnswIndex {
     } finally {
       store.acceptForSearch = undefined;
     }
-    if (codes && quantized.rescore) {
+    if (codes && quantized!.rescore) {
       found = Math.min(found, kept);
       engine.rescore(0, found);
     }
@@ -282,6 +279,18 @@ export class HnswIndex {
     const idsAt = engine.slotOutIdsPtr(0) >>> 2;
     const distancesAt = engine.slotOutDistancesPtr(0) >>> 2;
     return { ids: store.words.slice(idsAt, idsAt + n), distances: Float64Array.from(store.floats.subarray(distancesAt, distancesAt + n)) };
+  }
+
+  /**
+   * How a search of `k` with list width `ef` runs: on the codes or not (the store must have them),
+   * how many candidates it keeps for rescoring (oversampling × k on codes, else k), and the list
+   * width (at least both).
+   */
+  widths(k: number, ef: number, quantized?: QuantizedSearch): { codes: boolean; kept: number; width: number } {
+    const codes = quantized !== undefined && this.store.quantization !== undefined;
+    // The walk on codes keeps oversampling × k candidates, the best of which are rescored.
+    const kept = codes ? Math.max(k, Math.ceil(quantized.oversampling * k)) : k;
+    return { codes, kept, width: Math.max(ef, kept) };
   }
 
   /**

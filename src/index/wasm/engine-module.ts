@@ -9,6 +9,7 @@ export interface EngineExports {
   init(dimension: number, kind: number, m: number, efConstruction: number, threadSlots: number, chunkShift: number, batchRows: number, quantized: number): number;
   attach(): void;
   ensureScratch(slot: number, width: number): number;
+  slotWidth(slot: number): number;
   addChunk(): number;
   capacity(): number;
   capacityMax(): number;

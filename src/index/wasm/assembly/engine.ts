@@ -347,6 +347,11 @@ function allocateScratch(slot: u32, width: u32): bool {
   return true;
 }
 
+/** The search width slot `slot`'s scratch holds now. */
+export function slotWidth(slot: u32): u32 {
+  return s32(slot, S_RESULTS_CAPACITY);
+}
+
 /** Makes slot `slot` able to search with width `width`; false when the memory is full. */
 export function ensureScratch(slot: u32, width: u32): bool {
   const have = s32(slot, S_RESULTS_CAPACITY);
