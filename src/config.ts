@@ -76,6 +76,11 @@ export interface IndexingConfig {
    * this many ms; between slices the server answers other calls.
    */
   indexSliceMs: number;
+  /**
+   * Share of unfiltered graph searches (0..1) that the recall monitor re-runs as exact scans in the
+   * background to estimate the recall@k being served; 0 = off.
+   */
+  recallSampleRate: number;
 }
 
 /** Most graph builder threads (a graph's memory has 15 thread slots, one of them the main thread's). */
@@ -108,6 +113,31 @@ export interface StorageConfig {
   walBytesMax: number;
 }
 
+/** Who may call: API keys (absent: everyone). Clients send `api-key: <key>` or `authorization: Bearer <key>`. */
+export interface AuthConfig {
+  /** Allows every call. */
+  apiKey?: string | undefined;
+  /** Allows reads only: Search, BatchSearch, Get, GetCollection, ListCollections. */
+  readOnlyApiKey?: string | undefined;
+  /**
+   * A file holding the keys, so they stay out of process lists: one key per line, `rw <key>` or
+   * `ro <key>`, or a single bare line (the read-write key). Keys from flags or the environment win.
+   */
+  apiKeyFile?: string | undefined;
+  /** Serve gRPC reflection although keys are set (reflection needs no key then). Off by default. */
+  reflectionWithoutKey: boolean;
+}
+
+/** TLS of the gRPC listener (absent files: plaintext). */
+export interface TlsConfig {
+  /** PEM certificate chain of the server. */
+  certFile?: string | undefined;
+  /** PEM private key of the certificate. */
+  keyFile?: string | undefined;
+  /** PEM CA bundle: clients must present a certificate it signed (mutual TLS). */
+  clientCaFile?: string | undefined;
+}
+
 /** Everything the server needs to start. */
 export interface ServerConfig {
   /** Address to listen on. 127.0.0.1 by default; 0.0.0.0 in the container. */
@@ -118,6 +148,14 @@ export interface ServerConfig {
   dataDir: string;
   /** pino log level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: string;
+  /** `json` (one object per line, for collectors) or `pretty` (coloured lines for a terminal, pino-pretty). */
+  logFormat: "json" | "pretty";
+  /** Address of the Prometheus metrics listener (HTTP, `GET /metrics`). */
+  metricsHost: string;
+  /** Port of the metrics listener; 0 = no listener. */
+  metricsPort: number;
+  auth: AuthConfig;
+  tls: TlsConfig;
   /** How long SIGTERM waits for in-flight calls before cancelling them, in ms. */
   shutdownGraceMs: number;
   limits: Limits;
@@ -156,6 +194,7 @@ export const defaultIndexing: Readonly<IndexingConfig> = Object.freeze({
   // One builder per core: the main thread mostly waits on I/O while a bulk load is being indexed.
   indexThreads: Math.min(indexThreadsMax, availableParallelism()),
   indexSliceMs: 5,
+  recallSampleRate: 0.01,
 });
 
 /** Storage defaults (see {@link StorageConfig}): fsync per group, 100 ms interval, 64 MiB of WAL. */
@@ -216,10 +255,12 @@ export const checkpointRetryMs = 5_000;
 
 /** A complete configuration with every default; `overrides` replaces top-level fields, limits, indexing and storage settings. */
 export function makeConfig(
-  overrides: Partial<Omit<ServerConfig, "limits" | "indexing" | "storage">> & {
+  overrides: Partial<Omit<ServerConfig, "limits" | "indexing" | "storage" | "auth" | "tls">> & {
     limits?: Partial<Limits>;
     indexing?: Partial<IndexingConfig>;
     storage?: Partial<StorageConfig>;
+    auth?: Partial<AuthConfig>;
+    tls?: Partial<TlsConfig>;
   } = {},
 ): ServerConfig {
   return {
@@ -227,6 +268,11 @@ export function makeConfig(
     port: overrides.port ?? 50051,
     dataDir: overrides.dataDir ?? "./.vectordb-data",
     logLevel: overrides.logLevel ?? "info",
+    logFormat: overrides.logFormat ?? "json",
+    metricsHost: overrides.metricsHost ?? "127.0.0.1",
+    metricsPort: overrides.metricsPort ?? 9464,
+    auth: { reflectionWithoutKey: false, ...overrides.auth },
+    tls: { ...overrides.tls },
     shutdownGraceMs: overrides.shutdownGraceMs ?? 10_000,
     limits: { ...defaultLimits, ...overrides.limits },
     hnswDefaults: { ...defaultHnsw, ...overrides.hnswDefaults },
@@ -243,7 +289,7 @@ export interface ConfigOption {
   env: string;
   /** Dotted path into ServerConfig, e.g. `limits.kMax`. */
   path: string;
-  kind: "string" | "integer";
+  kind: "string" | "integer" | "number" | "boolean";
   /** For a string setting with a closed set of values: the values allowed. */
   values?: readonly string[];
   /** How the README states a default that depends on the machine (e.g. its core count). */
@@ -285,6 +331,17 @@ export const configOptions: readonly ConfigOption[] = [
   { flag: "port", env: "VECTORDB_PORT", path: "port", kind: "integer", description: "TCP port (0 = any free port)" },
   { flag: "data-dir", env: "VECTORDB_DATA_DIR", path: "dataDir", kind: "string", description: "data directory" },
   { flag: "log-level", env: "VECTORDB_LOG_LEVEL", path: "logLevel", kind: "string", description: "log level (pino)" },
+  { flag: "log-format", env: "VECTORDB_LOG_FORMAT", path: "logFormat", kind: "string", values: ["json", "pretty"], description: "log lines as JSON objects or pretty text" },
+  { flag: "metrics-host", env: "VECTORDB_METRICS_HOST", path: "metricsHost", kind: "string", description: "address of the Prometheus metrics listener" },
+  { flag: "metrics-port", env: "VECTORDB_METRICS_PORT", path: "metricsPort", kind: "integer", description: "port of the metrics listener (0 = off)" },
+  { flag: "recall-sample-rate", env: "VECTORDB_RECALL_SAMPLE_RATE", path: "indexing.recallSampleRate", kind: "number", description: "share of graph searches re-run exactly to estimate the recall served (0 = off)" },
+  { flag: "api-key", env: "VECTORDB_API_KEY", path: "auth.apiKey", kind: "string", defaultText: "none", description: "read-write API key (none: no key needed)" },
+  { flag: "read-only-api-key", env: "VECTORDB_READ_ONLY_API_KEY", path: "auth.readOnlyApiKey", kind: "string", defaultText: "none", description: "read-only API key" },
+  { flag: "api-key-file", env: "VECTORDB_API_KEY_FILE", path: "auth.apiKeyFile", kind: "string", defaultText: "none", description: "file holding the API keys (`rw <key>` / `ro <key>` lines)" },
+  { flag: "reflection-without-key", env: "VECTORDB_REFLECTION_WITHOUT_KEY", path: "auth.reflectionWithoutKey", kind: "boolean", description: "serve gRPC reflection without a key although keys are set" },
+  { flag: "tls-cert-file", env: "VECTORDB_TLS_CERT_FILE", path: "tls.certFile", kind: "string", defaultText: "none", description: "PEM certificate chain: serve TLS" },
+  { flag: "tls-key-file", env: "VECTORDB_TLS_KEY_FILE", path: "tls.keyFile", kind: "string", defaultText: "none", description: "PEM private key of the certificate" },
+  { flag: "tls-client-ca-file", env: "VECTORDB_TLS_CLIENT_CA_FILE", path: "tls.clientCaFile", kind: "string", defaultText: "none", description: "PEM CA bundle: require client certificates (mutual TLS)" },
   { flag: "shutdown-grace-ms", env: "VECTORDB_SHUTDOWN_GRACE_MS", path: "shutdownGraceMs", kind: "integer", description: "drain time on SIGTERM (ms)" },
   { flag: "hnsw-m", env: "VECTORDB_HNSW_M", path: "hnswDefaults.m", kind: "integer", description: "default HNSW m" },
   { flag: "hnsw-ef-construction", env: "VECTORDB_HNSW_EF_CONSTRUCTION", path: "hnswDefaults.efConstruction", kind: "integer", description: "default HNSW ef_construction" },
@@ -316,12 +373,19 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
   for (const option of configOptions) {
     const raw = settings[option.path];
     if (raw === undefined) continue;
-    let value: string | number = raw;
+    let value: string | number | boolean = raw;
     if (option.kind === "integer") {
       if (!/^\d+$/.test(raw.trim())) {
         throw new Error(`--${option.flag} (${option.env}): "${raw}" is not a non-negative integer`);
       }
       value = Number(raw.trim());
+    } else if (option.kind === "number") {
+      const number = Number(raw.trim());
+      if (raw.trim() === "" || !Number.isFinite(number)) throw new Error(`--${option.flag} (${option.env}): "${raw}" is not a number`);
+      value = number;
+    } else if (option.kind === "boolean") {
+      if (!/^(true|false|1|0)$/i.test(raw.trim())) throw new Error(`--${option.flag} (${option.env}): "${raw}" is not true or false`);
+      value = /^(true|1)$/i.test(raw.trim());
     } else if (option.values !== undefined && !option.values.includes(raw)) {
       throw new Error(`--${option.flag} (${option.env}): "${raw}" is not one of ${option.values.join(", ")}`);
     }
@@ -333,6 +397,9 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
     }
   }
   if (config.port > 65_535) throw new Error(`--port (VECTORDB_PORT): ${config.port} is outside 0..65535`);
+  if (config.metricsPort > 65_535) throw new Error(`--metrics-port (VECTORDB_METRICS_PORT): ${config.metricsPort} is outside 0..65535`);
+  const rate = config.indexing.recallSampleRate;
+  if (!(rate >= 0 && rate <= 1)) throw new Error(`--recall-sample-rate (VECTORDB_RECALL_SAMPLE_RATE): ${rate} is outside 0..1`);
   for (const [key, value] of Object.entries(config.limits)) {
     if (value < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${value}`);
   }

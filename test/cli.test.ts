@@ -307,7 +307,7 @@ describe("vectordb CLI", () => {
 
     const port = await freePort();
     const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VECTORDB_")));
-    const child = spawn(process.execPath, [cliPath, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "serve-data")], {
+    const child = spawn(process.execPath, [cliPath, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", "0", "--data-dir", join(dir, "serve-data")], {
       cwd: root,
       // If the environment won, the port would be invalid and serve would exit 2.
       env: { ...cleanEnv, VECTORDB_PORT: "not-a-port", VECTORDB_LOG_LEVEL: "info" },

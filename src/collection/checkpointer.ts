@@ -110,7 +110,7 @@ export class Checkpointer {
     const { pauseMs, vectorCopyMs, encodeMs, writeMs, segmentBytes } = written;
     const report: CheckpointReport = { sequence, pauseMs, vectorCopyMs, encodeMs, writeMs, cutMs, totalMs: performance.now() - started, segmentBytes, droppedRecords };
     this.lastReport = report;
-    this.logger?.debug({ collection: this.collection.name, ...report }, "checkpoint");
+    this.logger?.info({ collection: this.collection.name, ...report }, "checkpoint written");
     return report;
   }
 

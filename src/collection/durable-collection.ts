@@ -38,6 +38,7 @@ export interface DurabilityOptions {
  * further writes).
  */
 export class DurableCollection {
+  private written = 0;
   private readonly sequencer: WriteSequencer;
   private readonly checkpointer: Checkpointer;
   private newPointsInFlight = 0;
@@ -107,6 +108,16 @@ export class DurableCollection {
     return this.checkpointer.lastReport;
   }
 
+  /** Duration of the last checkpoint, ms (undefined before the first); for the metrics. */
+  get lastCheckpointMs(): number | undefined {
+    return this.checkpointer.lastReport?.totalMs;
+  }
+
+  /** Points inserted or replaced since the collection was opened (acknowledged writes); for the metrics. */
+  get pointsWritten(): number {
+    return this.written;
+  }
+
   /** Size of the WAL file in bytes. */
   get walBytes(): number {
     return this.wal.sizeBytes;
@@ -125,6 +136,11 @@ export class DurableCollection {
   /** Point count, points linked into the graph, approximate memory (see {@link MemoryCollection.stats}). */
   stats(): CollectionStats {
     return this.collection.stats();
+  }
+
+  /** Resolves when the recall monitor has scored every sample it queued (tests). */
+  recallSettled(): Promise<void> {
+    return this.collection.recallSettled();
   }
 
   /** Resolves when every point is linked into the graph. */
@@ -169,7 +185,11 @@ export class DurableCollection {
     return this.sequencer.submit(
       walRecordType.upsert,
       body,
-      (sequence) => this.collection.applyUpsert(points, prepared.payloadBytes, sequence),
+      (sequence) => {
+        const result = this.collection.applyUpsert(points, prepared.payloadBytes, sequence);
+        this.written += result.inserted + result.updated;
+        return result;
+      },
       () => {
         this.newPointsInFlight -= reserved;
       },

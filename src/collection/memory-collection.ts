@@ -1,8 +1,9 @@
 import { quantizationDefaults } from "../config.js";
 import { VectorDbError } from "../errors.js";
-import { type HnswIndex, internalThreshold, type QuantizedSearch, scanRows, scoreOf, TopK, type VectorStore } from "../index/index.js";
+import { type HnswIndex, internalThreshold, type QuantizedSearch, scanRows, scoreOf, type SlotHits, TopK, type VectorStore } from "../index/index.js";
 import { matchesFilter } from "./filter.js";
 import { Indexer, type IndexingOptions } from "./indexer.js";
+import { RecallMonitor } from "./recall-monitor.js";
 import type { PointTable } from "./point-table.js";
 import { SearchPlanner, type SearchPlan } from "./search-planner.js";
 import { captureState, emptyParts, restoreParts, RowCopy, type CollectionState } from "./snapshot.js";
@@ -64,6 +65,8 @@ export class MemoryCollection {
   private rowCopy: RowCopy | undefined;
   /** The plan of the last search (for tests and the benchmark). */
   lastPlan: SearchPlan = "exact";
+  /** Samples graph searches and re-runs them exactly (see RecallMonitor); undefined without a graph or at rate 0. */
+  private readonly recall: RecallMonitor | undefined;
 
   /**
    * An empty collection (`restored` is for {@link restore}).
@@ -89,6 +92,7 @@ export class MemoryCollection {
     for (const slot of parts.pending) this.indexer.enqueue(slot);
     this.indexer.schedule();
     this.trainQuantizationIfDue();
+    if (indexing.recallSampleRate > 0) this.recall = new RecallMonitor(indexing.recallSampleRate, (query, k) => this.exactTopK(query, k));
   }
 
   /**
@@ -127,7 +131,47 @@ export class MemoryCollection {
       vectorBytes: this.store.rowBytesAllocated,
       quantizedVectorBytes: this.store.codeBytesAllocated,
       quantizationTrained: this.store.quantization !== undefined,
+      recallEstimate: this.recall?.estimate,
+      recallSamples: this.recall?.samples ?? 0,
     };
+  }
+
+  /** Resolves when the recall monitor has scored every sample it queued (tests). */
+  recallSettled(): Promise<void> {
+    return this.recall?.settled() ?? Promise.resolve();
+  }
+
+  /**
+   * The slots of the exact top-k of `query` over the live points now (the recall monitor's
+   * reference): on a builder thread when there is one; else here, in slices of 16,384 rows between
+   * which the event loop runs, so that calls are never held up for long.
+   */
+  private async exactTopK(query: Float32Array, k: number): Promise<ArrayLike<number>> {
+    const indexer = this.indexer;
+    const rows = this.table.slotCount;
+    if (indexer !== undefined && indexer.searchThreads > 0) {
+      const kept = Math.min(k, Math.max(1, this.table.liveCount));
+      const found = await indexer.searchOnBuilders({
+        queries: query,
+        count: 1,
+        dimension: this.spec.dimension,
+        k: Uint32Array.of(kept),
+        width: Uint32Array.of(kept),
+        codes: Uint8Array.of(0),
+        rescored: Uint32Array.of(0),
+        exactRows: rows,
+      });
+      return found.ids.subarray(0, found.found[0]!);
+    }
+    const top = new TopK(Math.max(1, Math.min(k, this.table.liveCount)));
+    const slice = 16_384;
+    for (let start = 0; start < rows; start += slice) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      // Other searches use the query scratch between slices: set it each time.
+      this.store.setQuery(query);
+      scanRows(this.store, top, { start, end: Math.min(rows, start + slice), mask: this.table.live });
+    }
+    return top.drainSorted().slots;
   }
 
   /**
@@ -180,9 +224,10 @@ export class MemoryCollection {
     return this.indexer?.whenIndexed() ?? Promise.resolve();
   }
 
-  /** Stops background indexing; the collection is being dropped or the server is closing. */
+  /** Stops background indexing and recall sampling; the collection is being dropped or the server is closing. */
   close(): void {
     this.indexer?.close();
+    this.recall?.close();
   }
 
   /**
@@ -369,7 +414,9 @@ export class MemoryCollection {
     } else {
       this.searchGraph(this.graph, this.indexer, params, k, top, accept, maxDistance);
     }
-    return this.hits(top, params);
+    const found = top.drainSorted();
+    if (plan === "graph") this.recall?.offer(params.vector, k, found.slots);
+    return this.hits(found, params);
   }
 
   /**
@@ -447,7 +494,9 @@ export class MemoryCollection {
         const top = new TopK(Math.max(1, job.k[j]!));
         const maxDistance = params.scoreThreshold === undefined ? Number.POSITIVE_INFINITY : internalThreshold(this.spec.distance, params.scoreThreshold);
         for (let h = at; h < at + n; h++) if (found.distances[h]! <= maxDistance) top.push(found.distances[h]!, found.ids[h]!);
-        results[i] = this.hits(top, params);
+        const sorted = top.drainSorted();
+        this.recall?.offer(params.vector, job.k[j]!, sorted.slots);
+        results[i] = this.hits(sorted, params);
       }
       at += job.k[j]!;
     });
@@ -503,8 +552,7 @@ export class MemoryCollection {
   }
 
   /** The hits in `top`, best first, with payloads and vectors as asked. */
-  private hits(top: TopK, params: SearchParams): Hit[] {
-    const found = top.drainSorted();
+  private hits(found: SlotHits, params: SearchParams): Hit[] {
     const hits: Hit[] = [];
     for (let i = 0; i < found.slots.length; i++) {
       const slot = found.slots[i]!;

@@ -97,6 +97,10 @@ export interface CollectionStats {
   quantizedVectorBytes: number;
   /** Whether searches use the quantization codes (trained), false without quantization. */
   quantizationTrained: boolean;
+  /** The recall monitor's mean recall@k of sampled graph searches; undefined before the first sample. */
+  recallEstimate?: number | undefined;
+  /** Samples behind {@link recallEstimate} (at most 1,000: a sliding window). */
+  recallSamples: number;
 }
 
 /** Result of an upsert. */

@@ -32,6 +32,12 @@ export interface DatabaseOpenReport {
   durationMs: number;
 }
 
+/** Observers a {@link Database} reports to (metrics). */
+export interface DatabaseHooks {
+  /** Each fdatasync of a collection's write-ahead log, with its duration in seconds. */
+  onWalSync?: (seconds: number) => void;
+}
+
 /** Options of {@link Database.close}. */
 export interface DatabaseCloseOptions {
   /**
@@ -74,6 +80,7 @@ export class Database {
   constructor(
     private readonly config: ServerConfig,
     private readonly logger?: Logger,
+    private readonly hooks: DatabaseHooks = {},
   ) {}
 
   /** The data directory. */
@@ -170,6 +177,7 @@ export class Database {
         }
       });
       this.entries.set(spec.name, { state: "ready", collection });
+      this.logger?.info({ collection: spec.name, dimension: spec.dimension, distance: spec.distance, hnsw: spec.hnsw, quantization: spec.quantization?.type }, "collection created");
       return collection;
     } catch (error) {
       this.entries.delete(spec.name);
@@ -194,6 +202,11 @@ export class Database {
   }
 
   /** Every collection that serves, sorted by name (collections that failed recovery are left out). */
+  /** Whether {@link open} has finished and {@link close} has not begun. */
+  get isOpen(): boolean {
+    return this.state === "open";
+  }
+
   list(): DurableCollection[] {
     const ready: DurableCollection[] = [];
     for (const entry of this.entries.values()) if (entry.state === "ready") ready.push(entry.collection);
@@ -235,6 +248,7 @@ export class Database {
         this.entries.set(name, { state: "failed", error: new VectorDbError(failure.code, `dropping it failed: ${failure.rawMessage}`) });
         throw error;
       }
+      this.logger?.info({ collection: name, points }, "collection dropped");
       return points;
     });
   }
@@ -286,7 +300,13 @@ export class Database {
   private durability(): DurabilityOptions {
     const { storage, limits } = this.config;
     const options: DurabilityOptions = {
-      wal: { durability: storage.fsync, flushIntervalMs: storage.flushIntervalMs, recordBytesMax: walRecordBytesMax(limits), queueBytesMax: walQueueBytesMax },
+      wal: {
+        durability: storage.fsync,
+        flushIntervalMs: storage.flushIntervalMs,
+        recordBytesMax: walRecordBytesMax(limits),
+        queueBytesMax: walQueueBytesMax,
+        ...(this.hooks.onWalSync === undefined ? {} : { onSync: this.hooks.onWalSync }),
+      },
       walBytesMax: storage.walBytesMax,
     };
     if (this.logger !== undefined) options.logger = this.logger;

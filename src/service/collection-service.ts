@@ -25,6 +25,8 @@ export function collectionInfo(collection: DurableCollection): CollectionInfo {
     vectorBytes: BigInt(stats.vectorBytes),
     quantizedVectorBytes: BigInt(stats.quantizedVectorBytes),
     quantizationTrained: stats.quantizationTrained,
+    recallEstimate: stats.recallEstimate,
+    recallSamples: BigInt(stats.recallSamples),
   });
 }
 

@@ -22,7 +22,7 @@ export interface TestServer {
  */
 export async function startTestServer(
   limits: Partial<Limits> = {},
-  settings: { shutdownGraceMs?: number; indexing?: Partial<IndexingConfig>; storage?: Partial<StorageConfig>; dataDir?: string } = {},
+  settings: { shutdownGraceMs?: number; indexing?: Partial<IndexingConfig>; storage?: Partial<StorageConfig>; dataDir?: string; metricsPort?: number } = {},
 ): Promise<TestServer> {
   const dataDir = settings.dataDir ?? mkdtempSync(join(tmpdir(), "vectordb-test-"));
   const config = makeConfig({
@@ -31,6 +31,8 @@ export async function startTestServer(
     logLevel: "silent",
     dataDir,
     shutdownGraceMs: settings.shutdownGraceMs ?? 2_000,
+    // No metrics listener unless a test passes a port (0 = off).
+    metricsPort: settings.metricsPort ?? 0,
     limits,
     indexing: settings.indexing ?? {},
     storage: settings.storage ?? {},

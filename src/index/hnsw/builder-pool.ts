@@ -18,6 +18,11 @@ export interface SearchJob {
   width: Uint32Array;
   codes: Uint8Array;
   rescored: Uint32Array;
+  /**
+   * Instead of walking the graph, scan rows `0 .. exactRows-1` exactly on float32 (the rows not
+   * marked deleted); `width` must still hold k. Absent or 0: graph searches.
+   */
+  exactRows?: number;
 }
 
 /**
@@ -79,6 +84,7 @@ function builderThreadMain(load: (id: string) => unknown, words: { pause: number
     prepareQuery(slot: number): void;
     search(slot: number, ef: number, filtered: number, quantized: number): number;
     rescore(slot: number, count: number): void;
+    exactTopK(slot: number, k: number, count: number): number;
   };
   const attached = new Map<number, { engine: Engine; header: Int32Array; memory: WebAssembly.Memory }>();
   parentPort!.on("message", (message: ToWorker) => {
@@ -110,7 +116,7 @@ function builderThreadMain(load: (id: string) => unknown, words: { pause: number
     if (message.type === "search") {
       // Searches read the graph without locks, as the owner's do; the pause protects their scratch.
       try {
-        const { queries, count, dimension, k, width, codes, rescored } = message;
+        const { queries, count, dimension, k, width, codes, rescored, exactRows } = message;
         // The memory may have grown since the last job: views are made per job.
         const buffer = target.memory.buffer as SharedArrayBuffer;
         const floats = new Float32Array(buffer);
@@ -126,7 +132,7 @@ function builderThreadMain(load: (id: string) => unknown, words: { pause: number
           pausePoint();
           floats.set(queries.subarray(i * dimension, (i + 1) * dimension), queryAt);
           engine.prepareQuery(slot);
-          let n = engine.search(slot, width[i]!, 0, codes[i]!);
+          let n = exactRows !== undefined && exactRows > 0 ? engine.exactTopK(slot, k[i]!, exactRows) : engine.search(slot, width[i]!, 0, codes[i]!);
           if (rescored[i]! > 0) {
             n = Math.min(n, rescored[i]!);
             engine.rescore(slot, n);
@@ -374,6 +380,7 @@ export class BuildChannel {
           width: job.width.slice(start, end),
           codes: job.codes.slice(start, end),
           rescored: job.rescored.slice(start, end),
+          exactRows: job.exactRows,
         });
       }),
     );

@@ -41,6 +41,7 @@ export interface EngineExports {
   flags(id: number): number;
   search(slot: number, ef: number, filtered: number, quantized: number): number;
   rescore(slot: number, count: number): void;
+  exactTopK(slot: number, k: number, count: number): number;
   codeBytesPerNode(): number;
   quantizationTable(): number;
   setQuantizationReady(ready: number): void;

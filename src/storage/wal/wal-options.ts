@@ -29,6 +29,8 @@ export interface WalOptions {
    * WAL recreated after being lost never reuses sequences a segment already holds. Default 1.
    */
   minNextSequence?: number;
+  /** Called after each successful fdatasync of the log with how long it took, in seconds (metrics). */
+  onSync?: (seconds: number) => void;
 }
 
 /** {@link WalOptions} with every default filled in, checked. */
@@ -56,5 +58,6 @@ export function resolveWalOptions(options: WalOptions): ResolvedWalOptions {
     recordBytesMax: positiveInteger("recordBytesMax", options.recordBytesMax ?? walRecordBytesMax(defaultLimits), recordBodyBytesFormatMax),
     queueBytesMax: positiveInteger("queueBytesMax", options.queueBytesMax ?? walQueueBytesMax, Number.MAX_SAFE_INTEGER),
     minNextSequence: positiveInteger("minNextSequence", options.minNextSequence ?? 1, Number.MAX_SAFE_INTEGER),
+    onSync: options.onSync ?? (() => undefined),
   };
 }

@@ -111,6 +111,8 @@ export class Wal {
   private failure: VectorDbError | undefined;
   private closing: Promise<void> | undefined;
   private readonly counters: WalStats = { appends: 0, writes: 0, fsyncs: 0, bytesWritten: 0 };
+  /** See {@link WalOptions.onSync}. */
+  private onSync: (seconds: number) => void = () => undefined;
 
   private constructor(
     /** The log file's path. */
@@ -148,7 +150,7 @@ export class Wal {
    *   larger than one buffer can hold (4 GiB); `unavailable` / `not_found` on I/O errors.
    */
   static async open(path: string, options: WalOptions = {}): Promise<WalOpened> {
-    const { durability, flushIntervalMs, recordBytesMax, queueBytesMax, minNextSequence } = resolveWalOptions(options);
+    const { durability, flushIntervalMs, recordBytesMax, queueBytesMax, minNextSequence, onSync } = resolveWalOptions(options);
 
     await removeStaleTemporaries(dirname(path), { of: path });
     let exists = true;
@@ -180,6 +182,7 @@ export class Wal {
         await handle.sync();
       }
       const wal = new Wal(path, durability, recordBytesMax, queueBytesMax, handle, scan.floor, scan.end, scan.records, minNextSequence);
+      wal.onSync = onSync;
       if (durability === "interval") {
         wal.timer = setInterval(() => wal.onTimer(), flushIntervalMs);
         wal.timer.unref();
@@ -419,12 +422,14 @@ export class Wal {
   private async fsyncNow(force: boolean): Promise<void> {
     if (!this.dirty && !force) return;
     this.dirty = false;
+    const started = performance.now();
     try {
       await this.handle.datasync();
     } catch (error) {
       throw this.poison("fsync", error);
     }
     this.counters.fsyncs++;
+    this.onSync((performance.now() - started) / 1000);
   }
 
   private onTimer(): void {

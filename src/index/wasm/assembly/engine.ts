@@ -1171,6 +1171,31 @@ export function search(slot: u32, ef: u32, filtered: bool, quantized: bool): u32
   return drainResults(slot, count);
 }
 
+/**
+ * The `k` nearest of rows `0 .. count-1` to slot `slot`'s query (prepared), by exact float32
+ * distance, leaving out rows marked DELETED (a graph's dead slots); ascending into the slot's output,
+ * whose width must hold `k`. Returns how many. A brute-force scan: the reference a recall monitor
+ * compares the graph's answers with.
+ */
+export function exactTopK(slot: u32, k: u32, count: u32): u32 {
+  const record = slotRecord(slot);
+  const query = <usize>load<u32>(record + S_QUERY);
+  const results = <usize>load<u32>(record + S_RESULTS);
+  let size: u32 = 0;
+  for (let id: u32 = 0; id < count; id++) {
+    if (m != 0 && (flagsOf(id) & F_DELETED) != 0) continue;
+    const key = keyOf(distance(query, rowPtr(id)), id);
+    if (size < k) {
+      heapPush(results, size, ~key);
+      size++;
+    } else if (key < ~load<u64>(results)) {
+      heapPop(results, size);
+      heapPush(results, size - 1, ~key);
+    }
+  }
+  return drainResults(slot, size);
+}
+
 // ---- construction ----
 
 /**

@@ -12,7 +12,7 @@ SCALAR_TYPE_INT8: ScalarType
 SCALAR_TYPE_UNSPECIFIED: ScalarType
 
 class CollectionInfo(_message.Message):
-    __slots__ = ["dimension", "distance", "hnsw", "indexed_point_count", "memory_bytes", "name", "point_count", "quantization", "quantization_trained", "quantized_vector_bytes", "vector_bytes"]
+    __slots__ = ["dimension", "distance", "hnsw", "indexed_point_count", "memory_bytes", "name", "point_count", "quantization", "quantization_trained", "quantized_vector_bytes", "recall_estimate", "recall_samples", "vector_bytes"]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     HNSW_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,8 @@ class CollectionInfo(_message.Message):
     QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
     QUANTIZATION_TRAINED_FIELD_NUMBER: _ClassVar[int]
     QUANTIZED_VECTOR_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RECALL_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    RECALL_SAMPLES_FIELD_NUMBER: _ClassVar[int]
     VECTOR_BYTES_FIELD_NUMBER: _ClassVar[int]
     dimension: int
     distance: Distance
@@ -34,8 +36,10 @@ class CollectionInfo(_message.Message):
     quantization: QuantizationConfig
     quantization_trained: bool
     quantized_vector_bytes: int
+    recall_estimate: float
+    recall_samples: int
     vector_bytes: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[_Union[Distance, str]] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., point_count: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., indexed_point_count: _Optional[int] = ..., quantization: _Optional[_Union[QuantizationConfig, _Mapping]] = ..., vector_bytes: _Optional[int] = ..., quantized_vector_bytes: _Optional[int] = ..., quantization_trained: bool = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[_Union[Distance, str]] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., point_count: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., indexed_point_count: _Optional[int] = ..., quantization: _Optional[_Union[QuantizationConfig, _Mapping]] = ..., vector_bytes: _Optional[int] = ..., quantized_vector_bytes: _Optional[int] = ..., quantization_trained: bool = ..., recall_estimate: _Optional[float] = ..., recall_samples: _Optional[int] = ...) -> None: ...
 
 class HnswConfig(_message.Message):
     __slots__ = ["ef", "ef_construction", "m"]
