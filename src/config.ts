@@ -204,6 +204,8 @@ export const defaultStorage: Readonly<StorageConfig> = Object.freeze({ fsync: "f
 export const cliDefaults = Object.freeze({
   /** Server address of client commands, when neither `--address` nor VECTORDB_ADDRESS is given. */
   address: "127.0.0.1:50051",
+  /** Metrics endpoint `stats` reads, when neither `--metrics-url` nor VECTORDB_METRICS_URL is given. */
+  metricsUrl: "http://127.0.0.1:9464/metrics",
   /** Deadline of each call of a client command, ms (`ingest` has none unless `--timeout-ms`). */
   callTimeoutMs: 30_000,
   /** Deadline of `health`, ms: short, so that a container health check fails fast. */

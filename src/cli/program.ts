@@ -8,6 +8,7 @@ import { ingestCommand } from "./ingest-command.js";
 import { integerIn } from "./parse.js";
 import { searchCommand } from "./search-command.js";
 import { serveCommand } from "./serve-command.js";
+import { statsCommand } from "./stats-command.js";
 
 
 /** The package version, from the package.json above this file (compiled: dist/src/cli/), or "unknown". */
@@ -49,7 +50,8 @@ export function buildProgram(): Command {
     .addCommand(healthCommand())
     .addCommand(collectionsCommand())
     .addCommand(ingestCommand())
-    .addCommand(searchCommand());
+    .addCommand(searchCommand())
+    .addCommand(statsCommand());
   // addCommand() does not pass settings down, so set them on every command.
   forEachCommand(program, (command) => {
     command.exitOverride().showHelpAfterError("(add --help for usage)");
