@@ -25,6 +25,12 @@ export interface Limits {
   idBytesMax: number;
   /** Largest payload of one point, in bytes of its JSON serialisation. */
   payloadBytesMax: number;
+  /**
+   * Deepest payload of one point: the payload object is level 1 and each object or array inside it
+   * adds a level. Requests nesting messages deeper than the decoder allows (see
+   * {@link decodeRecursionLimit}) are refused naming this limit too.
+   */
+  payloadDepthMax: number;
   /** Deepest nesting of filters inside filters. */
   filterDepthMax: number;
   /** Most conditions in one filter tree, counting nested ones. */
@@ -158,6 +164,14 @@ export interface ServerConfig {
   tls: TlsConfig;
   /** How long SIGTERM waits for in-flight calls before cancelling them, in ms. */
   shutdownGraceMs: number;
+  /**
+   * Every connection is sent an HTTP/2 PING this often, in ms; a connection that does not answer
+   * within `keepaliveTimeoutMs` is closed. This is also what frees the socket of a connection that
+   * broke the HTTP/2 protocol: Node's HTTP/2 server stops reading such a connection without closing it.
+   */
+  keepaliveTimeMs: number;
+  /** How long a keepalive PING may go unanswered before the connection is closed, in ms. */
+  keepaliveTimeoutMs: number;
   limits: Limits;
   hnswDefaults: HnswDefaults;
   indexing: IndexingConfig;
@@ -175,6 +189,7 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   idsPerRequestMax: 10_000,
   idBytesMax: 256,
   payloadBytesMax: 65_536,
+  payloadDepthMax: 32,
   filterDepthMax: 16,
   filterConditionsMax: 1_024,
   anyOfValuesMax: 1_024,
@@ -252,6 +267,30 @@ export function walRecordBytesMax(limits: Readonly<Pick<Limits, "messageBytesMax
   return Math.min(0xffff_ffff, Math.max(128 * 1024 * 1024, 2 * limits.messageBytesMax));
 }
 
+/**
+ * Most characters of one client-supplied value (an id, a name, a key) quoted in an error message; a
+ * longer value is cut and its length given (see `quote` in errors.ts).
+ */
+export const echoCharsMax = 64;
+
+/**
+ * Largest status message the server sends, in bytes of the percent-encoded `grpc-message` trailer.
+ * Longer messages (from any service: ours, health, reflection, grpc-js itself) are cut, so that a
+ * status can never exceed a client's metadata limit (8 KiB in gRPC C-core) and drop its connection.
+ */
+export const statusMessageBytesMax = 1_024;
+
+/**
+ * Deepest nesting of protobuf messages the server decodes in a request: at least protobuf-es's
+ * default (100), and enough for a payload one level past `payloadDepthMax` and a filter one level past
+ * `filterDepthMax` (two messages per level: Struct and Value, Filter and Condition; plus the request's
+ * own few), so that those limits answer with their own message. Deeper requests are refused as
+ * undecodable, naming both limits.
+ */
+export function decodeRecursionLimit(limits: Readonly<Pick<Limits, "payloadDepthMax" | "filterDepthMax">>): number {
+  return Math.max(100, 2 * (limits.payloadDepthMax + 1) + 8, 2 * (limits.filterDepthMax + 1) + 8);
+}
+
 /** After a checkpoint fails, the next automatic one waits this long, ms. */
 export const checkpointRetryMs = 5_000;
 
@@ -276,6 +315,8 @@ export function makeConfig(
     auth: { reflectionWithoutKey: false, ...overrides.auth },
     tls: { ...overrides.tls },
     shutdownGraceMs: overrides.shutdownGraceMs ?? 10_000,
+    keepaliveTimeMs: overrides.keepaliveTimeMs ?? 10_000,
+    keepaliveTimeoutMs: overrides.keepaliveTimeoutMs ?? 5_000,
     limits: { ...defaultLimits, ...overrides.limits },
     hnswDefaults: { ...defaultHnsw, ...overrides.hnswDefaults },
     indexing: { ...defaultIndexing, ...overrides.indexing },
@@ -309,6 +350,7 @@ const limitDescriptions: Record<keyof Limits, string> = {
   idsPerRequestMax: "most ids per Get/Delete request or has_id condition",
   idBytesMax: "longest point id (UTF-8 bytes)",
   payloadBytesMax: "largest payload per point (bytes of JSON)",
+  payloadDepthMax: "deepest payload nesting (the payload object is level 1)",
   filterDepthMax: "deepest filter nesting",
   filterConditionsMax: "most conditions per filter tree",
   anyOfValuesMax: "most values per any_of condition",
@@ -345,6 +387,8 @@ export const configOptions: readonly ConfigOption[] = [
   { flag: "tls-key-file", env: "VECTORDB_TLS_KEY_FILE", path: "tls.keyFile", kind: "string", defaultText: "none", description: "PEM private key of the certificate" },
   { flag: "tls-client-ca-file", env: "VECTORDB_TLS_CLIENT_CA_FILE", path: "tls.clientCaFile", kind: "string", defaultText: "none", description: "PEM CA bundle: require client certificates (mutual TLS)" },
   { flag: "shutdown-grace-ms", env: "VECTORDB_SHUTDOWN_GRACE_MS", path: "shutdownGraceMs", kind: "integer", description: "drain time on SIGTERM (ms)" },
+  { flag: "keepalive-time-ms", env: "VECTORDB_KEEPALIVE_TIME_MS", path: "keepaliveTimeMs", kind: "integer", description: "HTTP/2 PING to every connection this often (ms)" },
+  { flag: "keepalive-timeout-ms", env: "VECTORDB_KEEPALIVE_TIMEOUT_MS", path: "keepaliveTimeoutMs", kind: "integer", description: "close a connection whose PING is unanswered this long (ms)" },
   { flag: "hnsw-m", env: "VECTORDB_HNSW_M", path: "hnswDefaults.m", kind: "integer", description: "default HNSW m" },
   { flag: "hnsw-ef-construction", env: "VECTORDB_HNSW_EF_CONSTRUCTION", path: "hnswDefaults.efConstruction", kind: "integer", description: "default HNSW ef_construction" },
   { flag: "hnsw-ef", env: "VECTORDB_HNSW_EF", path: "hnswDefaults.ef", kind: "integer", description: "default HNSW search ef" },
@@ -404,6 +448,9 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
   if (!(rate >= 0 && rate <= 1)) throw new Error(`--recall-sample-rate (VECTORDB_RECALL_SAMPLE_RATE): ${rate} is outside 0..1`);
   for (const [key, value] of Object.entries(config.limits)) {
     if (value < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${value}`);
+  }
+  for (const key of ["keepaliveTimeMs", "keepaliveTimeoutMs"] as const) {
+    if (config[key] < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${config[key]}`);
   }
   for (const key of ["flushIntervalMs", "walBytesMax"] as const) {
     if (config.storage[key] < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${config.storage[key]}`);

@@ -13,7 +13,7 @@ import type {
   SearchParams,
 } from "../collection/index.js";
 import { quantizationDefaults, type HnswDefaults, type Limits } from "../config.js";
-import { invalidArgument } from "../errors.js";
+import { invalidArgument, quote } from "../errors.js";
 import type { DistanceKind } from "../index/index.js";
 import { distanceFromProto as rpcDistanceFromProto } from "../rpc/index.js";
 import {
@@ -192,7 +192,7 @@ function convertCondition(
         throw invalidArgument(`${field}.field.key: is ${keyBytes} bytes, the limit is filter_key_bytes_max ${limits.filterKeyBytesMax}`);
       }
       const path = key.split(".");
-      if (path.some((part) => part === "")) throw invalidArgument(`${field}.field.key: "${key}" has an empty segment between dots`);
+      if (path.some((part) => part === "")) throw invalidArgument(`${field}.field.key: ${quote(key)} has an empty segment between dots`);
       switch (match.case) {
         case "equals":
           return { kind: "equals", path, value: scalarFromValue(match.value, `${field}.field.equals`) };

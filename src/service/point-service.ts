@@ -1,6 +1,6 @@
 import type { DurableCollection } from "../collection/index.js";
 import type { Limits, ServerConfig } from "../config.js";
-import { invalidArgument, VectorDbError } from "../errors.js";
+import { invalidArgument, quote, VectorDbError } from "../errors.js";
 import type { Database } from "../db/index.js";
 import type { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
 import type { Point, ScoredPoint, SearchQuery } from "../../gen/vectordb/v1/point_pb.js";
@@ -122,7 +122,7 @@ async function ingestStream(
       if (request.collection === "") throw invalidArgument(`${at}.collection: the first message must name the collection`);
       name = request.collection;
     } else if (request.collection !== "" && request.collection !== name) {
-      throw invalidArgument(`${at}.collection: "${request.collection}" differs from "${name}" named by the first message`);
+      throw invalidArgument(`${at}.collection: ${quote(request.collection)} differs from ${quote(name)} named by the first message`);
     }
     // Looked up per batch: a collection dropped mid-stream ends the stream with NOT_FOUND.
     const collection = db.get(name, `${at}.collection`);

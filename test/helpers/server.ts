@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeConfig, type IndexingConfig, type Limits, type ServerConfig, type StorageConfig } from "../../src/config.js";
 import { openServer, type VectorDbServer } from "../../src/main.js";
+import type { Logger } from "pino";
 import { createLogger } from "../../src/logger.js";
 import { VectorDbClient } from "../../src/client/index.js";
 
@@ -22,7 +23,18 @@ export interface TestServer {
  */
 export async function startTestServer(
   limits: Partial<Limits> = {},
-  settings: { shutdownGraceMs?: number; indexing?: Partial<IndexingConfig>; storage?: Partial<StorageConfig>; dataDir?: string; metricsPort?: number } = {},
+  settings: {
+    shutdownGraceMs?: number;
+    keepaliveTimeMs?: number;
+    keepaliveTimeoutMs?: number;
+    indexing?: Partial<IndexingConfig>;
+    storage?: Partial<StorageConfig>;
+    dataDir?: string;
+    /** The server's logger (silent by default); see `captureLogs` in logs.ts. */
+    logger?: Logger;
+    /** Port of the metrics listener; 0 (the default here) = none. */
+    metricsPort?: number;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = settings.dataDir ?? mkdtempSync(join(tmpdir(), "vectordb-test-"));
   const config = makeConfig({
@@ -31,6 +43,8 @@ export async function startTestServer(
     logLevel: "silent",
     dataDir,
     shutdownGraceMs: settings.shutdownGraceMs ?? 2_000,
+    ...(settings.keepaliveTimeMs === undefined ? {} : { keepaliveTimeMs: settings.keepaliveTimeMs }),
+    ...(settings.keepaliveTimeoutMs === undefined ? {} : { keepaliveTimeoutMs: settings.keepaliveTimeoutMs }),
     // No metrics listener unless a test passes a port (0 = off).
     metricsPort: settings.metricsPort ?? 0,
     limits,
@@ -42,7 +56,7 @@ export async function startTestServer(
   };
   let running;
   try {
-    running = await openServer(config, createLogger("silent"));
+    running = await openServer(config, settings.logger ?? createLogger("silent"));
   } catch (error) {
     removeDir();
     throw error;
