@@ -40,7 +40,7 @@ export async function openServer(config: ServerConfig, logger: Logger = createLo
   const metricsListener = config.metricsPort === 0 ? undefined : await startMetricsListener(metrics, config.metricsHost, config.metricsPort);
   let server: RunningServer;
   try {
-    server = await startServer(config, dataServices(db, config), logger);
+    server = await startServer(config, dataServices(db, config), logger, metrics);
   } catch (error) {
     await metricsListener?.close();
     throw error;

@@ -9,6 +9,7 @@ import { freePort } from "../src/testing/index.js";
 import { datasetFile } from "./helpers/datasets.js";
 import { cliPath, ensureServerBuilt } from "./helpers/build.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { makeCertificates } from "./helpers/tls.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -158,6 +159,7 @@ describe("vectordb CLI", () => {
         vectorBytes: expect.any(String),
         quantizedVectorBytes: "0",
         quantizationTrained: false,
+        recallSamples: "0",
       },
     });
     const quantized = await runCli([...at, "collections", "create", "cli_int8", "--dimension", "4", "--distance", "euclidean", "--quantization", "int8", "--quantile", "0.95"]);
@@ -336,6 +338,61 @@ describe("vectordb CLI", () => {
     }
     expect(await exited).toEqual({ code: 0, signal: null });
     expect(stderr).toContain("shut down cleanly");
+  });
+
+  it("reaches a TLS server with a key (--tls-ca-file, --api-key), and prints per-RPC latency with stats", async () => {
+    const certs = makeCertificates();
+    const metricsPort = await freePort();
+    const secure = await startTestServer({}, { tls: { certFile: certs.serverCert, keyFile: certs.serverKey }, auth: { readOnlyApiKey: "cli-ro-key" }, metricsPort });
+    try {
+      const tlsAt = ["--address", secure.address];
+      // The certificate also names localhost: with that as the TLS server name Node does not warn
+      // about an IP address in the TLS ServerName (DEP0123).
+      const health = await runCli([...tlsAt, "health", "--tls-ca-file", certs.caCert, "--tls-server-name", "localhost"]);
+      expect(health.stdout).toBe("SERVING\n");
+      const listed = await runCli([...tlsAt, "collections", "list", "--tls-ca-file", certs.caCert, "--tls-server-name", "localhost", "--api-key", "cli-ro-key"]);
+      expect(listed.stderr).toBe("");
+      expect(JSON.parse(listed.stdout)).toEqual({ collections: [] });
+      const keyless = await runCli([...tlsAt, "collections", "list"], { VECTORDB_TLS_CA_FILE: certs.caCert, VECTORDB_TLS_SERVER_NAME: "localhost" });
+      expect(keyless.code).toBe(1);
+      expect(keyless.stderr).toMatch(/^error: UNAUTHENTICATED: .*an API key is required/);
+      const plaintext = await runCli([...tlsAt, "--timeout-ms", "2000", "collections", "list", "--api-key", "cli-ro-key"]);
+      expect(plaintext.code).toBe(1);
+      const stats = await runCli(["stats", "--metrics-url", `http://127.0.0.1:${metricsPort}/metrics`]);
+      expect(stats.stderr).toBe("");
+      const lines = stats.stdout.trim().split("\n");
+      expect(lines[0]).toMatch(/^method\s+calls\s+failed\s+p50 ms\s+p95 ms\s+p99 ms\s+mean ms$/);
+      expect(lines.find((line) => line.startsWith("CollectionService/ListCollections"))).toMatch(/^CollectionService\/ListCollections\s+2\s+1\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/);
+    } finally {
+      await secure.stop();
+      certs.remove();
+    }
+  });
+
+  it("serve --log-format pretty writes lines for a terminal, not JSON", async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [cliPath, "serve", "--port", String(port), "--metrics-port", "0", "--log-format", "pretty", "--data-dir", join(dir, "pretty-data")], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    try {
+      await new Promise<void>((resolvePromise, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no "vectordb listening" in 10 s: ${stderr}`)), 10_000);
+        child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+          stderr += chunk;
+          if (stderr.includes("vectordb listening")) {
+            clearTimeout(timer);
+            resolvePromise();
+          }
+        });
+      });
+      const line = stderr.split("\n").find((text) => text.includes("vectordb listening"))!;
+      expect(line.trimStart().startsWith("{")).toBe(false);
+      expect(line).toMatch(/INFO/);
+    } finally {
+      child.kill("SIGTERM");
+    }
   });
 
   const sift = datasetFile("sift10k", "siftsmall_base.fvecs");

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Distance, type IngestRequestInit, type VectorDbClient } from "../src/client/index.js";
+import { histogramQuantile, rpcHistograms } from "../src/cli/stats-command.js";
 import { configFromSettings } from "../src/config.js";
 import { readFvecsFile } from "../src/datasets/index.js";
 import { freePort } from "../src/testing/index.js";
@@ -35,13 +36,43 @@ describe("Prometheus metrics", () => {
       // The default fsync policy fdatasyncs every write: the histogram counted them.
       expect(sample(text, "vectordb_wal_fsync_duration_seconds_count")).toBeGreaterThanOrEqual(1);
       expect(text).toContain('vectordb_wal_fsync_duration_seconds_bucket{le="0.001"}');
+      expect(sample(text, "vectordb_rpc_requests_total", { method: "PointService/Upsert", code: "OK" })).toBe(1);
+      expect(sample(text, "vectordb_rpc_duration_seconds_count", { method: "CollectionService/CreateCollection", code: "OK" })).toBe(1);
+      expect(text).toContain('vectordb_rpc_duration_seconds_bucket{le="0.0001",method="PointService/Upsert",code="OK"}');
       expect(sample(text, "process_cpu_user_seconds_total")).toBeGreaterThan(0);
       expect(sample(text, "nodejs_eventloop_lag_seconds")).toBeGreaterThanOrEqual(0);
+      const missing = await t.client.collections.getCollection({ name: "nope" }).catch(() => undefined);
+      expect(missing).toBeUndefined();
+      const after = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(sample(after, "vectordb_rpc_requests_total", { method: "CollectionService/GetCollection", code: "NOT_FOUND" })).toBe(1);
       expect((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status).toBe(404);
       expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { method: "POST" })).status).toBe(405);
     } finally {
       await t.stop();
     }
+  });
+
+  it("estimates p50 / p95 / p99 from the buckets as Prometheus's histogram_quantile does (vectordb stats)", () => {
+    const text = [
+      'vectordb_rpc_duration_seconds_bucket{le="0.001",method="PointService/Search",code="OK"} 50',
+      'vectordb_rpc_duration_seconds_bucket{le="0.01",method="PointService/Search",code="OK"} 90',
+      'vectordb_rpc_duration_seconds_bucket{le="0.1",method="PointService/Search",code="OK"} 100',
+      'vectordb_rpc_duration_seconds_bucket{le="+Inf",method="PointService/Search",code="OK"} 100',
+      'vectordb_rpc_duration_seconds_sum{method="PointService/Search",code="OK"} 0.5',
+      'vectordb_rpc_duration_seconds_count{method="PointService/Search",code="OK"} 100',
+      'vectordb_rpc_duration_seconds_bucket{le="0.001",method="PointService/Search",code="NOT_FOUND"} 10',
+      'vectordb_rpc_duration_seconds_bucket{le="0.01",method="PointService/Search",code="NOT_FOUND"} 10',
+      'vectordb_rpc_duration_seconds_bucket{le="0.1",method="PointService/Search",code="NOT_FOUND"} 10',
+      'vectordb_rpc_duration_seconds_bucket{le="+Inf",method="PointService/Search",code="NOT_FOUND"} 10',
+      'vectordb_rpc_duration_seconds_count{method="PointService/Search",code="NOT_FOUND"} 10',
+    ].join("\n");
+    const { latency, failed } = rpcHistograms(text);
+    const search = latency.get("PointService/Search")!;
+    expect(search.count).toBe(110);
+    expect(failed.get("PointService/Search")).toBe(10);
+    // 60 of 110 calls took at most 1 ms: the median (rank 55) lies 55/60 of the way through that bucket.
+    expect(histogramQuantile(search, 0.5)).toBeCloseTo((0.001 * 55) / 60, 9);
+    expect(histogramQuantile(search, 0.99)).toBeCloseTo(0.01 + 0.09 * ((108.9 - 100) / 10), 9);
   });
 
   it("refuses a metrics port that is taken, naming the address", async () => {

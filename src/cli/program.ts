@@ -55,8 +55,25 @@ export function buildProgram(): Command {
   // addCommand() does not pass settings down, so set them on every command.
   forEachCommand(program, (command) => {
     command.exitOverride().showHelpAfterError("(add --help for usage)");
+    // The connection options belong to each client command: `serve` has its own --api-key (the key it
+    // accepts), which a program-wide option of that name would swallow.
+    if (command.commands.length === 0 && command !== program && !["serve", "stats"].includes(command.name())) {
+      for (const option of connectionOptions()) command.addOption(option);
+    }
   });
   return program;
+}
+
+/** The options of client commands that say how to reach the server: the API key and TLS. */
+function connectionOptions(): Option[] {
+  return [
+    new Option("--api-key <key>", "API key sent with every call").env("VECTORDB_API_KEY"),
+    new Option("--tls", "connect with TLS, trusting the system's CAs (or --tls-ca-file)"),
+    new Option("--tls-ca-file <pem>", "CA bundle to trust; implies --tls").env("VECTORDB_TLS_CA_FILE"),
+    new Option("--tls-server-name <name>", "name the server's certificate carries, when not the address's host; implies --tls").env("VECTORDB_TLS_SERVER_NAME"),
+    new Option("--tls-client-cert-file <pem>", "client certificate for mutual TLS; implies --tls").env("VECTORDB_TLS_CLIENT_CERT_FILE"),
+    new Option("--tls-client-key-file <pem>", "key of the client certificate").env("VECTORDB_TLS_CLIENT_KEY_FILE"),
+  ];
 }
 
 /**

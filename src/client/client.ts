@@ -48,7 +48,7 @@ function bindAbort(call: { cancel(): void }, signal: AbortSignal | undefined): v
  * so a slow server slows the producer instead of buffering without bound. Failures reject with
  * {@link RpcError}.
  */
-export function createTypedClient<S extends DescService>(service: S, client: grpc.Client): TypedClient<S> {
+export function createTypedClient<S extends DescService>(service: S, client: grpc.Client, metadata: () => grpc.Metadata = () => new grpc.Metadata()): TypedClient<S> {
   const definition = grpcServiceDefinition(service);
   const typed: Record<string, unknown> = {};
   for (const method of service.methods) {
@@ -61,7 +61,7 @@ export function createTypedClient<S extends DescService>(service: S, client: grp
             requestSerialize,
             responseDeserialize,
             create(method.input, request),
-            new grpc.Metadata(),
+            metadata(),
             callOptionsOf(options),
             (error, response) => (error ? reject(rpcErrorOf(error)) : resolve(response)),
           );
@@ -71,7 +71,7 @@ export function createTypedClient<S extends DescService>(service: S, client: grp
       typed[method.localName] = (
         requests: Iterable<MessageInitShape<DescMessage>> | AsyncIterable<MessageInitShape<DescMessage>>,
         options?: StreamCallOptions,
-      ) => clientStream(client, path, requestSerialize, responseDeserialize, method.input, requests, options);
+      ) => clientStream(client, path, requestSerialize, responseDeserialize, method.input, requests, metadata(), options);
     }
   }
   return typed as TypedClient<S>;
@@ -84,13 +84,14 @@ async function clientStream(
   deserialize: (bytes: Buffer) => unknown,
   input: DescMessage,
   requests: Iterable<MessageInitShape<DescMessage>> | AsyncIterable<MessageInitShape<DescMessage>>,
+  metadata: grpc.Metadata,
   options: StreamCallOptions | undefined,
 ): Promise<unknown> {
   let settled = false;
   let response!: Promise<unknown>;
   const call = await new Promise<grpc.ClientWritableStream<unknown>>((resolveCall) => {
     response = new Promise((resolve, reject) => {
-      const stream = client.makeClientStreamRequest(path, serialize, deserialize, new grpc.Metadata(), callOptionsOf(options), (error, value) => {
+      const stream = client.makeClientStreamRequest(path, serialize, deserialize, metadata, callOptionsOf(options), (error, value) => {
         settled = true;
         if (error) reject(rpcErrorOf(error));
         else resolve(value);
@@ -126,8 +127,16 @@ async function clientStream(
 
 /** Options of {@link VectorDbClient}. */
 export interface VectorDbClientOptions {
-  /** Channel credentials; insecure (plaintext) by default. */
+  /** Channel credentials; plaintext by default, TLS with {@link tls}. Wins over `tls`. */
   credentials?: grpc.ChannelCredentials;
+  /**
+   * TLS to the server: `true` trusts the system's CAs; an object may give the PEM CA bundle to trust
+   * (`rootCerts`), a client certificate and key for mutual TLS, and the name the server's certificate
+   * must carry when it differs from the address's host (`serverName`, e.g. `localhost` for 127.0.0.1).
+   */
+  tls?: boolean | { rootCerts?: Buffer; certChain?: Buffer; privateKey?: Buffer; serverName?: string };
+  /** API key sent with every call as `api-key` metadata (the server's `--api-key` / `--read-only-api-key`). */
+  apiKey?: string;
   /** Largest message sent or received, in bytes; default 64 MiB (the server's default limit). */
   messageBytesMax?: number;
 }
@@ -157,13 +166,24 @@ export class VectorDbClient {
     options: VectorDbClientOptions = {},
   ) {
     const messageBytesMax = options.messageBytesMax ?? defaultLimits.messageBytesMax;
-    this.channel = new grpc.Client(address, options.credentials ?? grpc.credentials.createInsecure(), {
+    const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
+    const credentials =
+      options.credentials ??
+      (tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(tls.rootCerts ?? null, tls.privateKey ?? null, tls.certChain ?? null));
+    this.channel = new grpc.Client(address, credentials, {
       "grpc.max_receive_message_length": messageBytesMax,
       "grpc.max_send_message_length": messageBytesMax,
+      ...(tls?.serverName === undefined ? {} : { "grpc.ssl_target_name_override": tls.serverName, "grpc.default_authority": tls.serverName }),
     });
-    this.collections = createTypedClient(CollectionService, this.channel);
-    this.points = createTypedClient(PointService, this.channel);
-    this.healthService = createTypedClient(Health, this.channel);
+    const { apiKey } = options;
+    const metadata = (): grpc.Metadata => {
+      const headers = new grpc.Metadata();
+      if (apiKey !== undefined) headers.set("api-key", apiKey);
+      return headers;
+    };
+    this.collections = createTypedClient(CollectionService, this.channel, metadata);
+    this.points = createTypedClient(PointService, this.channel, metadata);
+    this.healthService = createTypedClient(Health, this.channel, metadata);
   }
 
   /**

@@ -12,6 +12,8 @@ export interface CallInfo {
   readonly path: string;
   /** The request metadata (headers): where an API key or a trace id would be read. */
   readonly metadata: grpc.Metadata;
+  /** The decoded request of a unary call (undefined for a stream or a request that did not decode). */
+  readonly request?: unknown;
 }
 
 /**
@@ -26,6 +28,8 @@ export interface CallHooks {
   started?(call: CallInfo): void;
   /** An admitted call ended; `code` is its gRPC status (0 OK). */
   finished?(call: CallInfo, code: number): void;
+  /** A call some hook refused (UNAVAILABLE, UNAUTHENTICATED, …) ended with status `code`; its handler never ran. */
+  refused?(call: CallInfo, code: number): void;
 }
 
 /** Where the adapter reports what it does not answer itself: bugs (INTERNAL) at error level, cancellations at debug. */
@@ -122,7 +126,7 @@ export function grpcServiceImplementation<S extends DescService>(service: S, han
     if (handler === undefined) throw new Error(`no handler for ${path}`);
     /** Admits the call, runs the handler, sends its response or status, and tells the hooks. */
     const run = (call: ServerCall, input: unknown, callback: grpc.sendUnaryData<unknown>, onError: () => void): void => {
-      const info: CallInfo = { path, metadata: call.metadata };
+      const info: CallInfo = { path, metadata: call.metadata, request: method.methodKind === "unary" && !(input instanceof MalformedMessage) ? input : undefined };
       let admitted = false;
       let code = 0;
       Promise.resolve()
@@ -144,7 +148,10 @@ export function grpcServiceImplementation<S extends DescService>(service: S, han
         )
         .catch((error: unknown) => logger.error({ err: error, path }, "internal error"))
         .finally(() => {
-          if (!admitted) return;
+          if (!admitted) {
+            for (const hook of hooks) hook.refused?.(info, code);
+            return;
+          }
           for (let i = hooks.length - 1; i >= 0; i--) hooks[i]!.finished?.(info, code);
         });
     };
