@@ -35,6 +35,8 @@ export interface CollectionState {
   pointSequences: Float64Array;
   /** `HnswIndex.toBytes()` of the graph; undefined for a dot-product collection (no graph). */
   graph: Uint8Array | undefined;
+  /** The resumable loads: `[ingest_id, highest batch_seq applied]`, written to least recently first. */
+  ingests: [string, number][];
 }
 
 /** Bytes of vector rows a {@link RowCopy} copies per turn of the event loop. */
@@ -46,7 +48,7 @@ export const rowCopySliceBytes = 4 * 1024 * 1024;
  *
  * @param pending the live pending slots, in queue order.
  */
-export function captureState(table: PointTable, sequence: number, pending: readonly number[], graph: HnswIndex | undefined): CollectionState {
+export function captureState(table: PointTable, sequence: number, pending: readonly number[], graph: HnswIndex | undefined, ingests: [string, number][]): CollectionState {
   const { slotCount } = table;
   return {
     sequence,
@@ -61,6 +63,7 @@ export function captureState(table: PointTable, sequence: number, pending: reado
     live: table.live.slice(0, slotCount),
     pointSequences: table.pointSequences.slice(0, slotCount),
     graph: graph?.toBytes(),
+    ingests,
   };
 }
 
