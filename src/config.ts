@@ -197,6 +197,23 @@ export const cliDefaults = Object.freeze({
 export const filterSamplePoints = 256;
 
 /**
+ * int8 scalar quantization (see the proto's ScalarQuantization). A quantized collection trains its
+ * ranges when it first holds `trainingPoints` points (searches use float32 until then), and trains
+ * them again at a checkpoint when, after at least `trainingPoints` more vectors were coded, the share
+ * of values clipped to the ranges exceeds `driftFactor` × (1 − quantile) + `driftSlack`: the data
+ * drifted out of the ranges. Requests: `oversampling` defaults to 2 and is at most `oversamplingMax`;
+ * `quantile` defaults to 0.99.
+ */
+export const quantizationDefaults = Object.freeze({
+  trainingPoints: 1_000,
+  driftFactor: 2,
+  driftSlack: 0.001,
+  quantile: 0.99,
+  oversampling: 2,
+  oversamplingMax: 100,
+});
+
+/**
  * Most bytes of WAL record bodies waiting to be written, per collection; an append beyond it is
  * refused with RESOURCE_EXHAUSTED. Bounds memory when the disk falls behind.
  */

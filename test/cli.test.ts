@@ -151,8 +151,24 @@ describe("vectordb CLI", () => {
     expect(created.stderr).toBe("");
     expect(created.code).toBe(0);
     expect(JSON.parse(created.stdout)).toEqual({
-      collection: { name: "cli_docs", dimension: 4, distance: "DISTANCE_COSINE", hnsw: { m: 8, efConstruction: 200, ef: 64 }, pointCount: "0", memoryBytes: expect.any(String), indexedPointCount: "0" },
+      collection: {
+        name: "cli_docs",
+        dimension: 4,
+        distance: "DISTANCE_COSINE",
+        hnsw: { m: 8, efConstruction: 200, ef: 64 },
+        pointCount: "0",
+        memoryBytes: expect.any(String),
+        indexedPointCount: "0",
+        vectorBytes: expect.any(String),
+        quantizedVectorBytes: "0",
+        quantizationTrained: false,
+      },
     });
+    const quantized = await runCli([...at, "collections", "create", "cli_int8", "--dimension", "4", "--distance", "euclidean", "--quantization", "int8", "--quantile", "0.95"]);
+    expect(quantized.code).toBe(0);
+    // quantile is a proto float: 0.95 comes back as the nearest float32.
+    expect(JSON.parse(quantized.stdout).collection.quantization).toEqual({ scalar: { type: "SCALAR_TYPE_INT8", quantile: Math.fround(0.95), alwaysRam: false } });
+    expect((await runCli([...at, "collections", "delete", "cli_int8"])).code).toBe(0);
 
     const listed = await runCli([...at, "collections", "list"]);
     expect(listed.code).toBe(0);
@@ -186,6 +202,9 @@ describe("vectordb CLI", () => {
     const missing = await runCli([...at, "collections", "create", "x", "--distance", "dot"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("required option '--dimension <n>' not specified");
+    const quantile = await runCli([...at, "collections", "create", "x", "--dimension", "4", "--distance", "cosine", "--quantile", "0.9"]);
+    expect(quantile.code).toBe(2);
+    expect(quantile.stderr).toContain("--quantile needs --quantization int8");
   });
 
   it("gives exit 1 and NOT_FOUND for a collection that does not exist", async () => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Distance, SearchRequestSchema, type PointInit, type VectorDbClient } from "../src/client/index.js";
+import { Distance, ScalarType, SearchRequestSchema, type PointInit, type VectorDbClient } from "../src/client/index.js";
 
 type SearchRequestInit = MessageInitShape<typeof SearchRequestSchema>;
 import { sectionKind } from "../src/collection/index.js";
@@ -227,9 +227,11 @@ describe("recovery from damaged files", () => {
   it("answers DATA_LOSS naming the segment file and offset for a flipped byte in its header and in each section", async () => {
     const pristine = tempDataDir();
     const server = await serverOn(pristine);
-    await server.client.collections.createCollection({ name: "seg", dimension: 4, distance: Distance.COSINE });
+    // Quantized, with enough points to train its ranges: the segment then holds every section kind.
+    const int8 = { method: { case: "scalar" as const, value: { type: ScalarType.INT8 } } };
+    await server.client.collections.createCollection({ name: "seg", dimension: 4, distance: Distance.COSINE, quantization: int8 });
     await server.client.collections.createCollection({ name: "other", dimension: 2, distance: Distance.EUCLIDEAN });
-    await server.client.points.upsert({ collection: "seg", points: points(50, 4, 1) });
+    await server.client.points.upsert({ collection: "seg", points: points(1_000, 4, 1) });
     await server.client.points.upsert({ collection: "other", points: [{ id: "x", vector: [1, 2] }] });
     await server.client.points.delete({ collection: "seg", ids: ["p3"] });
     await waitIndexed(server.client, "seg");

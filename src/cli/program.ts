@@ -16,7 +16,7 @@ function packageVersion(): string {
   for (const relative of ["../../../package.json", "../../package.json"]) {
     try {
       const manifest = JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8")) as { name?: unknown; version?: unknown };
-      if (manifest.name === "vectordb" && typeof manifest.version === "string") return manifest.version;
+      if (manifest.name === "vectordb-grpc-server" && typeof manifest.version === "string") return manifest.version;
     } catch {
       // Not there: try the next candidate.
     }

@@ -1,7 +1,7 @@
 import type { DescMessage, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { service as healthServiceDefinition } from "grpc-health-check";
+import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
 import { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
 import { SnapshotService } from "../../gen/vectordb/v1/snapshot_service_pb.js";
@@ -246,6 +246,7 @@ export class VectorDbClient {
    * iterable of chunks), restoreSnapshot (client stream of chunks).
    */
   readonly snapshots: TypedClient<typeof SnapshotService>;
+  private readonly healthService: TypedClient<typeof Health>;
 
   /** @param address `host:port`, e.g. `127.0.0.1:50051`. */
   constructor(
@@ -260,25 +261,16 @@ export class VectorDbClient {
     this.collections = createTypedClient(CollectionService, this.channel);
     this.points = createTypedClient(PointService, this.channel);
     this.snapshots = createTypedClient(SnapshotService, this.channel);
+    this.healthService = createTypedClient(Health, this.channel);
   }
 
   /**
    * grpc.health.v1 Check: the serving status (`SERVING`, `NOT_SERVING`, `UNKNOWN`, `SERVICE_UNKNOWN`)
    * of `service` ("" for the whole server). Rejects with {@link RpcError} when the server is unreachable.
    */
-  health(service = "", options?: CallOptions): Promise<string> {
-    const check = healthServiceDefinition.Check!;
-    return new Promise((resolve, reject) => {
-      this.channel.makeUnaryRequest(
-        check.path,
-        check.requestSerialize,
-        check.responseDeserialize,
-        { service },
-        new grpc.Metadata(),
-        callOptionsOf(options),
-        (error, response) => (error ? reject(rpcErrorOf(error)) : resolve(String((response as { status: unknown }).status))),
-      );
-    });
+  async health(service = "", options?: CallOptions): Promise<string> {
+    const { status } = await this.healthService.check({ service }, options);
+    return HealthCheckResponse_ServingStatus[status] ?? String(status);
   }
 
   /** Resolves once the channel is connected, or rejects after `timeoutMs`. */

@@ -1,6 +1,7 @@
 export { VectorDbClient, createTypedClient, type TypedClient, type CallOptions, type StreamCallOptions, type VectorDbClientOptions, type BidiStream } from "./client.js";
 export { RpcError, distanceNames, distanceToProto, distanceFromProto, type DistanceKind } from "../rpc/index.js";
 export { VectorDbError, type ErrorCode } from "../errors.js";
+export { toPlain, type Plain } from "./plain.js";
 // The generated messages, enums and schemas (for toJson/fromJson), so users need no import from gen/.
 export * from "../../gen/vectordb/v1/collection_pb.js";
 export * from "../../gen/vectordb/v1/collection_service_pb.js";

@@ -157,6 +157,11 @@ export class DurableCollection {
     return this.collection.search(params);
   }
 
+  /** Several searches, some on the builder threads (see {@link MemoryCollection.searchBatch}). */
+  searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string): Promise<Hit[][]> {
+    return this.collection.searchBatch(batch, fieldOf);
+  }
+
   /**
    * Inserts or replaces points durably; resolves once the batch's WAL record is durable and applied.
    *

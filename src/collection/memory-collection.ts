@@ -1,5 +1,6 @@
+import { quantizationDefaults } from "../config.js";
 import { VectorDbError } from "../errors.js";
-import { type HnswIndex, internalThreshold, scanRows, scoreOf, TopK, type VectorStore } from "../index/index.js";
+import { type HnswIndex, internalThreshold, type QuantizedSearch, scanRows, scoreOf, TopK, type VectorStore } from "../index/index.js";
 import { matchesFilter } from "./filter.js";
 import { IngestProgress } from "./ingest-progress.js";
 import { Indexer, type IndexingOptions } from "./indexer.js";
@@ -10,6 +11,9 @@ import { SearchPlanner, type SearchPlan } from "./search-planner.js";
 import { captureState, emptyParts, restoreParts, RowCopy, type CollectionState } from "./snapshot.js";
 import type { CollectionSpec, CollectionStats, Filter, Hit, PayloadChange, PointInput, PointRecord, PointSelector, ScrollPage, ScrollParams, SearchParams, UpsertResult } from "./types.js";
 import { checkVector, validatePoints, type CollectionLimits } from "./validate-points.js";
+
+/** A BatchSearch of at least this many queries sends its graph searches to the builder threads. */
+const builderSearchBatchMin = 8;
 
 /** Estimated heap bytes per slot beyond its vector: the id string, map entry and array slots. */
 const pointOverheadBytes = 96;
@@ -93,6 +97,7 @@ export class MemoryCollection {
     this.indexer.ensureCapacity(table.live.length);
     for (const slot of parts.pending) this.indexer.enqueue(slot);
     this.indexer.schedule();
+    this.trainQuantizationIfDue();
   }
 
   /**
@@ -132,9 +137,43 @@ export class MemoryCollection {
     return this.table.liveCount;
   }
 
-  /** Point count, points linked into the graph, and approximate memory. */
+  /** Point count, points linked into the graph, approximate memory, and the bytes of vectors and codes. */
   stats(): CollectionStats {
-    return { pointCount: this.size, memoryBytes: this.memoryBytes(), indexedPointCount: this.indexedPointCount() };
+    return {
+      pointCount: this.size,
+      memoryBytes: this.memoryBytes(),
+      indexedPointCount: this.indexedPointCount(),
+      vectorBytes: this.store.rowBytesAllocated,
+      quantizedVectorBytes: this.store.codeBytesAllocated,
+      quantizationTrained: this.store.quantization !== undefined,
+    };
+  }
+
+  /**
+   * int8 quantization: trains the ranges from the stored vectors when the collection is quantized,
+   * has none yet and holds at least {@link quantizationDefaults}.trainingPoints points (codes every
+   * row); afterwards writes are coded as they land.
+   */
+  private trainQuantizationIfDue(): void {
+    const quantization = this.spec.quantization;
+    if (quantization === undefined || this.store.quantization !== undefined || this.table.liveCount < quantizationDefaults.trainingPoints) return;
+    this.store.trainQuantization(this.table.slotCount, quantization.quantile);
+  }
+
+  /**
+   * int8 quantization: trains the ranges again (and re-codes every row) when the vectors coded since
+   * the last training are clipped much more often than the quantile implies (see
+   * {@link quantizationDefaults}). Runs at checkpoints; returns whether it trained.
+   */
+  retrainQuantizationIfDrifted(): boolean {
+    const quantization = this.spec.quantization;
+    const store = this.store;
+    if (quantization === undefined || store.quantization === undefined) return false;
+    const { trainingPoints, driftFactor, driftSlack } = quantizationDefaults;
+    if (store.valuesCodedSinceTraining < trainingPoints * this.spec.dimension) return false;
+    if (store.clippedShare <= driftFactor * (1 - quantization.quantile) + driftSlack) return false;
+    store.trainQuantization(this.table.slotCount, quantization.quantile);
+    return true;
   }
 
   /**
@@ -239,6 +278,7 @@ export class MemoryCollection {
       }
     });
     this.indexer?.schedule();
+    this.trainQuantizationIfDue();
     return { inserted, updated };
   }
 
@@ -370,6 +410,8 @@ export class MemoryCollection {
    * @throws Error if the vectors of a previous `beginSnapshot` are still being copied.
    */
   beginSnapshot(): { state: CollectionState; vectorsCopied: Promise<void> } {
+    // A checkpoint is when quantization ranges that no longer fit the data are trained again.
+    this.retrainQuantizationIfDrifted();
     if (this.rowCopy !== undefined) throw new Error(`collection "${this.name}": a snapshot is being copied already`);
     const state = this.snapshotWithoutVectors();
     const copy = new RowCopy(this.store, state.slotCount, this.spec.dimension);
@@ -425,6 +467,88 @@ export class MemoryCollection {
   }
 
   /**
+   * Several searches at once (BatchSearch). With builder threads, no point waiting to be linked, and
+   * at least 8 queries, the unfiltered graph searches run on the builder threads, split between them,
+   * while this thread is free; the others run here one by one, as {@link search} does. A query whose
+   * hits were rewritten or deleted while the threads searched runs again here, so every answer holds
+   * for one moment of the collection.
+   *
+   * @param fieldOf the request field of query `i`, prefixed to its errors (e.g. `queries[3]`).
+   * @throws VectorDbError as {@link search}, its message prefixed with the query's field; every
+   *   query's vector is checked before any search runs.
+   */
+  async searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string): Promise<Hit[][]> {
+    const prefixed = <T>(i: number, run: () => T): T => {
+      try {
+        return run();
+      } catch (error) {
+        if (error instanceof VectorDbError) throw new VectorDbError(error.code, `${fieldOf(i)}.${error.rawMessage}`);
+        throw error;
+      }
+    };
+    batch.forEach((params, i) => prefixed(i, () => checkVector(params.vector, "vector", this.spec)));
+    const results: Hit[][] = new Array(batch.length);
+    const offloaded: number[] = [];
+    const graph = this.graph;
+    const indexer = this.indexer;
+    const threads = indexer?.searchThreads ?? 0;
+    if (graph !== undefined && indexer !== undefined && threads > 0 && batch.length >= builderSearchBatchMin && !indexer.hasPending && graph.size > 0) {
+      batch.forEach((params, i) => {
+        const plan = this.planner.plan({ graphUsable: true, exact: params.exact, liveCount: this.table.liveCount, pendingCount: 0, accept: params.filter === undefined ? undefined : () => true });
+        if (plan === "graph") offloaded.push(i);
+      });
+    }
+    const onBuilders = new Set(offloaded);
+    batch.forEach((params, i) => {
+      if (!onBuilders.has(i)) results[i] = prefixed(i, () => this.search(params));
+    });
+    if (offloaded.length === 0 || graph === undefined || indexer === undefined) return results;
+    const sequence = this.lastSequence;
+    const dimension = this.spec.dimension;
+    const job = {
+      queries: new Float32Array(offloaded.length * dimension),
+      count: offloaded.length,
+      dimension,
+      k: new Uint32Array(offloaded.length),
+      width: new Uint32Array(offloaded.length),
+      codes: new Uint8Array(offloaded.length),
+      rescored: new Uint32Array(offloaded.length),
+    };
+    offloaded.forEach((i, j) => {
+      const params = batch[i]!;
+      const k = Math.min(params.k, this.table.liveCount);
+      const { codes, kept, width } = graph.widths(k, Math.max(params.ef ?? this.spec.hnsw.ef, k), this.quantizedSearch(params));
+      job.queries.set(params.vector, j * dimension);
+      job.k[j] = k;
+      job.width[j] = width;
+      job.codes[j] = codes ? 1 : 0;
+      job.rescored[j] = codes && (params.rescore ?? true) ? kept : 0;
+    });
+    const found = await indexer.searchOnBuilders(job);
+    const { live, pointSequences } = this.table;
+    let at = 0;
+    offloaded.forEach((i, j) => {
+      const params = batch[i]!;
+      const n = found.found[j]!;
+      let stale = false;
+      for (let h = at; h < at + n; h++) {
+        const slot = found.ids[h]!;
+        if (live[slot] !== 1 || pointSequences[slot]! > sequence) stale = true;
+      }
+      if (stale) {
+        results[i] = prefixed(i, () => this.search(params));
+      } else {
+        const top = new TopK(Math.max(1, job.k[j]!));
+        const maxDistance = params.scoreThreshold === undefined ? Number.POSITIVE_INFINITY : internalThreshold(this.spec.distance, params.scoreThreshold);
+        for (let h = at; h < at + n; h++) if (found.distances[h]! <= maxDistance) top.push(found.distances[h]!, found.ids[h]!);
+        results[i] = this.hits(top, params);
+      }
+      at += job.k[j]!;
+    });
+    return results;
+  }
+
+  /**
    * Links pending slots into the graph for at most `budgetMs` ms (at least one slot); returns whether
    * some are left. Exposed for tests and benchmarks; the server runs it from the background indexer.
    */
@@ -455,7 +579,7 @@ export class MemoryCollection {
     const ef = Math.max(params.ef ?? this.spec.hnsw.ef, k);
     // The graph returns no deleted or pending node (a reused slot still linked under its old vector
     // is pending): those are scored exactly below.
-    const found = graph.search(params.vector, k, ef, accept);
+    const found = graph.search(params.vector, k, ef, accept, this.quantizedSearch(params));
     for (let i = 0; i < found.ids.length; i++) {
       if (found.distances[i]! <= maxDistance) top.push(found.distances[i]!, found.ids[i]!);
     }
@@ -464,6 +588,12 @@ export class MemoryCollection {
       const pendingLive = indexer.pendingSlots((slot) => live[slot] === 1);
       scanRows(this.store, top, { list: pendingLive }, { accept, maxDistance });
     }
+  }
+
+  /** How a graph search walks the codes of a quantized collection; undefined without quantization. */
+  private quantizedSearch(params: SearchParams): QuantizedSearch | undefined {
+    if (this.spec.quantization === undefined) return undefined;
+    return { oversampling: params.oversampling ?? quantizationDefaults.oversampling, rescore: params.rescore ?? true };
   }
 
   /** The hits in `top`, best first, with payloads and vectors as asked. */
@@ -485,7 +615,7 @@ export class MemoryCollection {
   private snapshotWithoutVectors(): CollectionState {
     const live = this.table.live;
     const pending = this.indexer?.pendingSlots((slot) => live[slot] === 1) ?? [];
-    const capture = (): CollectionState => captureState(this.table, this.lastSequence, pending, this.graph, this.ingests.entries());
+    const capture = (): CollectionState => captureState(this.table, this.lastSequence, pending, this.graph, this.store, this.ingests.entries());
     // The graph's bytes are taken between two links of the builder threads.
     return this.indexer === undefined ? capture() : this.indexer.quiesced(capture);
   }

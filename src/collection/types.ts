@@ -15,6 +15,18 @@ export interface HnswParams {
   ef: number;
 }
 
+/**
+ * int8 scalar quantization of a collection's vectors (see the proto's ScalarQuantization): codes of
+ * one byte per component beside the float32 vectors, searched with integer SIMD and rescored.
+ */
+export interface QuantizationSpec {
+  type: "int8";
+  /** Share of each component's values the code range spans, in (0.5, 1]. */
+  quantile: number;
+  /** Accepted and reported; every vector is in memory anyway. */
+  alwaysRam: boolean;
+}
+
 /** What a collection is created with. */
 export interface CollectionSpec {
   name: string;
@@ -22,6 +34,8 @@ export interface CollectionSpec {
   dimension: number;
   distance: DistanceKind;
   hnsw: HnswParams;
+  /** Absent: no quantization. */
+  quantization?: QuantizationSpec | undefined;
 }
 
 /** A point as written: `vector` has exactly the collection's dimension. */
@@ -51,6 +65,13 @@ export interface SearchParams {
   ef?: number | undefined;
   /** Force a brute-force scan. */
   exact: boolean;
+  /**
+   * With quantization: rescore the best `oversampling × k` candidates on float32 (default true);
+   * absent = default.
+   */
+  rescore?: boolean | undefined;
+  /** With quantization: candidates kept for rescoring, as a multiple of k (at least 1; default 2). */
+  oversampling?: number | undefined;
   withPayload: boolean;
   withVector: boolean;
 }
@@ -70,6 +91,12 @@ export interface CollectionStats {
   memoryBytes: number;
   /** Live points linked into the HNSW graph (all of them for a collection searched exactly). */
   indexedPointCount: number;
+  /** Bytes of the float32 vectors (allocated rows). */
+  vectorBytes: number;
+  /** Bytes of the quantization codes (allocated rows; 0 without quantization). */
+  quantizedVectorBytes: number;
+  /** Whether searches use the quantization codes (trained), false without quantization. */
+  quantizationTrained: boolean;
 }
 
 /** Result of an upsert. */

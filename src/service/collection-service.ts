@@ -6,7 +6,7 @@ import { type CollectionInfo, CollectionInfoSchema, type HnswConfig, HnswConfigS
 import type { AliasAction, CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { distanceToProto } from "../rpc/index.js";
-import { distanceFromProto, hnswFromProto } from "./convert.js";
+import { distanceFromProto, hnswFromProto, quantizationFromProto, quantizationToProto } from "./convert.js";
 import type { ServiceHandlers } from "./handler-types.js";
 
 /** A collection as the API reports it. */
@@ -21,6 +21,10 @@ export function collectionInfo(collection: DurableCollection): CollectionInfo {
     pointCount: BigInt(stats.pointCount),
     memoryBytes: BigInt(stats.memoryBytes),
     indexedPointCount: BigInt(stats.indexedPointCount),
+    quantization: quantizationToProto(spec.quantization),
+    vectorBytes: BigInt(stats.vectorBytes),
+    quantizedVectorBytes: BigInt(stats.quantizedVectorBytes),
+    quantizationTrained: stats.quantizationTrained,
   });
 }
 
@@ -39,11 +43,13 @@ export function collectionServiceHandlers(db: Database, config: ServerConfig): S
       if (request.dimension < 1 || request.dimension > limits.dimensionMax) {
         throw invalidArgument(`dimension: ${request.dimension} is outside 1..${limits.dimensionMax} (dimension_max)`);
       }
+      const distance = distanceFromProto(request.distance, "distance");
       const collection = await db.create({
         name: request.name,
         dimension: request.dimension,
-        distance: distanceFromProto(request.distance, "distance"),
+        distance,
         hnsw: hnswFromProto(request.hnsw, config.hnswDefaults, limits),
+        quantization: quantizationFromProto(request.quantization, distance),
       });
       return { collection: collectionInfo(collection) };
     },

@@ -10,13 +10,21 @@ import type {
   PointInput,
   PointRecord,
   PointSelector,
+  QuantizationSpec,
   SearchParams,
 } from "../collection/index.js";
-import type { HnswDefaults, Limits } from "../config.js";
+import { quantizationDefaults, type HnswDefaults, type Limits } from "../config.js";
 import { invalidArgument } from "../errors.js";
 import type { DistanceKind } from "../index/index.js";
 import { distanceFromProto as rpcDistanceFromProto } from "../rpc/index.js";
-import type { Distance, HnswConfig } from "../../gen/vectordb/v1/collection_pb.js";
+import {
+  type Distance,
+  type HnswConfig,
+  type QuantizationConfig,
+  QuantizationConfigSchema,
+  ScalarQuantizationSchema,
+  ScalarType,
+} from "../../gen/vectordb/v1/collection_pb.js";
 import {
   type Filter as ProtoFilter,
   type Point,
@@ -48,6 +56,30 @@ export function hnswFromProto(hnsw: HnswConfig | undefined, defaults: HnswDefaul
   if (efConstruction > limits.efMax) throw invalidArgument(`hnsw.ef_construction: ${efConstruction} is above ef_max ${limits.efMax}`);
   if (ef > limits.efMax) throw invalidArgument(`hnsw.ef: ${ef} is above ef_max ${limits.efMax}`);
   return { m, efConstruction, ef };
+}
+
+/**
+ * The quantization of a new collection: undefined when the request sets none; `quantile` defaults
+ * to 0.99. INVALID_ARGUMENT for a config without a method, a type other than SCALAR_TYPE_INT8, a
+ * quantile outside (0.5, 1], or a dot-product collection (searched exactly, so nothing to quantize).
+ */
+export function quantizationFromProto(config: QuantizationConfig | undefined, distance: DistanceKind): QuantizationSpec | undefined {
+  if (config === undefined) return undefined;
+  if (config.method.case !== "scalar") throw invalidArgument("quantization: sets no method (expected scalar)");
+  const scalar = config.method.value;
+  if (scalar.type !== ScalarType.INT8) throw invalidArgument(`quantization.scalar.type: must be SCALAR_TYPE_INT8, got ${scalar.type}`);
+  const quantile = scalar.quantile ?? quantizationDefaults.quantile;
+  if (!(quantile > 0.5 && quantile <= 1)) throw invalidArgument(`quantization.scalar.quantile: ${quantile} is outside (0.5, 1]`);
+  if (distance === "dot") throw invalidArgument("quantization: DISTANCE_DOT collections are always searched exactly; quantization is for cosine and euclidean");
+  return { type: "int8", quantile, alwaysRam: scalar.alwaysRam };
+}
+
+/** The quantization of a collection as the API reports it. */
+export function quantizationToProto(spec: QuantizationSpec | undefined): QuantizationConfig | undefined {
+  if (spec === undefined) return undefined;
+  return create(QuantizationConfigSchema, {
+    method: { case: "scalar", value: create(ScalarQuantizationSchema, { type: ScalarType.INT8, quantile: spec.quantile, alwaysRam: spec.alwaysRam }) },
+  });
 }
 
 /** A proto point as a domain point; the vector is copied into a Float32Array. */
@@ -118,7 +150,7 @@ export function selectorFromProto(request: { ids: readonly string[]; filter?: Pr
 
 /** A search query (SearchRequest or one SearchQuery of a BatchSearch) in domain form. */
 export function searchFromProto(
-  query: Pick<SearchQuery, "vector" | "k" | "filter" | "scoreThreshold" | "ef" | "exact" | "withPayload" | "withVector">,
+  query: Pick<SearchQuery, "vector" | "k" | "filter" | "scoreThreshold" | "ef" | "exact" | "withPayload" | "withVector" | "rescore" | "oversampling">,
   field: string,
   limits: Limits,
 ): SearchParams {
@@ -128,6 +160,15 @@ export function searchFromProto(
   if (query.scoreThreshold !== undefined && Number.isNaN(query.scoreThreshold)) {
     throw invalidArgument(`${prefix}score_threshold: must be a number, got NaN`);
   }
+  const { oversampling } = query;
+  if (oversampling !== undefined) {
+    if (!(oversampling >= 1 && oversampling <= quantizationDefaults.oversamplingMax)) {
+      throw invalidArgument(`${prefix}oversampling: ${oversampling} is outside 1..${quantizationDefaults.oversamplingMax}`);
+    }
+    if (Math.ceil(oversampling * query.k) > limits.efMax) {
+      throw invalidArgument(`${prefix}oversampling: ${oversampling} × k ${query.k} keeps more candidates than ef_max ${limits.efMax}`);
+    }
+  }
   return {
     vector: Float32Array.from(query.vector),
     k: query.k,
@@ -135,6 +176,8 @@ export function searchFromProto(
     scoreThreshold: query.scoreThreshold,
     ef: query.ef === 0 ? undefined : Math.max(query.ef, query.k),
     exact: query.exact,
+    rescore: query.rescore,
+    oversampling,
     withPayload: query.withPayload ?? true,
     withVector: query.withVector ?? false,
   };

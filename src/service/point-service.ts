@@ -74,7 +74,7 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
 
     async batchSearch(request) {
       const collection = db.get(request.collection);
-      return { results: batchSearch(collection, request.queries, limits) };
+      return { results: await batchSearch(collection, request.queries, limits) };
     },
 
     async ingest(requests, context) {
@@ -114,21 +114,18 @@ function checkBatch(points: readonly Point[], field: string, limits: Readonly<Li
   }
 }
 
-/** Every query of a BatchSearch, validated all before any runs (a bad query costs no search time). */
-function batchSearch(collection: DurableCollection, queries: readonly SearchQuery[], limits: Readonly<Limits>): { hits: ScoredPoint[] }[] {
+/**
+ * Every query of a BatchSearch, validated all before any runs (a bad query costs no search time);
+ * the collection may run them on its builder threads (see MemoryCollection.searchBatch).
+ */
+async function batchSearch(collection: DurableCollection, queries: readonly SearchQuery[], limits: Readonly<Limits>): Promise<{ hits: ScoredPoint[] }[]> {
   if (queries.length === 0) throw invalidArgument("queries: must hold at least one query");
   if (queries.length > limits.batchQueriesMax) {
     throw invalidArgument(`queries: has ${queries.length} queries, the limit is batch_queries_max ${limits.batchQueriesMax}`);
   }
   const params = queries.map((query, i) => searchFromProto(query, `queries[${i}]`, limits));
-  return params.map((query, i) => {
-    try {
-      return { hits: collection.search(query).map(hitToProto) };
-    } catch (error) {
-      if (error instanceof VectorDbError) throw new VectorDbError(error.code, `queries[${i}].${error.rawMessage}`);
-      throw error;
-    }
-  });
+  const results = await collection.searchBatch(params, (i) => `queries[${i}]`);
+  return results.map((hits) => ({ hits: hits.map(hitToProto) }));
 }
 
 /** The messages of one Ingest stream, each upserted durably before the next is read. */

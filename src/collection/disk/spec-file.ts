@@ -10,8 +10,10 @@ import { collectionFormatVersion, collectionFormatVersionsRead, specFileName } f
 
 /** The JSON of `collection.json`. */
 export function encodeSpec(spec: Readonly<CollectionSpec>): string {
-  const { name, dimension, distance, hnsw } = spec;
-  return `${JSON.stringify({ formatVersion: collectionFormatVersion, name, dimension, distance, hnsw: { m: hnsw.m, efConstruction: hnsw.efConstruction, ef: hnsw.ef } }, null, 2)}\n`;
+  const { name, dimension, distance, hnsw, quantization } = spec;
+  const json: Record<string, unknown> = { formatVersion: collectionFormatVersion, name, dimension, distance, hnsw: { m: hnsw.m, efConstruction: hnsw.efConstruction, ef: hnsw.ef } };
+  if (quantization !== undefined) json.quantization = { type: quantization.type, quantile: quantization.quantile, alwaysRam: quantization.alwaysRam };
+  return `${JSON.stringify(json, null, 2)}\n`;
 }
 
 /**
@@ -43,7 +45,18 @@ export function decodeSpecFile(text: string, path: string): { spec: CollectionSp
   if (typeof hnsw !== "object" || hnsw === null) return bad("hnsw is missing");
   const fields = hnsw as Record<string, unknown>;
   const params: HnswParams = { m: positive(fields.m, "hnsw.m"), efConstruction: positive(fields.efConstruction, "hnsw.efConstruction"), ef: positive(fields.ef, "hnsw.ef") };
-  return { spec: { name, dimension: positive(spec.dimension, "dimension"), distance, hnsw: params }, formatVersion };
+  const decoded: CollectionSpec = { name, dimension: positive(spec.dimension, "dimension"), distance, hnsw: params };
+  // Absent in files written before quantization existed: those collections have none.
+  if (spec.quantization !== undefined) {
+    const quantization = spec.quantization as Record<string, unknown> | null;
+    if (typeof quantization !== "object" || quantization === null) return bad("quantization is not an object");
+    const { type, quantile, alwaysRam } = quantization;
+    if (type !== "int8") return bad(`quantization.type ${JSON.stringify(type)} is not int8`);
+    if (typeof quantile !== "number" || !(quantile > 0.5 && quantile <= 1)) return bad(`quantization.quantile ${JSON.stringify(quantile)} is outside (0.5, 1]`);
+    if (typeof alwaysRam !== "boolean") return bad(`quantization.alwaysRam ${JSON.stringify(alwaysRam)} is not a boolean`);
+    decoded.quantization = { type, quantile, alwaysRam };
+  }
+  return { spec: decoded, formatVersion };
 }
 
 /**

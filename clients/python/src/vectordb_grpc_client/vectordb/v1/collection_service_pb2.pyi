@@ -33,16 +33,18 @@ class CreateAlias(_message.Message):
     def __init__(self, alias: _Optional[str] = ..., collection: _Optional[str] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ["dimension", "distance", "hnsw", "name"]
+    __slots__ = ["dimension", "distance", "hnsw", "name", "quantization"]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     HNSW_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
     dimension: int
     distance: _collection_pb2.Distance
     hnsw: _collection_pb2.HnswConfig
     name: str
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[_Union[_collection_pb2.Distance, str]] = ..., hnsw: _Optional[_Union[_collection_pb2.HnswConfig, _Mapping]] = ...) -> None: ...
+    quantization: _collection_pb2.QuantizationConfig
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[_Union[_collection_pb2.Distance, str]] = ..., hnsw: _Optional[_Union[_collection_pb2.HnswConfig, _Mapping]] = ..., quantization: _Optional[_Union[_collection_pb2.QuantizationConfig, _Mapping]] = ...) -> None: ...
 
 class CreateCollectionResponse(_message.Message):
     __slots__ = ["collection"]

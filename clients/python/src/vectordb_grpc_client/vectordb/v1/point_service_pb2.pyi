@@ -186,12 +186,14 @@ class ScrollResponse(_message.Message):
     def __init__(self, points: _Optional[_Iterable[_Union[_point_pb2.Point, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ["collection", "ef", "exact", "filter", "k", "score_threshold", "vector", "with_payload", "with_vector"]
+    __slots__ = ["collection", "ef", "exact", "filter", "k", "oversampling", "rescore", "score_threshold", "vector", "with_payload", "with_vector"]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     EF_FIELD_NUMBER: _ClassVar[int]
     EXACT_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
+    OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
+    RESCORE_FIELD_NUMBER: _ClassVar[int]
     SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     WITH_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
@@ -201,11 +203,13 @@ class SearchRequest(_message.Message):
     exact: bool
     filter: _point_pb2.Filter
     k: int
+    oversampling: float
+    rescore: bool
     score_threshold: float
     vector: _containers.RepeatedScalarFieldContainer[float]
     with_payload: bool
     with_vector: bool
-    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ..., score_threshold: _Optional[float] = ..., ef: _Optional[int] = ..., exact: bool = ..., with_payload: bool = ..., with_vector: bool = ...) -> None: ...
+    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ..., score_threshold: _Optional[float] = ..., ef: _Optional[int] = ..., exact: bool = ..., with_payload: bool = ..., with_vector: bool = ..., rescore: bool = ..., oversampling: _Optional[float] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ["hits"]
