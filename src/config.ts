@@ -50,6 +50,12 @@ export interface Limits {
    * the HTTP/2 window, so this bounds the memory bulk loads can take.
    */
   ingestStreamsMax: number;
+  /** Most points one Scroll page returns (the request's `limit` may not exceed it). */
+  scrollPointsMax: number;
+  /** Points per Scroll page when the request leaves `limit` at 0; at most `scrollPointsMax`. */
+  scrollPointsDefault: number;
+  /** Most aliases the server holds, and most actions in one UpdateAliases request. */
+  aliasesMax: number;
 }
 
 /** HNSW parameters a collection gets when its create request leaves them at 0. */
@@ -198,6 +204,9 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   collectionPointsMax: 50_000_000,
   messageBytesMax: 64 * 1024 * 1024,
   ingestStreamsMax: 8,
+  scrollPointsMax: 10_000,
+  scrollPointsDefault: 100,
+  aliasesMax: 10_000,
 });
 
 export const defaultHnsw: Readonly<HnswDefaults> = Object.freeze({ m: 16, efConstruction: 200, ef: 64 });
@@ -225,8 +234,15 @@ export const cliDefaults = Object.freeze({
   callTimeoutMs: 30_000,
   /** Deadline of `health`, ms: short, so that a container health check fails fast. */
   healthTimeoutMs: 3_000,
-  /** Points per Ingest message of `ingest`. */
+  /** Points per IngestStream batch of `ingest`. */
   ingestBatchSize: 1_000,
+  /**
+   * `ingest` (which has no overall deadline) gives up when no batch has been acknowledged for this
+   * long while some are waiting, ms.
+   */
+  ingestStallTimeoutMs: 60_000,
+  /** How long `ingest --resume` retries while the server still holds the interrupted stream (ABORTED), ms. */
+  ingestResumeRetryMs: 10_000,
   /** Hits of `search`. */
   searchK: 10,
 });
@@ -290,6 +306,23 @@ export const statusMessageBytesMax = 1_024;
 export function decodeRecursionLimit(limits: Readonly<Pick<Limits, "payloadDepthMax" | "filterDepthMax">>): number {
   return Math.max(100, 2 * (limits.payloadDepthMax + 1) + 8, 2 * (limits.filterDepthMax + 1) + 8);
 }
+/** Longest `ingest_id` of an IngestStream, in UTF-8 bytes. */
+export const ingestIdBytesMax = 256;
+
+/**
+ * Ingest ids whose durable batch a collection remembers (the ones written to most recently); the
+ * oldest is forgotten when a new one would exceed it.
+ */
+export const ingestProgressEntriesMax = 1_024;
+
+/** Most keys in one DeletePayloadKeys request. */
+export const payloadKeysPerRequestMax = 1_024;
+
+/** Longest Scroll cursor accepted, in bytes. */
+export const scrollCursorBytesMax = 1_024;
+
+/** Bytes per DownloadSnapshot message. */
+export const snapshotChunkBytes = 1024 * 1024;
 
 /** After a checkpoint fails, the next automatic one waits this long, ms. */
 export const checkpointRetryMs = 5_000;
@@ -358,7 +391,10 @@ const limitDescriptions: Record<keyof Limits, string> = {
   collectionsMax: "most collections",
   collectionPointsMax: "most points per collection",
   messageBytesMax: "largest gRPC message (bytes)",
-  ingestStreamsMax: "most Ingest streams open at once",
+  ingestStreamsMax: "most Ingest and IngestStream streams open at once",
+  scrollPointsMax: "most points per Scroll page",
+  scrollPointsDefault: "points per Scroll page when the request's limit is 0",
+  aliasesMax: "most aliases (and most actions per UpdateAliases request)",
 };
 
 function kebab(name: string): string {
@@ -454,6 +490,9 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
   }
   for (const key of ["flushIntervalMs", "walBytesMax"] as const) {
     if (config.storage[key] < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${config.storage[key]}`);
+  }
+  if (config.limits.scrollPointsDefault > config.limits.scrollPointsMax) {
+    throw new Error(`--scroll-points-default: must be at most --scroll-points-max ${config.limits.scrollPointsMax}, got ${config.limits.scrollPointsDefault}`);
   }
   if (config.indexing.indexThreads > indexThreadsMax) throw new Error(`--index-threads (VECTORDB_INDEX_THREADS): must be at most ${indexThreadsMax}, got ${config.indexing.indexThreads}`);
   if (config.storage.flushIntervalMs > 2_147_483_647) throw new Error(`--flush-interval-ms: must be at most 2147483647, got ${config.storage.flushIntervalMs}`);

@@ -1,11 +1,14 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as grpc from "@grpc/grpc-js";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectFvecsFile, readFvecsFile, readFvecsRow, streamFvecsRecords, streamJsonlRecords, type JsonlRecord } from "../src/datasets/index.js";
 import { freePort } from "../src/testing/index.js";
+import { grpcServiceDefinition } from "../src/rpc/index.js";
+import { PointService } from "../src/client/index.js";
 import { datasetFile } from "./helpers/datasets.js";
 import { cliPath, ensureServerBuilt } from "./helpers/build.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -25,7 +28,8 @@ interface CliResult {
 function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VECTORDB_")));
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, env: { ...cleanEnv, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // Load states of `ingest` go to the test's folder, not to the user's ~/.local/state.
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, env: { ...cleanEnv, VECTORDB_STATE_DIR: join(dir, "state"), ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -137,7 +141,7 @@ describe("vectordb CLI", () => {
     const help = await runCli(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("Usage: vectordb [options] [command]");
-    for (const command of ["serve", "health", "collections", "ingest", "search"]) expect(help.stdout).toContain(command);
+    for (const command of ["serve", "health", "collections", "ingest", "search", "snapshot"]) expect(help.stdout).toContain(command);
     const unknown = await runCli(["frobnicate"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
@@ -393,6 +397,76 @@ describe("vectordb CLI", () => {
     } finally {
       child.kill("SIGTERM");
     }
+  });
+
+  it("ingest has no overall deadline: a load longer than the default call deadline completes, and --resume continues after the durable batches", async () => {
+    const path = join(dir, "long.fvecs");
+    writeFvecs(path, 20_000, 16, 11);
+    // The default call deadline, from the environment, is 150 ms: a unary call on a fresh channel fails.
+    const tight = { VECTORDB_TIMEOUT_MS: "150" };
+    const list = await runCli([...at, "collections", "list"], { VECTORDB_TIMEOUT_MS: "1" });
+    expect(list.code).toBe(1);
+    expect(list.stderr).toMatch(/^error: DEADLINE_EXCEEDED: /);
+    const ingest = await runCli([...at, "ingest", "--collection", "cli_long", "--create", "--distance", "dot", "--batch-size", "100", path], tight);
+    expect(ingest.stderr).toBe("");
+    expect(ingest.code).toBe(0);
+    const seconds = Number(/ in (\d+\.\d+) s:/.exec(ingest.stdout)?.[1]);
+    expect(seconds, ingest.stdout).toBeGreaterThan(0.15);
+    expect(ingest.stdout).toMatch(/^ingested 20000 points \(20000 inserted, 0 updated\)/);
+    // Resuming a load that completed finds every batch durable: nothing is sent again.
+    const resumed = await runCli([...at, "ingest", "--collection", "cli_long", "--batch-size", "100", "--resume", path], tight);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/^resuming after batch 200: 20000 points of the file were durable already\ningested 0 points \(0 inserted, 0 updated\)/);
+    const other = await runCli([...at, "ingest", "--collection", "cli_long", "--batch-size", "300", "--resume", path]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/^error: nothing to resume: no load of .*long\.fvecs into "cli_long" in batches of 300 is recorded in /);
+  });
+
+  it("ingest gives up after --stall-timeout-ms without an acknowledgement, and says how to resume", async () => {
+    // A server that takes the stream and never answers.
+    const stalled = new grpc.Server();
+    const held: grpc.ServerDuplexStream<unknown, unknown>[] = [];
+    stalled.addService(grpcServiceDefinition(PointService), { ingestStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => void held.push(call) });
+    const port = await new Promise<number>((resolvePort, reject) => stalled.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolvePort(bound))));
+    try {
+      const path = join(dir, "stalled.jsonl");
+      writeFileSync(path, '{"id":"a","vector":[1,2]}\n');
+      const started = performance.now();
+      const result = await runCli(["--address", `127.0.0.1:${port}`, "ingest", "--collection", "any", "--stall-timeout-ms", "500", path]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe("error: no acknowledgement from the server for 0.5 s (--stall-timeout-ms 500): it is stalled or unreachable; the acknowledged batches are durable, rerun with --resume\n");
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(held.length).toBe(1);
+    } finally {
+      stalled.forceShutdown();
+    }
+  });
+
+  it("snapshot create, list, download, restore and delete", async () => {
+    const path = join(dir, "snap.jsonl");
+    writeFileSync(path, Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: `s${i}`, vector: [i, 1, 0], payload: { i } })).join("\n"));
+    expect((await runCli([...at, "ingest", "--collection", "cli_snap", "--create", "--distance", "euclidean", path])).code).toBe(0);
+    const created = await runCli([...at, "snapshot", "create", "cli_snap"]);
+    expect(created.stderr).toBe("");
+    const snapshot = (JSON.parse(created.stdout) as { snapshot: { name: string; sha256: string; pointCount: string; sizeBytes: string } }).snapshot;
+    expect(snapshot).toMatchObject({ pointCount: "50", name: expect.stringMatching(/^cli_snap-.*\.snapshot$/) });
+    const listed = JSON.parse((await runCli([...at, "snapshot", "list", "cli_snap"])).stdout) as { snapshots: unknown[] };
+    expect(listed.snapshots).toEqual([expect.objectContaining({ name: snapshot.name, sha256: snapshot.sha256 })]);
+    const file = join(dir, "copy.snapshot");
+    const downloaded = await runCli([...at, "snapshot", "download", "cli_snap", snapshot.name, "--output", file]);
+    expect(downloaded.stderr).toBe("");
+    expect(JSON.parse(downloaded.stdout)).toEqual({ name: snapshot.name, path: file, sizeBytes: snapshot.sizeBytes, sha256: snapshot.sha256 });
+    const restored = await runCli([...at, "snapshot", "restore", file, "--collection", "cli_snap_copy"]);
+    expect(restored.stderr).toBe("");
+    expect(JSON.parse(restored.stdout).collection).toMatchObject({ name: "cli_snap_copy", pointCount: "50", dimension: 3 });
+    const wrong = await runCli([...at, "snapshot", "restore", file, "--collection", "cli_snap_bad", "--sha256", "0".repeat(64)]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^error: DATA_LOSS: \[data_loss\] sha256: /);
+    expect((await runCli([...at, "snapshot", "delete", "cli_snap", snapshot.name])).stdout).toBe("{}\n");
+    const gone = await runCli([...at, "snapshot", "download", "cli_snap", snapshot.name, "--output", join(dir, "gone.snapshot")]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^error: NOT_FOUND: .*has no snapshot/);
+    expect(existsSync(join(dir, "gone.snapshot"))).toBe(false);
   });
 
   const sift = datasetFile("sift10k", "siftsmall_base.fvecs");

@@ -58,25 +58,26 @@ export function clientOptions(options: GlobalOptions): VectorDbClientOptions {
 /** A connected client and the per-call deadline to use with it. */
 export interface ClientContext {
   client: VectorDbClient;
-  /** Deadline of each call, in ms; undefined = no deadline (only for `ingest` without `--timeout-ms`). */
+  /** Deadline of each call, in ms; undefined = no deadline (commands that stream files, without `--timeout-ms`). */
   timeoutMs: number | undefined;
 }
 
 /**
  * Runs `run` with a client for the `--address` of `command` (or its parents) and closes the client
- * afterwards, whatever happens. `timeoutMsDefault` (ms, or undefined for no deadline) applies when
- * `--timeout-ms` is absent.
+ * afterwards, whatever happens. `timeoutMsDefault` applies when `--timeout-ms` is absent: a number of
+ * ms, or `"none"` for no deadline. (It is not an optional parameter: passing `undefined` for "no
+ * deadline" used to fall back to the 30 s default, which cut long bulk loads.)
  */
 export async function withClient(
   command: Command,
   run: (context: ClientContext) => Promise<void>,
-  timeoutMsDefault: number | undefined = cliDefaults.callTimeoutMs,
+  timeoutMsDefault: number | "none" = cliDefaults.callTimeoutMs,
 ): Promise<void> {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const { address, timeoutMs } = globals;
   const client = new VectorDbClient(address, clientOptions(globals));
   try {
-    await run({ client, timeoutMs: timeoutMs ?? timeoutMsDefault });
+    await run({ client, timeoutMs: timeoutMs ?? (timeoutMsDefault === "none" ? undefined : timeoutMsDefault) });
   } finally {
     client.close();
   }

@@ -9,6 +9,7 @@ import { integerIn } from "./parse.js";
 import { searchCommand } from "./search-command.js";
 import { serveCommand } from "./serve-command.js";
 import { statsCommand } from "./stats-command.js";
+import { snapshotCommand } from "./snapshot-command.js";
 
 
 /** The package version, from the package.json above this file (compiled: dist/src/cli/), or "unknown". */
@@ -32,9 +33,9 @@ function forEachCommand(command: Command, configure: (command: Command) => void)
 
 /**
  * The `vectordb` command tree: `serve`, `health`, `collections create|list|get|delete`, `ingest`,
- * `search`, with the global client options `--address` and `--timeout-ms`. Every command throws a
- * CommanderError instead of exiting (see {@link exitCodeOf}); actions report their own errors and set
- * `process.exitCode`.
+ * `search`, `snapshot create|list|download|restore|delete`, with the global client options
+ * `--address` and `--timeout-ms`. Every command throws a CommanderError instead of exiting (see
+ * {@link exitCodeOf}); actions report their own errors and set `process.exitCode`.
  */
 export function buildProgram(): Command {
   const program = new Command("vectordb")
@@ -42,15 +43,19 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .addOption(new Option("--address <host:port>", "server address of client commands").env("VECTORDB_ADDRESS").default(cliDefaults.address))
     .addOption(
-      new Option("--timeout-ms <n>", `deadline of each call in ms (default: ${cliDefaults.callTimeoutMs}; health: ${cliDefaults.healthTimeoutMs}; ingest: none)`).argParser(
-        integerIn(1),
-      ),
+      new Option(
+        "--timeout-ms <n>",
+        `deadline of each call in ms (default: ${cliDefaults.callTimeoutMs}; health: ${cliDefaults.healthTimeoutMs}; the streams of ingest, snapshot create, download and restore: none)`,
+      )
+        .argParser(integerIn(1))
+        .env("VECTORDB_TIMEOUT_MS"),
     )
     .addCommand(serveCommand())
     .addCommand(healthCommand())
     .addCommand(collectionsCommand())
     .addCommand(ingestCommand())
     .addCommand(searchCommand())
+    .addCommand(snapshotCommand())
     .addCommand(statsCommand());
   // addCommand() does not pass settings down, so set them on every command.
   forEachCommand(program, (command) => {

@@ -4,6 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb.js";
 import { CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
 import { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
+import { SnapshotService } from "../../gen/vectordb/v1/snapshot_service_pb.js";
 import { defaultLimits } from "../config.js";
 import { grpcServiceDefinition, RpcError, rpcErrorOf } from "../rpc/index.js";
 
@@ -21,12 +22,36 @@ export interface StreamCallOptions extends CallOptions {
   onSent?: (index: number, message: unknown) => void;
 }
 
+/**
+ * An open bidirectional call: messages go out with {@link send} (flow control permitting) while the
+ * responses come in through {@link responses}.
+ */
+export interface BidiStream<I, O> {
+  /**
+   * Writes one message; resolves at once while the transport has room, else once it has drained
+   * (HTTP/2 flow control), or when the call has ended (check {@link ended}).
+   */
+  send(message: I): Promise<void>;
+  /** Half-closes the call: no more messages; the server may still answer. */
+  end(): void;
+  /** Cancels the call (CANCELLED, 1). */
+  cancel(): void;
+  /** The responses, in order; the iteration ends with the call's OK status, or throws its {@link RpcError}. */
+  readonly responses: AsyncIterable<O>;
+  /** True once the call has ended (status received or cancelled). */
+  readonly ended: boolean;
+}
+
 type MethodsOf<S> = S extends { method: infer M } ? M : never;
 type ClientMethodOf<M> = M extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
   ? (request: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>
   : M extends { methodKind: "client_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
     ? (requests: Iterable<MessageInitShape<I>> | AsyncIterable<MessageInitShape<I>>, options?: StreamCallOptions) => Promise<MessageShape<O>>
-    : never;
+    : M extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+      ? (request: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>
+      : M extends { methodKind: "bidi_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+        ? (options?: CallOptions) => BidiStream<MessageInitShape<I>, MessageShape<O>>
+        : never;
 
 /** Promise-based methods of a generated service, keyed by `localName` (`search`, `ingest`, ...). */
 export type TypedClient<S extends DescService> = { [K in keyof MethodsOf<S>]: ClientMethodOf<MethodsOf<S>[K]> };
@@ -72,6 +97,14 @@ export function createTypedClient<S extends DescService>(service: S, client: grp
         requests: Iterable<MessageInitShape<DescMessage>> | AsyncIterable<MessageInitShape<DescMessage>>,
         options?: StreamCallOptions,
       ) => clientStream(client, path, requestSerialize, responseDeserialize, method.input, requests, metadata(), options);
+    } else if (method.methodKind === "server_streaming") {
+      typed[method.localName] = (request: MessageInitShape<DescMessage>, options?: CallOptions) => {
+        const call = client.makeServerStreamRequest(path, requestSerialize, responseDeserialize, create(method.input, request), metadata(), callOptionsOf(options));
+        bindAbort(call, options?.signal);
+        return responsesOf(call);
+      };
+    } else {
+      typed[method.localName] = (options?: CallOptions) => bidiStream(client, path, requestSerialize, responseDeserialize, method.input, metadata(), options);
     }
   }
   return typed as TypedClient<S>;
@@ -125,6 +158,59 @@ async function clientStream(
   return response;
 }
 
+/**
+ * The messages a call receives, as an async iterable; a failed call throws its {@link RpcError}. The
+ * failure is captured from the start: grpc-js ends the stream and then emits the error, so a reader
+ * that starts late would otherwise see a clean end.
+ */
+function responsesOf(call: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<unknown, unknown>): AsyncGenerator<never> {
+  let failure: Error | undefined;
+  call.on("error", (error: unknown) => {
+    failure ??= rpcErrorOf(error);
+  });
+  return (async function* () {
+    try {
+      for await (const message of call) yield message as never;
+    } catch (error) {
+      throw failure ?? rpcErrorOf(error);
+    }
+    if (failure !== undefined) throw failure;
+  })();
+}
+
+function bidiStream(
+  client: grpc.Client,
+  path: string,
+  serialize: (value: unknown) => Buffer,
+  deserialize: (bytes: Buffer) => unknown,
+  input: DescMessage,
+  metadata: grpc.Metadata,
+  options: CallOptions | undefined,
+): BidiStream<MessageInitShape<DescMessage>, never> {
+  const call = client.makeBidiStreamRequest(path, serialize, deserialize, metadata, callOptionsOf(options));
+  bindAbort(call, options?.signal);
+  let ended = false;
+  const whenEnded = new Promise<void>((resolve) => {
+    call.once("status", () => {
+      ended = true;
+      resolve();
+    });
+  });
+  const responses = responsesOf(call);
+  return {
+    async send(message) {
+      if (ended) return;
+      if (!call.write(create(input, message))) await Promise.race([new Promise((resolve) => call.once("drain", resolve)), whenEnded]);
+    },
+    end: () => call.end(),
+    cancel: () => call.cancel(),
+    responses,
+    get ended() {
+      return ended;
+    },
+  };
+}
+
 /** Options of {@link VectorDbClient}. */
 export interface VectorDbClientOptions {
   /** Channel credentials; plaintext by default, TLS with {@link tls}. Wins over `tls`. */
@@ -154,10 +240,22 @@ export interface VectorDbClientOptions {
  */
 export class VectorDbClient {
   private readonly channel: grpc.Client;
-  /** CollectionService: createCollection, getCollection, listCollections, deleteCollection. */
+  /**
+   * CollectionService: createCollection, getCollection, listCollections, deleteCollection,
+   * updateCollection, updateAliases, listAliases.
+   */
   readonly collections: TypedClient<typeof CollectionService>;
-  /** PointService: upsert, get, delete, search, batchSearch, ingest (client stream). */
+  /**
+   * PointService: upsert, get, delete, search, batchSearch, scroll, count, setPayload,
+   * overwritePayload, deletePayloadKeys, clearPayload, ingest (client stream), ingestStream
+   * (bidirectional: `const stream = client.points.ingestStream(); await stream.send(…)`).
+   */
   readonly points: TypedClient<typeof PointService>;
+  /**
+   * SnapshotService: createSnapshot, listSnapshots, deleteSnapshot, downloadSnapshot (an async
+   * iterable of chunks), restoreSnapshot (client stream of chunks).
+   */
+  readonly snapshots: TypedClient<typeof SnapshotService>;
   private readonly healthService: TypedClient<typeof Health>;
 
   /** @param address `host:port`, e.g. `127.0.0.1:50051`. */
@@ -183,6 +281,7 @@ export class VectorDbClient {
     };
     this.collections = createTypedClient(CollectionService, this.channel, metadata);
     this.points = createTypedClient(PointService, this.channel, metadata);
+    this.snapshots = createTypedClient(SnapshotService, this.channel, metadata);
     this.healthService = createTypedClient(Health, this.channel, metadata);
   }
 

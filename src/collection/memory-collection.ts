@@ -2,12 +2,15 @@ import { quantizationDefaults } from "../config.js";
 import { VectorDbError } from "../errors.js";
 import { type HnswIndex, internalThreshold, type QuantizedSearch, scanRows, scoreOf, type SlotHits, TopK, type VectorStore } from "../index/index.js";
 import { matchesFilter } from "./filter.js";
+import { IngestProgress } from "./ingest-progress.js";
 import { Indexer, type IndexingOptions } from "./indexer.js";
 import { RecallMonitor } from "./recall-monitor.js";
+import { changedPayload, checkPayloadChange, payloadJsonBytes } from "./payload-change.js";
+import { countMatching, scrollSlots, selectedSlots } from "./point-queries.js";
 import type { PointTable } from "./point-table.js";
 import { SearchPlanner, type SearchPlan } from "./search-planner.js";
 import { captureState, emptyParts, restoreParts, RowCopy, type CollectionState } from "./snapshot.js";
-import type { CollectionSpec, CollectionStats, Filter, Hit, PointInput, PointRecord, SearchParams, UpsertResult } from "./types.js";
+import type { CollectionSpec, CollectionStats, Filter, Hit, PayloadChange, PointInput, PointRecord, PointSelector, ScrollPage, ScrollParams, SearchParams, UpsertResult } from "./types.js";
 import { checkVector, validatePoints, type CollectionLimits } from "./validate-points.js";
 
 /** A BatchSearch of at least this many queries sends its graph searches to the builder threads. */
@@ -63,6 +66,10 @@ export class MemoryCollection {
   private lastSequence = 0;
   /** The vector copy of a snapshot taken by {@link beginSnapshot}, while it runs. */
   private rowCopy: RowCopy | undefined;
+  /** Settles when the copy of {@link rowCopy} has finished. */
+  private rowCopyDone: Promise<void> = Promise.resolve();
+  private currentSpec: Readonly<CollectionSpec>;
+  private readonly ingests: IngestProgress;
   /** The plan of the last search (for tests and the benchmark). */
   lastPlan: SearchPlan = "exact";
   /** Samples graph searches and re-runs them exactly (see RecallMonitor); undefined without a graph or at rate 0. */
@@ -73,11 +80,13 @@ export class MemoryCollection {
    * @throws RangeError (from the index) for a dimension below 1 or HNSW parameters out of range.
    */
   constructor(
-    readonly spec: Readonly<CollectionSpec>,
+    spec: Readonly<CollectionSpec>,
     private readonly limits: Readonly<CollectionLimits>,
     indexing: IndexingOptions,
     restored?: CollectionState,
   ) {
+    this.currentSpec = spec;
+    this.ingests = new IngestProgress(restored?.ingests);
     const threadSlots = indexing.builders?.threadSlots ?? 1;
     const parts = restored === undefined ? emptyParts(spec, threadSlots) : restoreParts(spec, restored, threadSlots);
     this.store = parts.store;
@@ -111,6 +120,16 @@ export class MemoryCollection {
   /** The sequence of the last write applied (0 when none). */
   get appliedSequence(): number {
     return this.lastSequence;
+  }
+
+  /** What the collection was created with, and its settings since changed (see {@link setSearchEf}). */
+  get spec(): Readonly<CollectionSpec> {
+    return this.currentSpec;
+  }
+
+  /** Sets the default search `ef` (`spec.hnsw.ef`), the one setting that changes without a rebuild. */
+  setSearchEf(ef: number): void {
+    this.currentSpec = { ...this.currentSpec, hnsw: { ...this.currentSpec.hnsw, ef } };
   }
 
   get name(): string {
@@ -354,6 +373,67 @@ export class MemoryCollection {
   }
 
   /**
+   * The next page of points in ascending id order (see {@link ScrollParams}); synchronous, so the page
+   * is one consistent state. A point live for the whole scroll is in exactly one page.
+   */
+  scroll(params: ScrollParams): ScrollPage {
+    const { slots, more } = scrollSlots(this.table, params);
+    const points = slots.map((slot) => this.record(slot, params.withPayload, params.withVector));
+    return { points, nextAfter: more ? points[points.length - 1]?.id : undefined };
+  }
+
+  /** The exact number of points matching `filter` (all of them without one). */
+  count(filter?: Filter): number {
+    return countMatching(this.table, filter);
+  }
+
+  /**
+   * Checks a payload change against the points `selector` chooses now (see `checkPayloadChange`);
+   * returns the JSON of its payload. @throws VectorDbError invalid_argument for a payload too large.
+   */
+  preparePayloadChange(selector: PointSelector, change: PayloadChange, field: string): { payloadJson: string | undefined } {
+    return checkPayloadChange(this.table, selectedSlots(this.table, selector), change, field, this.limits.payloadBytesMax);
+  }
+
+  /**
+   * Applies a payload change to the selected points as the write with `sequence` (default: the next
+   * one); the selector is evaluated now, against the state at that sequence. Returns how many points
+   * it applied to; a sequence not above {@link appliedSequence} changes nothing and returns 0.
+   */
+  applyPayloadChange(selector: PointSelector, change: PayloadChange, sequence = this.lastSequence + 1): number {
+    if (sequence <= this.lastSequence) return 0;
+    this.lastSequence = sequence;
+    const slots = selectedSlots(this.table, selector);
+    for (const slot of slots) {
+      const payload = changedPayload(this.table.payloads[slot], change);
+      this.table.update(slot, payload, payloadJsonBytes(payload), sequence);
+    }
+    return slots.length;
+  }
+
+  /** The highest batch of the resumable load `ingestId` applied, 0 when none is known. */
+  durableIngestBatch(ingestId: string): number {
+    return this.ingests.durableBatch(ingestId);
+  }
+
+  /**
+   * Applies batch `batch` of the resumable load `ingestId` (an upsert that passed
+   * {@link prepareUpsert}) as the write with `sequence` (default: the next one), and records the batch
+   * as applied. A batch at or below the one recorded is skipped (the write still takes its sequence),
+   * so a batch is never applied twice. Never throws for a validated batch.
+   */
+  applyIngestBatch(ingestId: string, batch: number, points: readonly PointInput[], payloadBytes: readonly number[], sequence = this.lastSequence + 1): UpsertResult {
+    if (sequence <= this.lastSequence) return { inserted: 0, updated: 0 };
+    if (batch <= this.ingests.durableBatch(ingestId)) {
+      this.lastSequence = sequence;
+      return { inserted: 0, updated: 0 };
+    }
+    const result = this.applyUpsert(points, payloadBytes, sequence);
+    this.ingests.record(ingestId, batch);
+    return result;
+  }
+
+  /**
    * The exact state at {@link appliedSequence}, copied synchronously (vector rows, graph bytes, masks
    * and sequences are copied; ids and payloads are immutable values whose arrays are copied). Writes
    * may continue while the caller encodes it. See {@link beginSnapshot} for the same state with a
@@ -385,7 +465,21 @@ export class MemoryCollection {
     const vectorsCopied = copy.run(() => {
       this.rowCopy = undefined;
     });
+    this.rowCopyDone = vectorsCopied.catch(() => undefined);
     return { state, vectorsCopied };
+  }
+
+  /**
+   * {@link beginSnapshot} once no other snapshot copy runs (waiting for it first, if one does), so that
+   * a checkpoint and a SnapshotService snapshot may start at any time. `pauseMs` is the synchronous
+   * part (how long writes and searches were held), not counting the wait.
+   */
+  async beginSnapshotWhenFree(): Promise<{ state: CollectionState; vectorsCopied: Promise<void>; pauseMs: number }> {
+    while (this.rowCopy !== undefined) await this.rowCopyDone;
+    // No await between the check above and this call: no other snapshot can start in between.
+    const started = performance.now();
+    const snapshot = this.beginSnapshot();
+    return { ...snapshot, pauseMs: performance.now() - started };
   }
 
   /**
@@ -569,7 +663,7 @@ export class MemoryCollection {
   private snapshotWithoutVectors(): CollectionState {
     const live = this.table.live;
     const pending = this.indexer?.pendingSlots((slot) => live[slot] === 1) ?? [];
-    const capture = (): CollectionState => captureState(this.table, this.lastSequence, pending, this.graph, this.store);
+    const capture = (): CollectionState => captureState(this.table, this.lastSequence, pending, this.graph, this.store, this.ingests.entries());
     // The graph's bytes are taken between two links of the builder threads.
     return this.indexer === undefined ? capture() : this.indexer.quiesced(capture);
   }

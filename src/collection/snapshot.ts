@@ -37,6 +37,8 @@ export interface CollectionState {
   graph: Uint8Array | undefined;
   /** The int8 quantization ranges; undefined without quantization or before it is trained. */
   quantization?: QuantizationRange | undefined;
+  /** The resumable loads: `[ingest_id, highest batch_seq applied]`, written to least recently first. */
+  ingests: [string, number][];
 }
 
 /** Bytes of vector rows a {@link RowCopy} copies per turn of the event loop. */
@@ -48,7 +50,14 @@ export const rowCopySliceBytes = 4 * 1024 * 1024;
  *
  * @param pending the live pending slots, in queue order.
  */
-export function captureState(table: PointTable, sequence: number, pending: readonly number[], graph: HnswIndex | undefined, store: VectorStore): CollectionState {
+export function captureState(
+  table: PointTable,
+  sequence: number,
+  pending: readonly number[],
+  graph: HnswIndex | undefined,
+  store: VectorStore,
+  ingests: [string, number][],
+): CollectionState {
   const { slotCount } = table;
   return {
     sequence,
@@ -64,6 +73,7 @@ export function captureState(table: PointTable, sequence: number, pending: reado
     pointSequences: table.pointSequences.slice(0, slotCount),
     graph: graph?.toBytes(),
     quantization: store.quantization,
+    ingests,
   };
 }
 

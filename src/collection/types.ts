@@ -128,3 +128,36 @@ export type Condition =
   | { kind: "isNull"; path: string[]; isNull: boolean }
   | { kind: "hasId"; ids: ReadonlySet<string> }
   | { kind: "filter"; filter: Filter };
+
+/** Which points a write that is not an upsert applies to: listed ids, or every point matching a filter. */
+export type PointSelector = { kind: "ids"; ids: readonly string[] } | { kind: "filter"; filter: Filter };
+
+/**
+ * A change to the payloads of the selected points: `set` adds or replaces top-level keys, `overwrite`
+ * replaces the payload, `deleteKeys` removes keys (each a path, `["meta", "lang"]` for `meta.lang`),
+ * `clear` removes the payload.
+ */
+export type PayloadChange =
+  | { kind: "set"; payload: JsonObject }
+  | { kind: "overwrite"; payload: JsonObject }
+  | { kind: "deleteKeys"; keys: readonly (readonly string[])[] }
+  | { kind: "clear" };
+
+/** One page of a scroll through the points in id order. */
+export interface ScrollParams {
+  /** Only ids above this one (exclusive); undefined for the first page. */
+  after?: string | undefined;
+  /** Most points in the page, at least 1. */
+  limit: number;
+  filter?: Filter | undefined;
+  withPayload: boolean;
+  withVector: boolean;
+}
+
+/** A page of a scroll. */
+export interface ScrollPage {
+  /** At most `limit` points, ascending by id (UTF-16 code unit order, as JavaScript compares strings). */
+  points: PointRecord[];
+  /** The id to continue after, undefined when no matching point follows this page. */
+  nextAfter: string | undefined;
+}

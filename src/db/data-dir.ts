@@ -21,9 +21,9 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { collectionNamePattern, collectionNameSource, encodeSpec, specFileName, type CollectionSpec } from "../collection/index.js";
+import { collectionNamePattern, collectionNameSource, writeSpec, type CollectionSpec } from "../collection/index.js";
 import { VectorDbError } from "../errors.js";
-import { fsyncDirectory, ioError as storageIoError, writeFileAtomic } from "../storage/index.js";
+import { fsyncDirectory, ioError as storageIoError } from "../storage/index.js";
 
 /** The folder of collections inside the data directory. */
 export const collectionsDirName = "collections";
@@ -99,32 +99,63 @@ export async function scanCollections(dataDir: string): Promise<CollectionScan> 
 }
 
 /**
+ * A new, empty staging folder for collection `name`: `collections/<name>.tmp-<hex>/` (removed on the
+ * next open if it is never published). Returns its path.
+ * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
+ */
+export async function makeStagingDir(dataDir: string, name: string): Promise<string> {
+  const temporary = join(collectionsDir(dataDir), `${name}.tmp-${randomBytes(8).toString("hex")}`);
+  try {
+    await mkdir(temporary);
+  } catch (error) {
+    throw ioError(temporary, "creating a staging folder", error);
+  }
+  return temporary;
+}
+
+/**
+ * Publishes a complete staging folder (from {@link makeStagingDir}, its files fsynced) as collection
+ * `name`: fsyncs it, renames it to `collections/<name>` and fsyncs `collections/`. Returns the final
+ * path. On failure the staging folder is removed and nothing is left under the final name.
+ * @throws VectorDbError already_exists (ALREADY_EXISTS) if the folder exists; unavailable
+ *   (UNAVAILABLE) on an I/O error.
+ */
+export async function publishCollectionDir(dataDir: string, staging: string, name: string): Promise<string> {
+  const parent = collectionsDir(dataDir);
+  const final = join(parent, name);
+  try {
+    await fsyncDirectory(staging);
+    try {
+      await rename(staging, final);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOTEMPTY" || code === "EEXIST") throw new VectorDbError("already_exists", `name: collection "${name}" already exists on disk (${final})`);
+      throw error;
+    }
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    throw ioError(final, "creating the collection folder", error);
+  }
+  await fsyncDirectory(parent);
+  return final;
+}
+
+/**
  * Creates the folder of a new collection atomically and durably (see the module documentation) and
  * returns its path. The WAL is created when the collection is opened.
  * @throws VectorDbError already_exists (ALREADY_EXISTS) if the folder exists; unavailable
  *   (UNAVAILABLE) on an I/O error (nothing is left under the final name).
  */
 export async function createCollectionDir(dataDir: string, spec: Readonly<CollectionSpec>): Promise<string> {
-  const parent = collectionsDir(dataDir);
-  const final = join(parent, spec.name);
-  const temporary = join(parent, `${spec.name}.tmp-${randomBytes(8).toString("hex")}`);
+  const staging = await makeStagingDir(dataDir, spec.name);
   try {
-    await mkdir(temporary);
-    // Fsyncs the file and the temporary folder.
-    await writeFileAtomic(join(temporary, specFileName), [Buffer.from(encodeSpec(spec), "utf8")]);
-    try {
-      await rename(temporary, final);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOTEMPTY" || code === "EEXIST") throw new VectorDbError("already_exists", `name: collection "${spec.name}" already exists on disk (${final})`);
-      throw error;
-    }
+    // Fsyncs the file and the staging folder.
+    await writeSpec(staging, spec);
   } catch (error) {
-    await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
-    throw ioError(final, "creating the collection folder", error);
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    throw ioError(join(collectionsDir(dataDir), spec.name), "creating the collection folder", error);
   }
-  await fsyncDirectory(parent);
-  return final;
+  return publishCollectionDir(dataDir, staging, spec.name);
 }
 
 /**

@@ -9,6 +9,7 @@ import type {
   JsonObject,
   PointInput,
   PointRecord,
+  PointSelector,
   QuantizationSpec,
   SearchParams,
 } from "../collection/index.js";
@@ -113,6 +114,40 @@ export function checkIds(ids: readonly string[], field: string, limits: Limits, 
   }
 }
 
+/**
+ * A payload key (`meta.lang`) as a path (`["meta", "lang"]`), checked: not empty, at most
+ * `filterKeyBytesMax` bytes, no empty segment between dots.
+ */
+export function keyPathFromProto(key: string, field: string, limits: Limits): string[] {
+  const keyBytes = Buffer.byteLength(key, "utf8");
+  if (keyBytes === 0) throw invalidArgument(`${field}: must not be empty`);
+  if (keyBytes > limits.filterKeyBytesMax) throw invalidArgument(`${field}: is ${keyBytes} bytes, the limit is filter_key_bytes_max ${limits.filterKeyBytesMax}`);
+  const path = key.split(".");
+  if (path.some((part) => part === "")) throw invalidArgument(`${field}: ${quote(key)} has an empty segment between dots`);
+  return path;
+}
+
+/**
+ * The points a write other than an upsert applies to (Delete, the payload updates): exactly one of
+ * `ids` and `filter`; an empty filter is refused, since it would match every point.
+ *
+ * @param what the write, for the message about an empty filter (`delete`, `update`).
+ */
+export function selectorFromProto(request: { ids: readonly string[]; filter?: ProtoFilter | undefined }, limits: Limits, what: string): PointSelector {
+  if ((request.ids.length > 0) === (request.filter !== undefined)) throw invalidArgument("ids, filter: give exactly one of ids and filter");
+  if (request.filter === undefined) {
+    checkIds(request.ids, "ids", limits);
+    return { kind: "ids", ids: request.ids };
+  }
+  const filter = filterFromProto(request.filter, "filter", limits);
+  // An empty filter matches every point. A generated client sets `filter` merely by touching it, so
+  // applying a write to everything that way is refused.
+  if (filter.must.length + filter.should.length + filter.mustNot.length === 0) {
+    throw invalidArgument(`filter: is empty and would ${what} every point; give at least one condition`);
+  }
+  return { kind: "filter", filter };
+}
+
 /** A search query (SearchRequest or one SearchQuery of a BatchSearch) in domain form. */
 export function searchFromProto(
   query: Pick<SearchQuery, "vector" | "k" | "filter" | "scoreThreshold" | "ef" | "exact" | "withPayload" | "withVector" | "rescore" | "oversampling">,
@@ -186,13 +221,7 @@ function convertCondition(
     }
     case "field": {
       const { key, match } = condition.value;
-      const keyBytes = Buffer.byteLength(key, "utf8");
-      if (keyBytes === 0) throw invalidArgument(`${field}.field.key: must not be empty`);
-      if (keyBytes > limits.filterKeyBytesMax) {
-        throw invalidArgument(`${field}.field.key: is ${keyBytes} bytes, the limit is filter_key_bytes_max ${limits.filterKeyBytesMax}`);
-      }
-      const path = key.split(".");
-      if (path.some((part) => part === "")) throw invalidArgument(`${field}.field.key: ${quote(key)} has an empty segment between dots`);
+      const path = keyPathFromProto(key, `${field}.field.key`, limits);
       switch (match.case) {
         case "equals":
           return { kind: "equals", path, value: scalarFromValue(match.value, `${field}.field.equals`) };

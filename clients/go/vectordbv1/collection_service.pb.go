@@ -439,6 +439,626 @@ func (x *DeleteCollectionResponse) GetDeletedPoints() uint64 {
 	return 0
 }
 
+// Request of CollectionService.UpdateCollection.
+type UpdateCollectionRequest struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// Name of the collection, or an alias of it; required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// New HNSW settings. `ef`: the new default search candidate-list width, 1..`ef_max` (default limit
+	// 4,096); 0 leaves it as it is. `m` and `ef_construction` cannot change (they shape the graph): 0 or
+	// their current value, anything else is INVALID_ARGUMENT.
+	Hnsw *HnswConfig `protobuf:"bytes,2,opt,name=hnsw,proto3" json:"hnsw,omitempty"`
+}
+
+func (x *UpdateCollectionRequest) Reset() {
+	*x = UpdateCollectionRequest{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[8]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *UpdateCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCollectionRequest) ProtoMessage() {}
+
+func (x *UpdateCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[8]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCollectionRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpdateCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCollectionRequest) GetHnsw() *HnswConfig {
+	if x != nil {
+		return x.Hnsw
+	}
+	return nil
+}
+
+// Response of CollectionService.UpdateCollection.
+type UpdateCollectionResponse struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// The collection with its new settings.
+	Collection *CollectionInfo `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+}
+
+func (x *UpdateCollectionResponse) Reset() {
+	*x = UpdateCollectionResponse{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[9]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *UpdateCollectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCollectionResponse) ProtoMessage() {}
+
+func (x *UpdateCollectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[9]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCollectionResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCollectionResponse) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateCollectionResponse) GetCollection() *CollectionInfo {
+	if x != nil {
+		return x.Collection
+	}
+	return nil
+}
+
+// One change of CollectionService.UpdateAliases: exactly one of the fields below.
+type AliasAction struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// Exactly one action.
+	//
+	// Types that are assignable to Action:
+	//
+	//	*AliasAction_CreateAlias
+	//	*AliasAction_DeleteAlias
+	//	*AliasAction_RenameAlias
+	Action isAliasAction_Action `protobuf_oneof:"action"`
+}
+
+func (x *AliasAction) Reset() {
+	*x = AliasAction{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[10]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *AliasAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AliasAction) ProtoMessage() {}
+
+func (x *AliasAction) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[10]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AliasAction.ProtoReflect.Descriptor instead.
+func (*AliasAction) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (m *AliasAction) GetAction() isAliasAction_Action {
+	if m != nil {
+		return m.Action
+	}
+	return nil
+}
+
+func (x *AliasAction) GetCreateAlias() *CreateAlias {
+	if x, ok := x.GetAction().(*AliasAction_CreateAlias); ok {
+		return x.CreateAlias
+	}
+	return nil
+}
+
+func (x *AliasAction) GetDeleteAlias() *DeleteAlias {
+	if x, ok := x.GetAction().(*AliasAction_DeleteAlias); ok {
+		return x.DeleteAlias
+	}
+	return nil
+}
+
+func (x *AliasAction) GetRenameAlias() *RenameAlias {
+	if x, ok := x.GetAction().(*AliasAction_RenameAlias); ok {
+		return x.RenameAlias
+	}
+	return nil
+}
+
+type isAliasAction_Action interface {
+	isAliasAction_Action()
+}
+
+type AliasAction_CreateAlias struct {
+	// Creates an alias of a collection.
+	CreateAlias *CreateAlias `protobuf:"bytes,1,opt,name=create_alias,json=createAlias,proto3,oneof"`
+}
+
+type AliasAction_DeleteAlias struct {
+	// Deletes an alias (the collection stays).
+	DeleteAlias *DeleteAlias `protobuf:"bytes,2,opt,name=delete_alias,json=deleteAlias,proto3,oneof"`
+}
+
+type AliasAction_RenameAlias struct {
+	// Renames an alias (it keeps pointing to the same collection).
+	RenameAlias *RenameAlias `protobuf:"bytes,3,opt,name=rename_alias,json=renameAlias,proto3,oneof"`
+}
+
+func (*AliasAction_CreateAlias) isAliasAction_Action() {}
+
+func (*AliasAction_DeleteAlias) isAliasAction_Action() {}
+
+func (*AliasAction_RenameAlias) isAliasAction_Action() {}
+
+// Creates `alias` for `collection`. ALREADY_EXISTS when the alias is taken by a collection or another
+// alias (delete it first, in the same call, to switch it); NOT_FOUND when the collection does not exist.
+type CreateAlias struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// The new name: 1 to 64 characters from [A-Za-z0-9_-], like a collection name; required.
+	Alias string `protobuf:"bytes,1,opt,name=alias,proto3" json:"alias,omitempty"`
+	// The collection's own name (not another alias); required.
+	Collection string `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+}
+
+func (x *CreateAlias) Reset() {
+	*x = CreateAlias{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[11]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *CreateAlias) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAlias) ProtoMessage() {}
+
+func (x *CreateAlias) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[11]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAlias.ProtoReflect.Descriptor instead.
+func (*CreateAlias) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CreateAlias) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *CreateAlias) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+// Deletes an alias. NOT_FOUND when it does not exist.
+type DeleteAlias struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// The alias to delete; required.
+	Alias string `protobuf:"bytes,1,opt,name=alias,proto3" json:"alias,omitempty"`
+}
+
+func (x *DeleteAlias) Reset() {
+	*x = DeleteAlias{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[12]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *DeleteAlias) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAlias) ProtoMessage() {}
+
+func (x *DeleteAlias) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[12]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAlias.ProtoReflect.Descriptor instead.
+func (*DeleteAlias) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteAlias) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+// Renames an alias. NOT_FOUND when `old_alias` does not exist; ALREADY_EXISTS when `new_alias` is taken.
+type RenameAlias struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// The alias to rename; required.
+	OldAlias string `protobuf:"bytes,1,opt,name=old_alias,json=oldAlias,proto3" json:"old_alias,omitempty"`
+	// Its new name: 1 to 64 characters from [A-Za-z0-9_-]; required.
+	NewAlias string `protobuf:"bytes,2,opt,name=new_alias,json=newAlias,proto3" json:"new_alias,omitempty"`
+}
+
+func (x *RenameAlias) Reset() {
+	*x = RenameAlias{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[13]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *RenameAlias) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameAlias) ProtoMessage() {}
+
+func (x *RenameAlias) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[13]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameAlias.ProtoReflect.Descriptor instead.
+func (*RenameAlias) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RenameAlias) GetOldAlias() string {
+	if x != nil {
+		return x.OldAlias
+	}
+	return ""
+}
+
+func (x *RenameAlias) GetNewAlias() string {
+	if x != nil {
+		return x.NewAlias
+	}
+	return ""
+}
+
+// Request of CollectionService.UpdateAliases.
+type UpdateAliasesRequest struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// The actions, applied in order, all or none: 1 to `aliases_max` (default limit 10,000).
+	Actions []*AliasAction `protobuf:"bytes,1,rep,name=actions,proto3" json:"actions,omitempty"`
+}
+
+func (x *UpdateAliasesRequest) Reset() {
+	*x = UpdateAliasesRequest{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[14]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *UpdateAliasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAliasesRequest) ProtoMessage() {}
+
+func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[14]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAliasesRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAliasesRequest) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UpdateAliasesRequest) GetActions() []*AliasAction {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+// Response of CollectionService.UpdateAliases (sent once the new aliases are durable).
+type UpdateAliasesResponse struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+}
+
+func (x *UpdateAliasesResponse) Reset() {
+	*x = UpdateAliasesResponse{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[15]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *UpdateAliasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAliasesResponse) ProtoMessage() {}
+
+func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[15]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAliasesResponse.ProtoReflect.Descriptor instead.
+func (*UpdateAliasesResponse) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{15}
+}
+
+// An alias and the collection it names.
+type AliasDescription struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// The alias.
+	Alias string `protobuf:"bytes,1,opt,name=alias,proto3" json:"alias,omitempty"`
+	// The collection it names.
+	Collection string `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+}
+
+func (x *AliasDescription) Reset() {
+	*x = AliasDescription{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[16]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *AliasDescription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AliasDescription) ProtoMessage() {}
+
+func (x *AliasDescription) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[16]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AliasDescription.ProtoReflect.Descriptor instead.
+func (*AliasDescription) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AliasDescription) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *AliasDescription) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+// Request of CollectionService.ListAliases.
+type ListAliasesRequest struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// Only the aliases of this collection (its own name, or one of its aliases); empty: every alias.
+	Collection string `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+}
+
+func (x *ListAliasesRequest) Reset() {
+	*x = ListAliasesRequest{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[17]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ListAliasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAliasesRequest) ProtoMessage() {}
+
+func (x *ListAliasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[17]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAliasesRequest.ProtoReflect.Descriptor instead.
+func (*ListAliasesRequest) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListAliasesRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+// Response of CollectionService.ListAliases.
+type ListAliasesResponse struct {
+	state         protoimpl.MessageState
+	sizeCache     protoimpl.SizeCache
+	unknownFields protoimpl.UnknownFields
+
+	// The aliases, sorted by alias.
+	Aliases []*AliasDescription `protobuf:"bytes,1,rep,name=aliases,proto3" json:"aliases,omitempty"`
+}
+
+func (x *ListAliasesResponse) Reset() {
+	*x = ListAliasesResponse{}
+	if protoimpl.UnsafeEnabled {
+		mi := &file_vectordb_v1_collection_service_proto_msgTypes[18]
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		ms.StoreMessageInfo(mi)
+	}
+}
+
+func (x *ListAliasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAliasesResponse) ProtoMessage() {}
+
+func (x *ListAliasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vectordb_v1_collection_service_proto_msgTypes[18]
+	if protoimpl.UnsafeEnabled && x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAliasesResponse.ProtoReflect.Descriptor instead.
+func (*ListAliasesResponse) Descriptor() ([]byte, []int) {
+	return file_vectordb_v1_collection_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListAliasesResponse) GetAliases() []*AliasDescription {
+	if x != nil {
+		return x.Aliases
+	}
+	return nil
+}
+
 var File_vectordb_v1_collection_service_proto protoreflect.FileDescriptor
 
 var file_vectordb_v1_collection_service_proto_rawDesc = []byte{
@@ -490,32 +1110,104 @@ var file_vectordb_v1_collection_service_proto_rawDesc = []byte{
 	0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x25,
 	0x0a, 0x0e, 0x64, 0x65, 0x6c, 0x65, 0x74, 0x65, 0x64, 0x5f, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x73,
 	0x18, 0x01, 0x20, 0x01, 0x28, 0x04, 0x52, 0x0d, 0x64, 0x65, 0x6c, 0x65, 0x74, 0x65, 0x64, 0x50,
-	0x6f, 0x69, 0x6e, 0x74, 0x73, 0x32, 0x8b, 0x03, 0x0a, 0x11, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63,
-	0x74, 0x69, 0x6f, 0x6e, 0x53, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x12, 0x5f, 0x0a, 0x10, 0x43,
-	0x72, 0x65, 0x61, 0x74, 0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x12,
-	0x24, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x43, 0x72,
-	0x65, 0x61, 0x74, 0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65,
-	0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x25, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62,
-	0x2e, 0x76, 0x31, 0x2e, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63,
-	0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x56, 0x0a, 0x0d,
-	0x47, 0x65, 0x74, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x12, 0x21, 0x2e,
-	0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x47, 0x65, 0x74, 0x43,
+	0x6f, 0x69, 0x6e, 0x74, 0x73, 0x22, 0x5a, 0x0a, 0x17, 0x55, 0x70, 0x64, 0x61, 0x74, 0x65, 0x43,
 	0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74,
-	0x1a, 0x22, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x47,
-	0x65, 0x74, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x73, 0x70,
-	0x6f, 0x6e, 0x73, 0x65, 0x12, 0x5c, 0x0a, 0x0f, 0x4c, 0x69, 0x73, 0x74, 0x43, 0x6f, 0x6c, 0x6c,
-	0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x73, 0x12, 0x23, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72,
-	0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x4c, 0x69, 0x73, 0x74, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63,
-	0x74, 0x69, 0x6f, 0x6e, 0x73, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x24, 0x2e, 0x76,
-	0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x4c, 0x69, 0x73, 0x74, 0x43,
-	0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x73, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e,
-	0x73, 0x65, 0x12, 0x5f, 0x0a, 0x10, 0x44, 0x65, 0x6c, 0x65, 0x74, 0x65, 0x43, 0x6f, 0x6c, 0x6c,
-	0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x12, 0x24, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64,
-	0x62, 0x2e, 0x76, 0x31, 0x2e, 0x44, 0x65, 0x6c, 0x65, 0x74, 0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65,
-	0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x25, 0x2e, 0x76,
-	0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x44, 0x65, 0x6c, 0x65, 0x74,
-	0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x73, 0x70, 0x6f,
-	0x6e, 0x73, 0x65, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
+	0x12, 0x12, 0x0a, 0x04, 0x6e, 0x61, 0x6d, 0x65, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x04,
+	0x6e, 0x61, 0x6d, 0x65, 0x12, 0x2b, 0x0a, 0x04, 0x68, 0x6e, 0x73, 0x77, 0x18, 0x02, 0x20, 0x01,
+	0x28, 0x0b, 0x32, 0x17, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31,
+	0x2e, 0x48, 0x6e, 0x73, 0x77, 0x43, 0x6f, 0x6e, 0x66, 0x69, 0x67, 0x52, 0x04, 0x68, 0x6e, 0x73,
+	0x77, 0x22, 0x57, 0x0a, 0x18, 0x55, 0x70, 0x64, 0x61, 0x74, 0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65,
+	0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x3b, 0x0a,
+	0x0a, 0x63, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x18, 0x01, 0x20, 0x01, 0x28,
+	0x0b, 0x32, 0x1b, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e,
+	0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x49, 0x6e, 0x66, 0x6f, 0x52, 0x0a,
+	0x63, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x22, 0xd4, 0x01, 0x0a, 0x0b, 0x41,
+	0x6c, 0x69, 0x61, 0x73, 0x41, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x12, 0x3d, 0x0a, 0x0c, 0x63, 0x72,
+	0x65, 0x61, 0x74, 0x65, 0x5f, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0b,
+	0x32, 0x18, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x43,
+	0x72, 0x65, 0x61, 0x74, 0x65, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x48, 0x00, 0x52, 0x0b, 0x63, 0x72,
+	0x65, 0x61, 0x74, 0x65, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x12, 0x3d, 0x0a, 0x0c, 0x64, 0x65, 0x6c,
+	0x65, 0x74, 0x65, 0x5f, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x18, 0x02, 0x20, 0x01, 0x28, 0x0b, 0x32,
+	0x18, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x44, 0x65,
+	0x6c, 0x65, 0x74, 0x65, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x48, 0x00, 0x52, 0x0b, 0x64, 0x65, 0x6c,
+	0x65, 0x74, 0x65, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x12, 0x3d, 0x0a, 0x0c, 0x72, 0x65, 0x6e, 0x61,
+	0x6d, 0x65, 0x5f, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x18, 0x03, 0x20, 0x01, 0x28, 0x0b, 0x32, 0x18,
+	0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x52, 0x65, 0x6e,
+	0x61, 0x6d, 0x65, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x48, 0x00, 0x52, 0x0b, 0x72, 0x65, 0x6e, 0x61,
+	0x6d, 0x65, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x42, 0x08, 0x0a, 0x06, 0x61, 0x63, 0x74, 0x69, 0x6f,
+	0x6e, 0x22, 0x43, 0x0a, 0x0b, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x41, 0x6c, 0x69, 0x61, 0x73,
+	0x12, 0x14, 0x0a, 0x05, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52,
+	0x05, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x12, 0x1e, 0x0a, 0x0a, 0x63, 0x6f, 0x6c, 0x6c, 0x65, 0x63,
+	0x74, 0x69, 0x6f, 0x6e, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x0a, 0x63, 0x6f, 0x6c, 0x6c,
+	0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x22, 0x23, 0x0a, 0x0b, 0x44, 0x65, 0x6c, 0x65, 0x74, 0x65,
+	0x41, 0x6c, 0x69, 0x61, 0x73, 0x12, 0x14, 0x0a, 0x05, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x18, 0x01,
+	0x20, 0x01, 0x28, 0x09, 0x52, 0x05, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x22, 0x47, 0x0a, 0x0b, 0x52,
+	0x65, 0x6e, 0x61, 0x6d, 0x65, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x12, 0x1b, 0x0a, 0x09, 0x6f, 0x6c,
+	0x64, 0x5f, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x08, 0x6f,
+	0x6c, 0x64, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x12, 0x1b, 0x0a, 0x09, 0x6e, 0x65, 0x77, 0x5f, 0x61,
+	0x6c, 0x69, 0x61, 0x73, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x08, 0x6e, 0x65, 0x77, 0x41,
+	0x6c, 0x69, 0x61, 0x73, 0x22, 0x4a, 0x0a, 0x14, 0x55, 0x70, 0x64, 0x61, 0x74, 0x65, 0x41, 0x6c,
+	0x69, 0x61, 0x73, 0x65, 0x73, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x12, 0x32, 0x0a, 0x07,
+	0x61, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x73, 0x18, 0x01, 0x20, 0x03, 0x28, 0x0b, 0x32, 0x18, 0x2e,
+	0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x41, 0x6c, 0x69, 0x61,
+	0x73, 0x41, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x07, 0x61, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x73,
+	0x22, 0x17, 0x0a, 0x15, 0x55, 0x70, 0x64, 0x61, 0x74, 0x65, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x65,
+	0x73, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x22, 0x48, 0x0a, 0x10, 0x41, 0x6c, 0x69,
+	0x61, 0x73, 0x44, 0x65, 0x73, 0x63, 0x72, 0x69, 0x70, 0x74, 0x69, 0x6f, 0x6e, 0x12, 0x14, 0x0a,
+	0x05, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x05, 0x61, 0x6c,
+	0x69, 0x61, 0x73, 0x12, 0x1e, 0x0a, 0x0a, 0x63, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f,
+	0x6e, 0x18, 0x02, 0x20, 0x01, 0x28, 0x09, 0x52, 0x0a, 0x63, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74,
+	0x69, 0x6f, 0x6e, 0x22, 0x34, 0x0a, 0x12, 0x4c, 0x69, 0x73, 0x74, 0x41, 0x6c, 0x69, 0x61, 0x73,
+	0x65, 0x73, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x12, 0x1e, 0x0a, 0x0a, 0x63, 0x6f, 0x6c,
+	0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x0a, 0x63,
+	0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x22, 0x4e, 0x0a, 0x13, 0x4c, 0x69, 0x73,
+	0x74, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x65, 0x73, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65,
+	0x12, 0x37, 0x0a, 0x07, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x65, 0x73, 0x18, 0x01, 0x20, 0x03, 0x28,
+	0x0b, 0x32, 0x1d, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e,
+	0x41, 0x6c, 0x69, 0x61, 0x73, 0x44, 0x65, 0x73, 0x63, 0x72, 0x69, 0x70, 0x74, 0x69, 0x6f, 0x6e,
+	0x52, 0x07, 0x61, 0x6c, 0x69, 0x61, 0x73, 0x65, 0x73, 0x32, 0x96, 0x05, 0x0a, 0x11, 0x43, 0x6f,
+	0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x53, 0x65, 0x72, 0x76, 0x69, 0x63, 0x65, 0x12,
+	0x5f, 0x0a, 0x10, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74,
+	0x69, 0x6f, 0x6e, 0x12, 0x24, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76,
+	0x31, 0x2e, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69,
+	0x6f, 0x6e, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x25, 0x2e, 0x76, 0x65, 0x63, 0x74,
+	0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x43, 0x72, 0x65, 0x61, 0x74, 0x65, 0x43, 0x6f,
+	0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65,
+	0x12, 0x56, 0x0a, 0x0d, 0x47, 0x65, 0x74, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f,
+	0x6e, 0x12, 0x21, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e,
+	0x47, 0x65, 0x74, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x71,
+	0x75, 0x65, 0x73, 0x74, 0x1a, 0x22, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e,
+	0x76, 0x31, 0x2e, 0x47, 0x65, 0x74, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e,
+	0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x5c, 0x0a, 0x0f, 0x4c, 0x69, 0x73, 0x74,
+	0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x73, 0x12, 0x23, 0x2e, 0x76, 0x65,
+	0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x4c, 0x69, 0x73, 0x74, 0x43, 0x6f,
+	0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x73, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74,
+	0x1a, 0x24, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x4c,
+	0x69, 0x73, 0x74, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x73, 0x52, 0x65,
+	0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x5f, 0x0a, 0x10, 0x44, 0x65, 0x6c, 0x65, 0x74, 0x65,
+	0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x12, 0x24, 0x2e, 0x76, 0x65, 0x63,
+	0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x44, 0x65, 0x6c, 0x65, 0x74, 0x65, 0x43,
+	0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74,
+	0x1a, 0x25, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x44,
+	0x65, 0x6c, 0x65, 0x74, 0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52,
+	0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x5f, 0x0a, 0x10, 0x55, 0x70, 0x64, 0x61, 0x74,
+	0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x12, 0x24, 0x2e, 0x76, 0x65,
+	0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x55, 0x70, 0x64, 0x61, 0x74, 0x65,
+	0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73,
+	0x74, 0x1a, 0x25, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e,
+	0x55, 0x70, 0x64, 0x61, 0x74, 0x65, 0x43, 0x6f, 0x6c, 0x6c, 0x65, 0x63, 0x74, 0x69, 0x6f, 0x6e,
+	0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65, 0x12, 0x56, 0x0a, 0x0d, 0x55, 0x70, 0x64, 0x61,
+	0x74, 0x65, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x65, 0x73, 0x12, 0x21, 0x2e, 0x76, 0x65, 0x63, 0x74,
+	0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x55, 0x70, 0x64, 0x61, 0x74, 0x65, 0x41, 0x6c,
+	0x69, 0x61, 0x73, 0x65, 0x73, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74, 0x1a, 0x22, 0x2e, 0x76,
+	0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x55, 0x70, 0x64, 0x61, 0x74,
+	0x65, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x65, 0x73, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e, 0x73, 0x65,
+	0x12, 0x50, 0x0a, 0x0b, 0x4c, 0x69, 0x73, 0x74, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x65, 0x73, 0x12,
+	0x1f, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x4c, 0x69,
+	0x73, 0x74, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x65, 0x73, 0x52, 0x65, 0x71, 0x75, 0x65, 0x73, 0x74,
+	0x1a, 0x20, 0x2e, 0x76, 0x65, 0x63, 0x74, 0x6f, 0x72, 0x64, 0x62, 0x2e, 0x76, 0x31, 0x2e, 0x4c,
+	0x69, 0x73, 0x74, 0x41, 0x6c, 0x69, 0x61, 0x73, 0x65, 0x73, 0x52, 0x65, 0x73, 0x70, 0x6f, 0x6e,
+	0x73, 0x65, 0x62, 0x06, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x33,
 }
 
 var (
@@ -530,7 +1222,7 @@ func file_vectordb_v1_collection_service_proto_rawDescGZIP() []byte {
 	return file_vectordb_v1_collection_service_proto_rawDescData
 }
 
-var file_vectordb_v1_collection_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_vectordb_v1_collection_service_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_vectordb_v1_collection_service_proto_goTypes = []interface{}{
 	(*CreateCollectionRequest)(nil),  // 0: vectordb.v1.CreateCollectionRequest
 	(*CreateCollectionResponse)(nil), // 1: vectordb.v1.CreateCollectionResponse
@@ -540,31 +1232,55 @@ var file_vectordb_v1_collection_service_proto_goTypes = []interface{}{
 	(*ListCollectionsResponse)(nil),  // 5: vectordb.v1.ListCollectionsResponse
 	(*DeleteCollectionRequest)(nil),  // 6: vectordb.v1.DeleteCollectionRequest
 	(*DeleteCollectionResponse)(nil), // 7: vectordb.v1.DeleteCollectionResponse
-	(Distance)(0),                    // 8: vectordb.v1.Distance
-	(*HnswConfig)(nil),               // 9: vectordb.v1.HnswConfig
-	(*QuantizationConfig)(nil),       // 10: vectordb.v1.QuantizationConfig
-	(*CollectionInfo)(nil),           // 11: vectordb.v1.CollectionInfo
+	(*UpdateCollectionRequest)(nil),  // 8: vectordb.v1.UpdateCollectionRequest
+	(*UpdateCollectionResponse)(nil), // 9: vectordb.v1.UpdateCollectionResponse
+	(*AliasAction)(nil),              // 10: vectordb.v1.AliasAction
+	(*CreateAlias)(nil),              // 11: vectordb.v1.CreateAlias
+	(*DeleteAlias)(nil),              // 12: vectordb.v1.DeleteAlias
+	(*RenameAlias)(nil),              // 13: vectordb.v1.RenameAlias
+	(*UpdateAliasesRequest)(nil),     // 14: vectordb.v1.UpdateAliasesRequest
+	(*UpdateAliasesResponse)(nil),    // 15: vectordb.v1.UpdateAliasesResponse
+	(*AliasDescription)(nil),         // 16: vectordb.v1.AliasDescription
+	(*ListAliasesRequest)(nil),       // 17: vectordb.v1.ListAliasesRequest
+	(*ListAliasesResponse)(nil),      // 18: vectordb.v1.ListAliasesResponse
+	(Distance)(0),                    // 19: vectordb.v1.Distance
+	(*HnswConfig)(nil),               // 20: vectordb.v1.HnswConfig
+	(*QuantizationConfig)(nil),       // 21: vectordb.v1.QuantizationConfig
+	(*CollectionInfo)(nil),           // 22: vectordb.v1.CollectionInfo
 }
 var file_vectordb_v1_collection_service_proto_depIdxs = []int32{
-	8,  // 0: vectordb.v1.CreateCollectionRequest.distance:type_name -> vectordb.v1.Distance
-	9,  // 1: vectordb.v1.CreateCollectionRequest.hnsw:type_name -> vectordb.v1.HnswConfig
-	10, // 2: vectordb.v1.CreateCollectionRequest.quantization:type_name -> vectordb.v1.QuantizationConfig
-	11, // 3: vectordb.v1.CreateCollectionResponse.collection:type_name -> vectordb.v1.CollectionInfo
-	11, // 4: vectordb.v1.GetCollectionResponse.collection:type_name -> vectordb.v1.CollectionInfo
-	11, // 5: vectordb.v1.ListCollectionsResponse.collections:type_name -> vectordb.v1.CollectionInfo
-	0,  // 6: vectordb.v1.CollectionService.CreateCollection:input_type -> vectordb.v1.CreateCollectionRequest
-	2,  // 7: vectordb.v1.CollectionService.GetCollection:input_type -> vectordb.v1.GetCollectionRequest
-	4,  // 8: vectordb.v1.CollectionService.ListCollections:input_type -> vectordb.v1.ListCollectionsRequest
-	6,  // 9: vectordb.v1.CollectionService.DeleteCollection:input_type -> vectordb.v1.DeleteCollectionRequest
-	1,  // 10: vectordb.v1.CollectionService.CreateCollection:output_type -> vectordb.v1.CreateCollectionResponse
-	3,  // 11: vectordb.v1.CollectionService.GetCollection:output_type -> vectordb.v1.GetCollectionResponse
-	5,  // 12: vectordb.v1.CollectionService.ListCollections:output_type -> vectordb.v1.ListCollectionsResponse
-	7,  // 13: vectordb.v1.CollectionService.DeleteCollection:output_type -> vectordb.v1.DeleteCollectionResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	19, // 0: vectordb.v1.CreateCollectionRequest.distance:type_name -> vectordb.v1.Distance
+	20, // 1: vectordb.v1.CreateCollectionRequest.hnsw:type_name -> vectordb.v1.HnswConfig
+	21, // 2: vectordb.v1.CreateCollectionRequest.quantization:type_name -> vectordb.v1.QuantizationConfig
+	22, // 3: vectordb.v1.CreateCollectionResponse.collection:type_name -> vectordb.v1.CollectionInfo
+	22, // 4: vectordb.v1.GetCollectionResponse.collection:type_name -> vectordb.v1.CollectionInfo
+	22, // 5: vectordb.v1.ListCollectionsResponse.collections:type_name -> vectordb.v1.CollectionInfo
+	20, // 6: vectordb.v1.UpdateCollectionRequest.hnsw:type_name -> vectordb.v1.HnswConfig
+	22, // 7: vectordb.v1.UpdateCollectionResponse.collection:type_name -> vectordb.v1.CollectionInfo
+	11, // 8: vectordb.v1.AliasAction.create_alias:type_name -> vectordb.v1.CreateAlias
+	12, // 9: vectordb.v1.AliasAction.delete_alias:type_name -> vectordb.v1.DeleteAlias
+	13, // 10: vectordb.v1.AliasAction.rename_alias:type_name -> vectordb.v1.RenameAlias
+	10, // 11: vectordb.v1.UpdateAliasesRequest.actions:type_name -> vectordb.v1.AliasAction
+	16, // 12: vectordb.v1.ListAliasesResponse.aliases:type_name -> vectordb.v1.AliasDescription
+	0,  // 13: vectordb.v1.CollectionService.CreateCollection:input_type -> vectordb.v1.CreateCollectionRequest
+	2,  // 14: vectordb.v1.CollectionService.GetCollection:input_type -> vectordb.v1.GetCollectionRequest
+	4,  // 15: vectordb.v1.CollectionService.ListCollections:input_type -> vectordb.v1.ListCollectionsRequest
+	6,  // 16: vectordb.v1.CollectionService.DeleteCollection:input_type -> vectordb.v1.DeleteCollectionRequest
+	8,  // 17: vectordb.v1.CollectionService.UpdateCollection:input_type -> vectordb.v1.UpdateCollectionRequest
+	14, // 18: vectordb.v1.CollectionService.UpdateAliases:input_type -> vectordb.v1.UpdateAliasesRequest
+	17, // 19: vectordb.v1.CollectionService.ListAliases:input_type -> vectordb.v1.ListAliasesRequest
+	1,  // 20: vectordb.v1.CollectionService.CreateCollection:output_type -> vectordb.v1.CreateCollectionResponse
+	3,  // 21: vectordb.v1.CollectionService.GetCollection:output_type -> vectordb.v1.GetCollectionResponse
+	5,  // 22: vectordb.v1.CollectionService.ListCollections:output_type -> vectordb.v1.ListCollectionsResponse
+	7,  // 23: vectordb.v1.CollectionService.DeleteCollection:output_type -> vectordb.v1.DeleteCollectionResponse
+	9,  // 24: vectordb.v1.CollectionService.UpdateCollection:output_type -> vectordb.v1.UpdateCollectionResponse
+	15, // 25: vectordb.v1.CollectionService.UpdateAliases:output_type -> vectordb.v1.UpdateAliasesResponse
+	18, // 26: vectordb.v1.CollectionService.ListAliases:output_type -> vectordb.v1.ListAliasesResponse
+	20, // [20:27] is the sub-list for method output_type
+	13, // [13:20] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_vectordb_v1_collection_service_proto_init() }
@@ -670,6 +1386,143 @@ func file_vectordb_v1_collection_service_proto_init() {
 				return nil
 			}
 		}
+		file_vectordb_v1_collection_service_proto_msgTypes[8].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*UpdateCollectionRequest); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_vectordb_v1_collection_service_proto_msgTypes[9].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*UpdateCollectionResponse); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_vectordb_v1_collection_service_proto_msgTypes[10].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*AliasAction); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_vectordb_v1_collection_service_proto_msgTypes[11].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*CreateAlias); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_vectordb_v1_collection_service_proto_msgTypes[12].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*DeleteAlias); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_vectordb_v1_collection_service_proto_msgTypes[13].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*RenameAlias); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_vectordb_v1_collection_service_proto_msgTypes[14].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*UpdateAliasesRequest); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_vectordb_v1_collection_service_proto_msgTypes[15].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*UpdateAliasesResponse); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_vectordb_v1_collection_service_proto_msgTypes[16].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*AliasDescription); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_vectordb_v1_collection_service_proto_msgTypes[17].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*ListAliasesRequest); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+		file_vectordb_v1_collection_service_proto_msgTypes[18].Exporter = func(v interface{}, i int) interface{} {
+			switch v := v.(*ListAliasesResponse); i {
+			case 0:
+				return &v.state
+			case 1:
+				return &v.sizeCache
+			case 2:
+				return &v.unknownFields
+			default:
+				return nil
+			}
+		}
+	}
+	file_vectordb_v1_collection_service_proto_msgTypes[10].OneofWrappers = []interface{}{
+		(*AliasAction_CreateAlias)(nil),
+		(*AliasAction_DeleteAlias)(nil),
+		(*AliasAction_RenameAlias)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -677,7 +1530,7 @@ func file_vectordb_v1_collection_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: file_vectordb_v1_collection_service_proto_rawDesc,
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

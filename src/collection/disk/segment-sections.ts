@@ -19,6 +19,9 @@
  * |    7 | quantization | f32 × D scales, then f32 × D offsets: the int8 quantization ranges per        |
  * |      |            | dimension; absent when the collection has no quantization or it is not trained  |
  * |      |            | yet (the codes are not stored: they are re-coded from the vectors on load)      |
+ * |   16 | ingests    | the resumable loads: u32 count C, then C × (u32 length, ingest id UTF-8, u64     |
+ * |      |            | highest batch applied), written to least recently first; absent = none           |
+ * |   17 | spec       | in a snapshot file only: the collection's `collection.json` (see snapshot-file.ts)|
  *
  * The segment header's sequence is the state's sequence: every WAL record up to it is in the file.
  * Dead slots keep their vector but not their id or payload. Reading it back costs one bulk copy for the
@@ -33,7 +36,12 @@ import type { CollectionSpec, JsonObject } from "../types.js";
 import { segmentSectionsFormatVersion } from "./layout.js";
 
 /** Section kinds of a collection segment. */
-export const sectionKind = { meta: 1, ids: 2, vectors: 3, payloads: 4, tombstones: 5, graph: 6, quantization: 7 } as const;
+export const sectionKind = { meta: 1, ids: 2, vectors: 3, payloads: 4, tombstones: 5, graph: 6, quantization: 7, ingests: 16, spec: 17 } as const;
+
+/** The name of a section kind (`vectors`), for messages; undefined for a kind this build does not know. */
+export function sectionKindName(kind: number): string | undefined {
+  return (Object.keys(sectionKind) as SectionName[]).find((name) => sectionKind[name] === kind);
+}
 
 const metaHeaderWords = 8;
 const none = 0xffff_ffff;
@@ -106,7 +114,24 @@ export async function encodeStateSections(state: CollectionState, spec: Readonly
     ranges.set(state.quantization.offsets, spec.dimension);
     sections.push({ kind: sectionKind.quantization, bytes: new Uint8Array(ranges.buffer) });
   }
+  if (state.ingests.length > 0) sections.push({ kind: sectionKind.ingests, bytes: encodeIngests(state.ingests) });
   return sections;
+}
+
+function encodeIngests(ingests: readonly (readonly [string, number])[]): Buffer {
+  let total = 4;
+  for (const [id] of ingests) total += 4 + Buffer.byteLength(id, "utf8") + 8;
+  const bytes = Buffer.alloc(total);
+  bytes.writeUInt32LE(ingests.length, 0);
+  let at = 4;
+  for (const [id, batch] of ingests) {
+    bytes.writeUInt32LE(Buffer.byteLength(id, "utf8"), at);
+    at += 4;
+    at += bytes.write(id, at, "utf8");
+    bytes.writeBigUInt64LE(BigInt(batch), at);
+    at += 8;
+  }
+  return bytes;
 }
 
 type SectionName = keyof typeof sectionKind;
@@ -155,7 +180,8 @@ export function decodeStateSections(segment: Segment, spec: Readonly<CollectionS
   const { payloads, payloadBytes } = decodePayloads(reader, live);
   const graph = spec.distance === "dot" ? reader.optional("graph") : reader.required("graph");
   const quantization = decodeQuantization(reader, spec);
-  return { sequence: segment.sequence, slotCount, liveCount, freeSlots, pending, ids, payloads, payloadBytes, vectors, live, pointSequences, graph, quantization };
+  const ingests = decodeIngests(reader);
+  return { sequence: segment.sequence, slotCount, liveCount, freeSlots, pending, ids, payloads, payloadBytes, vectors, live, pointSequences, graph, quantization, ingests };
 }
 
 function decodeQuantization(reader: SectionReader, spec: Readonly<CollectionSpec>): QuantizationRange | undefined {
@@ -171,6 +197,27 @@ function decodeQuantization(reader: SectionReader, spec: Readonly<CollectionSpec
     }
   }
   return { scales, offsets: ranges.subarray(spec.dimension) };
+}
+
+function decodeIngests(reader: SectionReader): [string, number][] {
+  const section = reader.optional("ingests");
+  if (section === undefined) return [];
+  if (section.length < 4) reader.fail("ingests", section, 0, `${section.length} bytes, shorter than its count`);
+  const count = section.readUInt32LE(0);
+  const ingests: [string, number][] = [];
+  let at = 4;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > section.length) reader.fail("ingests", section, at, `ends inside entry ${i}`);
+    const length = section.readUInt32LE(at);
+    if (at + 4 + length + 8 > section.length) reader.fail("ingests", section, at, `entry ${i}: length ${length} runs past the end`);
+    const id = section.toString("utf8", at + 4, at + 4 + length);
+    const batch = section.readBigUInt64LE(at + 4 + length);
+    if (batch > BigInt(Number.MAX_SAFE_INTEGER)) reader.fail("ingests", section, at + 4 + length, `entry ${i}: batch ${batch} is 2^53 or more`);
+    ingests.push([id, Number(batch)]);
+    at += 4 + length + 8;
+  }
+  if (at !== section.length) reader.fail("ingests", section, at, `${section.length - at} unexpected bytes after the last entry`);
+  return ingests;
 }
 
 function decodeMeta(reader: SectionReader, spec: Readonly<CollectionSpec>): { slotCount: number; liveCount: number; freeSlots: Uint32Array; pending: Uint32Array } {

@@ -2,10 +2,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { VectorDbError } from "../../errors.js";
 import { isDistanceKind } from "../../index/index.js";
-import { ioError } from "../../storage/index.js";
+import { ioError, writeFileAtomic } from "../../storage/index.js";
 import { collectionNamePattern } from "../collection-name.js";
 import type { CollectionSpec, HnswParams } from "../types.js";
-import { collectionFormatVersion, specFileName } from "./layout.js";
+import { parseVersionedJson } from "./json-file.js";
+import { collectionFormatVersion, collectionFormatVersionsRead, specFileName } from "./layout.js";
 
 /** The JSON of `collection.json`. */
 export function encodeSpec(spec: Readonly<CollectionSpec>): string {
@@ -22,20 +23,19 @@ export function encodeSpec(spec: Readonly<CollectionSpec>): string {
  *   failed_precondition (FAILED_PRECONDITION) for another format version.
  */
 export function decodeSpec(text: string, path: string): CollectionSpec {
+  return decodeSpecFile(text, path).spec;
+}
+
+/**
+ * Parses `collection.json` and tells its format version (one of {@link collectionFormatVersionsRead}).
+ * @throws VectorDbError as {@link decodeSpec}.
+ */
+export function decodeSpecFile(text: string, path: string): { spec: CollectionSpec; formatVersion: number } {
   const bad = (what: string): never => {
     throw new VectorDbError("data_loss", `${path}: ${what}`);
   };
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return bad(`not JSON (${error instanceof Error ? error.message : String(error)})`);
-  }
-  if (typeof json !== "object" || json === null) return bad("not a JSON object");
-  const spec = json as Record<string, unknown>;
-  if (spec.formatVersion !== collectionFormatVersion) {
-    throw new VectorDbError("failed_precondition", `${path}: format version ${JSON.stringify(spec.formatVersion)} is not supported (this build reads version ${collectionFormatVersion})`);
-  }
+  const spec = parseVersionedJson(text, path, collectionFormatVersionsRead);
+  const formatVersion = spec.formatVersion as number;
   const positive = (value: unknown, what: string): number => (Number.isSafeInteger(value) && (value as number) >= 1 ? (value as number) : bad(`${what} must be a positive integer, got ${JSON.stringify(value)}`));
   const name = spec.name;
   if (typeof name !== "string" || !collectionNamePattern.test(name)) return bad(`name ${JSON.stringify(name)} is not a collection name`);
@@ -56,7 +56,7 @@ export function decodeSpec(text: string, path: string): CollectionSpec {
     if (typeof alwaysRam !== "boolean") return bad(`quantization.alwaysRam ${JSON.stringify(alwaysRam)} is not a boolean`);
     decoded.quantization = { type, quantile, alwaysRam };
   }
-  return decoded;
+  return { spec: decoded, formatVersion };
 }
 
 /**
@@ -65,6 +65,14 @@ export function decodeSpec(text: string, path: string): CollectionSpec {
  *   collection; failed_precondition for another format version; unavailable on an I/O error.
  */
 export async function readSpec(dir: string, name: string): Promise<CollectionSpec> {
+  return (await readSpecFile(dir, name)).spec;
+}
+
+/**
+ * Reads the spec of the collection folder `dir` and tells its format version.
+ * @throws VectorDbError as {@link readSpec}.
+ */
+export async function readSpecFile(dir: string, name: string): Promise<{ spec: CollectionSpec; formatVersion: number }> {
   const path = join(dir, specFileName);
   let text: string;
   try {
@@ -73,7 +81,16 @@ export async function readSpec(dir: string, name: string): Promise<CollectionSpe
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new VectorDbError("data_loss", `${path}: missing`, { cause: error });
     throw ioError(path, "reading", error, "unavailable");
   }
-  const spec = decodeSpec(text, path);
-  if (spec.name !== name) throw new VectorDbError("data_loss", `${path}: names collection "${spec.name}" but is in folder "${name}"`);
-  return spec;
+  const decoded = decodeSpecFile(text, path);
+  if (decoded.spec.name !== name) throw new VectorDbError("data_loss", `${path}: names collection "${decoded.spec.name}" but is in folder "${name}"`);
+  return decoded;
+}
+
+/**
+ * Replaces `collection.json` in the folder `dir` with `spec` at the current format version,
+ * atomically and durably (temporary file, fsync, rename, directory fsync).
+ * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error (the old file stays).
+ */
+export async function writeSpec(dir: string, spec: Readonly<CollectionSpec>): Promise<void> {
+  await writeFileAtomic(join(dir, specFileName), [Buffer.from(encodeSpec(spec), "utf8")]);
 }
