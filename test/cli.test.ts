@@ -373,6 +373,41 @@ describe("vectordb CLI", () => {
     }
   });
 
+  it("the Dockerfile's HEALTHCHECK command passes against plaintext, TLS and mutual-TLS servers (the container's environment)", async () => {
+    const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+    const command = /^HEALTHCHECK[^\n]*\\\n\s*CMD (.+)$/m.exec(dockerfile)?.[1];
+    expect(command).toContain("node dist/src/cli/main.js health");
+    // Run it as the container would (sh -c, from the app folder), with this build's CLI.
+    const probe = (port: string, env: Record<string, string>): Promise<number | null> =>
+      new Promise((resolvePromise, reject) => {
+        const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VECTORDB_")));
+        const child = spawn("sh", ["-c", command!.replace("node dist/src/cli/main.js", `"${process.execPath}" "${cliPath}"`)], {
+          cwd: root,
+          env: { ...cleanEnv, VECTORDB_PORT: port, ...env },
+          stdio: "ignore",
+        });
+        child.on("error", reject);
+        child.on("close", resolvePromise);
+      });
+    const certs = makeCertificates();
+    const portOf = (server: TestServer): string => server.address.slice(server.address.lastIndexOf(":") + 1);
+    const plain = await startTestServer();
+    const tls = await startTestServer({}, { tls: { certFile: certs.serverCert, keyFile: certs.serverKey }, auth: { apiKey: "container-key" } });
+    const mutual = await startTestServer({}, { tls: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCaFile: certs.caCert } });
+    try {
+      const serverTls = { VECTORDB_TLS_CERT_FILE: certs.serverCert, VECTORDB_TLS_KEY_FILE: certs.serverKey };
+      expect(await probe(portOf(plain), {})).toBe(0);
+      expect(await probe(portOf(tls), { ...serverTls, VECTORDB_API_KEY: "container-key" })).toBe(0);
+      expect(await probe(portOf(tls), {})).toBe(1);
+      const clientCert = { VECTORDB_TLS_CLIENT_CERT_FILE: certs.clientCert, VECTORDB_TLS_CLIENT_KEY_FILE: certs.clientKey };
+      expect(await probe(portOf(mutual), { ...serverTls, VECTORDB_TLS_CLIENT_CA_FILE: certs.caCert, ...clientCert })).toBe(0);
+      expect(await probe(portOf(mutual), { ...serverTls, VECTORDB_TLS_CLIENT_CA_FILE: certs.caCert })).toBe(1);
+    } finally {
+      await Promise.all([plain.stop(), tls.stop(), mutual.stop()]);
+      certs.remove();
+    }
+  });
+
   it("serve --log-format pretty writes lines for a terminal, not JSON", async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [cliPath, "serve", "--port", String(port), "--metrics-port", "0", "--log-format", "pretty", "--data-dir", join(dir, "pretty-data")], {

@@ -5,6 +5,7 @@ import { configFromSettings } from "../src/config.js";
 import { readFvecsFile } from "../src/datasets/index.js";
 import { freePort } from "../src/testing/index.js";
 import { datasetFile, readIvecs } from "./helpers/datasets.js";
+import { captureLogs, logLevels } from "./helpers/logs.js";
 import { startTestServer, waitIndexed } from "./helpers/server.js";
 
 /** The value of the first sample of `metric` whose labels include every `labels` pair, from Prometheus text. */
@@ -16,6 +17,35 @@ function sample(text: string, metric: string, labels: Record<string, string> = {
   }
   return undefined;
 }
+
+describe("logs", () => {
+  it("log one line per call at debug (method, collection, status, ms, bytes), and collection create and drop at info", async () => {
+    const logs = captureLogs("debug");
+    const t = await startTestServer({}, { logger: logs.logger });
+    try {
+      await t.client.collections.createCollection({ name: "logged", dimension: 2, distance: Distance.EUCLIDEAN });
+      await t.client.points.upsert({ collection: "logged", points: [{ id: "a", vector: [1, 2] }] });
+      await t.client.points.search({ collection: "logged", vector: [1, 2], k: 1 });
+      await t.client.points.search({ collection: "missing", vector: [1, 2], k: 1 }).catch(() => undefined);
+      await t.client.collections.deleteCollection({ name: "logged" });
+      const calls = logs.lines.filter((line) => line.msg === "call");
+      const upsert = calls.find((line) => line.method === "PointService/Upsert");
+      expect(upsert).toMatchObject({ level: logLevels.debug, collection: "logged", status: "OK", requestBytes: expect.any(Number), responseBytes: expect.any(Number) });
+      expect(upsert!.requestBytes as number).toBeGreaterThan(8);
+      expect(upsert!.ms as number).toBeGreaterThanOrEqual(0);
+      const search = calls.find((line) => line.method === "PointService/Search" && line.status === "OK");
+      expect(search!.responseBytes as number).toBeGreaterThan(0);
+      // A failed call: logged at debug with its status, no response.
+      const failed = calls.find((line) => line.collection === "missing");
+      expect(failed).toMatchObject({ level: logLevels.debug, status: "NOT_FOUND", requestBytes: expect.any(Number) });
+      expect(failed).not.toHaveProperty("responseBytes");
+      expect(logs.lines.find((line) => line.msg === "collection created")).toMatchObject({ level: logLevels.info, collection: "logged", dimension: 2 });
+      expect(logs.lines.find((line) => line.msg === "collection dropped")).toMatchObject({ level: logLevels.info, collection: "logged", points: 1 });
+    } finally {
+      await t.stop();
+    }
+  });
+});
 
 describe("Prometheus metrics", () => {
   it("serves GET /metrics on their own port: collection gauges, the fsync histogram, process metrics; 404 elsewhere", async () => {

@@ -22,6 +22,8 @@ export interface GlobalOptions {
   /** PEM client certificate and key, for a server that requires mutual TLS (implies TLS). */
   tlsClientCertFile?: string;
   tlsClientKeyFile?: string;
+  /** TLS without verifying the server's certificate (a probe of a server on the same host). */
+  tlsSkipVerify?: boolean;
 }
 
 /**
@@ -39,7 +41,8 @@ export function clientOptions(options: GlobalOptions): VectorDbClientOptions {
   if ((options.tlsClientCertFile === undefined) !== (options.tlsClientKeyFile === undefined)) {
     throw new UsageError("--tls-client-cert-file and --tls-client-key-file go together");
   }
-  const tls = options.tls === true || options.tlsCaFile !== undefined || options.tlsClientCertFile !== undefined || options.tlsServerName !== undefined;
+  const tls =
+    options.tls === true || options.tlsSkipVerify === true || options.tlsCaFile !== undefined || options.tlsClientCertFile !== undefined || options.tlsServerName !== undefined;
   return {
     ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
     ...(tls
@@ -49,6 +52,7 @@ export function clientOptions(options: GlobalOptions): VectorDbClientOptions {
             ...(options.tlsClientCertFile === undefined ? {} : { certChain: read(options.tlsClientCertFile, "--tls-client-cert-file") }),
             ...(options.tlsClientKeyFile === undefined ? {} : { privateKey: read(options.tlsClientKeyFile, "--tls-client-key-file") }),
             ...(options.tlsServerName === undefined ? {} : { serverName: options.tlsServerName }),
+            ...(options.tlsSkipVerify === true ? { skipVerify: true } : {}),
           },
         }
       : {}),

@@ -78,6 +78,7 @@ function connectionOptions(): Option[] {
     new Option("--tls-server-name <name>", "name the server's certificate carries, when not the address's host; implies --tls").env("VECTORDB_TLS_SERVER_NAME"),
     new Option("--tls-client-cert-file <pem>", "client certificate for mutual TLS; implies --tls").env("VECTORDB_TLS_CLIENT_CERT_FILE"),
     new Option("--tls-client-key-file <pem>", "key of the client certificate").env("VECTORDB_TLS_CLIENT_KEY_FILE"),
+    new Option("--tls-skip-verify", "TLS without checking the server's certificate (as grpcurl -insecure): for probing a server on this host only; implies --tls"),
   ];
 }
 

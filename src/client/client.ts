@@ -219,8 +219,10 @@ export interface VectorDbClientOptions {
    * TLS to the server: `true` trusts the system's CAs; an object may give the PEM CA bundle to trust
    * (`rootCerts`), a client certificate and key for mutual TLS, and the name the server's certificate
    * must carry when it differs from the address's host (`serverName`, e.g. `localhost` for 127.0.0.1).
+   * `skipVerify` accepts any server certificate (encryption without authentication, as
+   * `grpcurl -insecure`): only for probing a server on the same host, e.g. a container's health check.
    */
-  tls?: boolean | { rootCerts?: Buffer; certChain?: Buffer; privateKey?: Buffer; serverName?: string };
+  tls?: boolean | { rootCerts?: Buffer; certChain?: Buffer; privateKey?: Buffer; serverName?: string; skipVerify?: boolean };
   /** API key sent with every call as `api-key` metadata (the server's `--api-key` / `--read-only-api-key`). */
   apiKey?: string;
   /** Largest message sent or received, in bytes; default 64 MiB (the server's default limit). */
@@ -267,7 +269,9 @@ export class VectorDbClient {
     const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
     const credentials =
       options.credentials ??
-      (tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(tls.rootCerts ?? null, tls.privateKey ?? null, tls.certChain ?? null));
+      (tls === undefined
+        ? grpc.credentials.createInsecure()
+        : grpc.credentials.createSsl(tls.rootCerts ?? null, tls.privateKey ?? null, tls.certChain ?? null, tls.skipVerify === true ? { rejectUnauthorized: false } : {}));
     this.channel = new grpc.Client(address, credentials, {
       "grpc.max_receive_message_length": messageBytesMax,
       "grpc.max_send_message_length": messageBytesMax,

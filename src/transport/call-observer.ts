@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { errorCodeOfGrpcStatus, grpcStatusName } from "../errors.js";
+import type { MessageSizes } from "./message-sizes.js";
 import type { CallHooks, CallInfo } from "./service-adapter.js";
 
 /** Where {@link CallObserver} reports a finished call. */
@@ -11,8 +12,8 @@ export interface CallSink {
 /**
  * Sees every call of the data services end, refused ones included (UNAVAILABLE while starting,
  * UNAUTHENTICATED, …): reports it to the metrics (count and latency by method and status) and logs one
- * line at debug level with the method, the collection named by a
- * unary request, the status and the milliseconds. Expected outcomes of a client's own doing
+ * line at debug level with the method, the collection named by a unary request, the status, the
+ * milliseconds, and the request and response sizes in bytes (unary calls, when `sizes` records them). Expected outcomes of a client's own doing
  * (CANCELLED, DEADLINE_EXCEEDED) are never logged above debug.
  */
 export class CallObserver implements CallHooks {
@@ -21,6 +22,7 @@ export class CallObserver implements CallHooks {
   constructor(
     private readonly sink: CallSink | undefined,
     private readonly logger: Logger,
+    private readonly sizes?: MessageSizes,
   ) {}
 
   /** Notes the arrival: this observer comes first among the hooks, so refused calls are timed too. */
@@ -42,7 +44,9 @@ export class CallObserver implements CallHooks {
     if (this.logger.isLevelEnabled("debug")) {
       const request = call.request as { collection?: unknown; name?: unknown } | undefined;
       const collection = typeof request?.collection === "string" ? request.collection : typeof request?.name === "string" ? request.name : undefined;
-      this.logger.debug({ method, collection, status, ms: Math.round(ms * 100) / 100 }, "call");
+      const requestBytes = this.sizes?.bytesOf(call.request);
+      const responseBytes = this.sizes?.bytesOf(call.response);
+      this.logger.debug({ method, collection, status, ms: Math.round(ms * 100) / 100, requestBytes, responseBytes }, "call");
     }
   }
 }

@@ -4,10 +4,11 @@ import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import { decodeRecursionLimit, type ServerConfig } from "../config.js";
 import { VectorDbError } from "../errors.js";
-import { grpcServiceDefinition, tolerantDeserializer } from "../rpc/index.js";
+import { grpcServiceDefinition, tolerantDeserializer, type WireOptions } from "../rpc/index.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
 import { ApiKeyGate, resolveApiKeys } from "./auth.js";
 import { CallObserver, type CallSink } from "./call-observer.js";
+import { MessageSizes } from "./message-sizes.js";
 import { addReflection } from "./reflection.js";
 import { serverCredentials } from "./tls.js";
 import type { ServiceBinding } from "../service/index.js";
@@ -96,11 +97,16 @@ export async function startServer(config: ServerConfig, services: readonly Servi
   };
   const recursionLimit = decodeRecursionLimit(config.limits);
   // Requests that do not decode reach the adapter as MalformedMessage (INVALID_ARGUMENT), not as a throw.
-  const wire = { requestDeserializer: (schema: DescMessage) => tolerantDeserializer(schema, recursionLimit) };
+  // With debug logging, the per-call log line gives the request and response sizes.
+  const sizes = logger.isLevelEnabled("debug") ? new MessageSizes() : undefined;
+  const wire: WireOptions = {
+    requestDeserializer: (schema: DescMessage) => (sizes === undefined ? tolerantDeserializer(schema, recursionLimit) : sizes.deserializer(tolerantDeserializer(schema, recursionLimit))),
+    ...(sizes === undefined ? {} : { wrapResponseSerializer: (serialize) => sizes.serializer(serialize) }),
+  };
   for (const { service, handlers } of services) {
     server.addService(
       grpcServiceDefinition(service, wire),
-      grpcServiceImplementation(service, handlers, { logger, limits: config.limits, hooks: [new CallObserver(sink, logger), gate, keys] }),
+      grpcServiceImplementation(service, handlers, { logger, limits: config.limits, hooks: [new CallObserver(sink, logger, sizes), gate, keys] }),
     );
   }
   // Health stays open (probes carry no key); reflection needs a key when keys are set, unless told not to.

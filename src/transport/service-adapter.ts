@@ -15,6 +15,8 @@ export interface CallInfo {
   readonly metadata: grpc.Metadata;
   /** The decoded request of a unary call (undefined for a stream or a request that did not decode). */
   readonly request?: unknown;
+  /** The response message of a unary call that succeeded, once it is sent. */
+  response?: unknown;
 }
 
 /**
@@ -167,7 +169,11 @@ export function grpcServiceImplementation<S extends DescService>(service: S, han
           return handler(input, callContext(call));
         })
         .then(
-          (response) => callback(null, create(method.output, response as never)),
+          (response) => {
+            const message = create(method.output, response as never);
+            info.response = message;
+            callback(null, message);
+          },
           (error: unknown) => {
             onError();
             const status = toServiceError(error, path, logger);
