@@ -238,6 +238,8 @@ async function run(): Promise<void> {
     ];
     console.log(`\n/metrics of "monitored" (excerpt):`);
     for (const line of text.split("\n")) if (wanted.some((pattern) => pattern.test(line))) console.log(line);
+    const stats = execFileSync(process.execPath, [join(projectDir, "dist/src/cli/main.js"), "stats", "--metrics-url", `http://127.0.0.1:${servers[1]!.metricsPort}/metrics`], { encoding: "utf8" });
+    console.log(`\nvectordb stats of "monitored":\n${stats}`);
   } finally {
     for (const server of servers) {
       for (const client of server.clients) client.close();
