@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { VectorDbError } from "../errors.js";
-import type { Wal } from "../storage/index.js";
+import { realStorageIo, type StorageIo, type Wal } from "../storage/index.js";
 import { Checkpointer, type CheckpointReport } from "./checkpointer.js";
 import { encodeDeleteFilterRecord, encodeDeleteIdsRecord, encodeUpsertRecord, walRecordType } from "./disk/index.js";
 import type { IndexingOptions } from "./indexer.js";
@@ -19,6 +19,8 @@ export interface DurabilityOptions {
   walBytesMax: number;
   /** Where checkpoint failures and recovery details are logged; silent when absent. */
   logger?: Logger;
+  /** The disk and the clock every file operation and timer goes through. Default the real ones. */
+  io?: StorageIo;
 }
 
 /**
@@ -52,7 +54,7 @@ export class DurableCollection {
     /** What recovery found when the collection was opened. */
     readonly recovery: RecoveryReport,
   ) {
-    this.checkpointer = new Checkpointer(dir, collection, wal, options.walBytesMax, recovery.segmentSequence, options.logger);
+    this.checkpointer = new Checkpointer(options.io ?? realStorageIo, dir, collection, wal, options.walBytesMax, recovery.segmentSequence, options.logger);
     this.sequencer = new WriteSequencer(wal, collection.name, () => this.maybeCheckpoint(), options.logger);
   }
 
@@ -71,7 +73,7 @@ export class DurableCollection {
     indexing: IndexingOptions,
     options: Readonly<DurabilityOptions>,
   ): Promise<DurableCollection> {
-    const { collection, wal, report } = await recoverCollection(dir, spec, limits, indexing, options.wal);
+    const { collection, wal, report } = await recoverCollection(dir, spec, limits, indexing, options.wal, options.io ?? realStorageIo);
     const durable = new DurableCollection(dir, collection, wal, options, report);
     durable.maybeCheckpoint();
     return durable;
@@ -105,6 +107,11 @@ export class DurableCollection {
   /** The last checkpoint's report (undefined before the first). */
   get lastCheckpoint(): CheckpointReport | undefined {
     return this.checkpointer.lastReport;
+  }
+
+  /** The sequence the next write will take (its WAL record's); for tests and the simulation. */
+  get nextSequence(): number {
+    return this.wal.nextSequence;
   }
 
   /** Size of the WAL file in bytes. */

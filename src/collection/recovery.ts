@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { VectorDbError } from "../errors.js";
-import { readSegment, removeStaleTemporaries, Wal, type WalOptions, type WalRecord } from "../storage/index.js";
+import { readSegment, removeStaleTemporaries, Wal, type StorageIo, type WalOptions, type WalRecord } from "../storage/index.js";
 import {
   decodeDeleteFilterRecord,
   decodeDeleteIdsRecord,
@@ -42,13 +42,13 @@ export interface Recovered {
   report: RecoveryReport;
 }
 
-/** The WAL settings of a durable collection (its sequence floor comes from the segment). */
-export type WalSettings = Omit<WalOptions, "minNextSequence">;
+/** The WAL settings of a durable collection (its sequence floor comes from the segment, its disk and clock from the collection). */
+export type WalSettings = Omit<WalOptions, "minNextSequence" | "io">;
 
 /**
  * Recovers the collection stored in `dir`, creating an empty WAL if there is none: removes temporaries
  * left by a crash, loads `segment.bin` if present, opens `wal.log` (cutting a torn tail) and replays
- * its records above the segment's sequence.
+ * its records above the segment's sequence. Every file operation goes through `io.fs`.
  *
  * @throws VectorDbError data_loss (DATA_LOSS) naming the file and offset for a corrupt segment or WAL
  *   (a bad WAL record followed by good ones, a section failing its CRC, a record or section that does
@@ -61,17 +61,18 @@ export async function recoverCollection(
   limits: Readonly<CollectionLimits>,
   indexing: IndexingOptions,
   walSettings: Readonly<WalSettings>,
+  io: StorageIo,
 ): Promise<Recovered> {
-  const removedTemporaries = await removeStaleTemporaries(dir);
+  const removedTemporaries = await removeStaleTemporaries(io.fs, dir);
   let started = performance.now();
-  const { collection, segmentSequence, segmentBytes } = await loadSegment(dir, spec, limits, indexing);
+  const { collection, segmentSequence, segmentBytes } = await loadSegment(io, dir, spec, limits, indexing);
   const segmentMs = performance.now() - started;
 
   started = performance.now();
   const walPath = join(dir, walFileName);
   let opened;
   try {
-    opened = await Wal.open(walPath, { ...walSettings, minNextSequence: segmentSequence + 1 });
+    opened = await Wal.open(walPath, { ...walSettings, minNextSequence: segmentSequence + 1, io });
   } catch (error) {
     collection.close();
     throw error;
@@ -105,6 +106,7 @@ export async function recoverCollection(
 
 /** The collection as `segment.bin` holds it, or an empty one when there is no segment. */
 async function loadSegment(
+  io: StorageIo,
   dir: string,
   spec: Readonly<CollectionSpec>,
   limits: Readonly<CollectionLimits>,
@@ -112,7 +114,7 @@ async function loadSegment(
 ): Promise<{ collection: MemoryCollection; segmentSequence: number; segmentBytes: number }> {
   const segmentPath = join(dir, segmentFileName);
   try {
-    const segment = await readSegment(segmentPath);
+    const segment = await readSegment(io.fs, segmentPath);
     const state = decodeStateSections(segment, spec, segmentPath);
     try {
       return { collection: MemoryCollection.restore(spec, limits, indexing, state), segmentSequence: segment.sequence, segmentBytes: segment.sizeBytes };

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { checkCollectionName, DurableCollection, GraphBuilderPool, readSpec, type CollectionSpec, type DurabilityOptions, type IndexingOptions } from "../collection/index.js";
 import { walQueueBytesMax, walRecordBytesMax, type ServerConfig } from "../config.js";
 import { VectorDbError } from "../errors.js";
+import { realStorageIo, type StorageIo } from "../storage/index.js";
 import { collectionsDir, createCollectionDir, dropCollectionDir, prepareDataDir, scanCollections } from "./data-dir.js";
 import { lockDataDir } from "./lock.js";
 
@@ -70,10 +71,13 @@ export class Database {
   /**
    * @param config the data directory, limits, indexing and storage settings.
    * @param logger where recovery and checkpoint failures are logged; silent when absent.
+   * @param io the disk and clock every file operation and timer goes through (the seam of
+   *   `src/storage/file-system.ts`); the real ones by default, a simulated disk in the power-loss simulation.
    */
   constructor(
     private readonly config: ServerConfig,
     private readonly logger?: Logger,
+    private readonly io: StorageIo = realStorageIo,
   ) {}
 
   /** The data directory. */
@@ -94,16 +98,16 @@ export class Database {
     this.state = "opening";
     const started = performance.now();
     try {
-      await prepareDataDir(this.dataDir);
-      this.unlock = await lockDataDir(this.dataDir);
+      await prepareDataDir(this.io.fs, this.dataDir);
+      this.unlock = await lockDataDir(this.io.fs, this.dataDir);
       if (this.config.indexing.indexThreads > 0) this.builders = new GraphBuilderPool(this.config.indexing.indexThreads);
-      const scan = await scanCollections(this.dataDir);
+      const scan = await scanCollections(this.io.fs, this.dataDir);
       for (const name of scan.ignored) this.logger?.warn({ entry: join(collectionsDir(this.dataDir), name) }, "ignoring an entry that is not a collection folder");
       const failed: FailedCollection[] = [];
       for (const name of scan.names) {
         const dir = join(collectionsDir(this.dataDir), name);
         try {
-          const spec = await readSpec(dir, name);
+          const spec = await readSpec(this.io.fs, dir, name);
           const collection = await DurableCollection.open(dir, spec, this.config.limits, this.indexing(), this.durability());
           this.entries.set(name, { state: "ready", collection });
           const { recovery } = collection;
@@ -160,12 +164,12 @@ export class Database {
     this.entries.set(spec.name, { state: "creating" });
     try {
       const collection = await this.withNameLock(spec.name, async () => {
-        const dir = await createCollectionDir(this.dataDir, spec);
+        const dir = await createCollectionDir(this.io.fs, this.dataDir, spec);
         try {
           return await DurableCollection.open(dir, spec, this.config.limits, this.indexing(), this.durability());
         } catch (error) {
           // Not acknowledged: remove the folder again so that it does not appear on the next start.
-          await dropCollectionDir(this.dataDir, spec.name).catch(() => undefined);
+          await dropCollectionDir(this.io.fs, this.dataDir, spec.name).catch(() => undefined);
           throw error;
         }
       });
@@ -229,7 +233,7 @@ export class Database {
         await entry.collection.close({ checkpoint: false }).catch((error: unknown) => this.logger?.warn({ collection: name, err: error }, "closing a dropped collection failed"));
       }
       try {
-        await dropCollectionDir(this.dataDir, name);
+        await dropCollectionDir(this.io.fs, this.dataDir, name);
       } catch (error) {
         const failure = error instanceof VectorDbError ? error : new VectorDbError("unavailable", String(error));
         this.entries.set(name, { state: "failed", error: new VectorDbError(failure.code, `dropping it failed: ${failure.rawMessage}`) });
@@ -288,6 +292,7 @@ export class Database {
     const options: DurabilityOptions = {
       wal: { durability: storage.fsync, flushIntervalMs: storage.flushIntervalMs, recordBytesMax: walRecordBytesMax(limits), queueBytesMax: walQueueBytesMax },
       walBytesMax: storage.walBytesMax,
+      io: this.io,
     };
     if (this.logger !== undefined) options.logger = this.logger;
     return options;

@@ -308,12 +308,12 @@ describe("Wal", () => {
     const path = await walPath();
     const { wal } = await Wal.open(path);
     await wal.append(1, pattern(10));
-    const handle = (wal as unknown as { handle: { writev: unknown } }).handle;
-    const original = handle.writev;
-    handle.writev = () => Promise.reject(Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }));
+    const handle = (wal as unknown as { handle: { write: unknown } }).handle;
+    const original = handle.write;
+    handle.write = () => Promise.reject(Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }));
     const error = await rejectsWith(wal.append(1, pattern(10)), "unavailable");
     expect(error.message).toContain("ENOSPC");
-    handle.writev = original;
+    handle.write = original;
     expect(wal.sizeBytes).toBe(walHeaderBytes + recordOverheadBytes + 10);
     expect(await wal.append(2, pattern(10))).toBe(3);
     await wal.close();

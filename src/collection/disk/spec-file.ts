@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { VectorDbError } from "../../errors.js";
 import { isDistanceKind } from "../../index/index.js";
-import { ioError } from "../../storage/index.js";
+import { errorCode, type FileSystem, ioError, readFileBytes } from "../../storage/index.js";
 import { collectionNamePattern } from "../collection-name.js";
 import type { CollectionSpec, HnswParams } from "../types.js";
 import { collectionFormatVersion, specFileName } from "./layout.js";
@@ -51,13 +50,13 @@ export function decodeSpec(text: string, path: string): CollectionSpec {
  * @throws VectorDbError data_loss (DATA_LOSS) for a damaged or missing file, or one naming another
  *   collection; failed_precondition for another format version; unavailable on an I/O error.
  */
-export async function readSpec(dir: string, name: string): Promise<CollectionSpec> {
+export async function readSpec(fs: FileSystem, dir: string, name: string): Promise<CollectionSpec> {
   const path = join(dir, specFileName);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = (await readFileBytes(fs, path)).toString("utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new VectorDbError("data_loss", `${path}: missing`, { cause: error });
+    if (errorCode(error) === "ENOENT") throw new VectorDbError("data_loss", `${path}: missing`, { cause: error });
     throw ioError(path, "reading", error, "unavailable");
   }
   const spec = decodeSpec(text, path);

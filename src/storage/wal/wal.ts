@@ -35,12 +35,12 @@
  *
  * One process, one `Wal` per file: there is no inter-process lock.
  */
-import type { FileHandle } from "node:fs/promises";
-import { open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { constants as bufferConstants } from "node:buffer";
 import type { FsyncPolicy } from "../../config.js";
 import { VectorDbError } from "../../errors.js";
+import type { RepeatingTimer } from "../clock.js";
+import { errorCode, type FileSystem, type StorageFile } from "../file-system.js";
 import { fsyncDirectory, ioError, readWholeFile, removeStaleTemporaries, temporaryPathFor, writeChunksAt, writeFileAtomic } from "../files.js";
 import {
   encodeRecordFraming,
@@ -92,7 +92,7 @@ interface PendingAppend {
  * concurrently; file operations run one at a time, in call order, on an internal queue.
  */
 export class Wal {
-  private handle: FileHandle;
+  private handle: StorageFile;
   private size: number;
   private floor: number;
   private next: number;
@@ -107,7 +107,7 @@ export class Wal {
   private syncQueued = false;
   private dirty = false;
   private chain: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: RepeatingTimer | undefined;
   private failure: VectorDbError | undefined;
   private closing: Promise<void> | undefined;
   private readonly counters: WalStats = { appends: 0, writes: 0, fsyncs: 0, bytesWritten: 0 };
@@ -120,7 +120,8 @@ export class Wal {
     /** Largest record body accepted, in bytes. */
     readonly recordBytesMax: number,
     private readonly queueBytesMax: number,
-    handle: FileHandle,
+    private readonly fs: FileSystem,
+    handle: StorageFile,
     floor: number,
     end: number,
     records: readonly WalRecord[],
@@ -148,26 +149,27 @@ export class Wal {
    *   larger than one buffer can hold (4 GiB); `unavailable` / `not_found` on I/O errors.
    */
   static async open(path: string, options: WalOptions = {}): Promise<WalOpened> {
-    const { durability, flushIntervalMs, recordBytesMax, queueBytesMax, minNextSequence } = resolveWalOptions(options);
+    const { durability, flushIntervalMs, recordBytesMax, queueBytesMax, minNextSequence, io } = resolveWalOptions(options);
+    const { fs, clock } = io;
 
-    await removeStaleTemporaries(dirname(path), { of: path });
+    await removeStaleTemporaries(fs, dirname(path), { of: path });
     let exists = true;
     try {
-      await stat(path);
+      await fs.stat(path);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(path, "stat", error);
+      if (errorCode(error) !== "ENOENT") throw ioError(path, "stat", error);
       exists = false;
     }
-    if (!exists) await writeFileAtomic(path, [encodeWalHeader(minNextSequence)]);
+    if (!exists) await writeFileAtomic(fs, path, [encodeWalHeader(minNextSequence)]);
 
-    let handle: FileHandle;
+    let handle: StorageFile;
     try {
-      handle = await open(path, "r+");
+      handle = await fs.open(path, "r+");
     } catch (error) {
       throw ioError(path, "opening the WAL", error);
     }
     try {
-      const { size } = await handle.stat();
+      const size = await handle.size();
       if (size > bufferConstants.MAX_LENGTH) {
         throw new VectorDbError("resource_exhausted", `${path}: WAL file is ${size} bytes, more than the ${bufferConstants.MAX_LENGTH} bytes one buffer can hold`);
       }
@@ -179,11 +181,8 @@ export class Wal {
         await handle.truncate(scan.end);
         await handle.sync();
       }
-      const wal = new Wal(path, durability, recordBytesMax, queueBytesMax, handle, scan.floor, scan.end, scan.records, minNextSequence);
-      if (durability === "interval") {
-        wal.timer = setInterval(() => wal.onTimer(), flushIntervalMs);
-        wal.timer.unref();
-      }
+      const wal = new Wal(path, durability, recordBytesMax, queueBytesMax, fs, handle, scan.floor, scan.end, scan.records, minNextSequence);
+      if (durability === "interval") wal.timer = clock.every(flushIntervalMs, () => wal.onTimer());
       return { wal, records: scan.records, truncatedBytes };
     } catch (error) {
       await handle.close().catch(() => undefined);
@@ -308,7 +307,7 @@ export class Wal {
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.closing = this.enqueue(async () => {
       try {
@@ -452,25 +451,25 @@ export class Wal {
     if (keepFrom === 0) return 0;
     const newFloor = Math.max(this.floor, sequence + 1);
     const copyFrom = keepFrom < this.offsets.length ? this.offsets[keepFrom]! : this.size;
-    const temporary = temporaryPathFor(this.path);
-    let replacement: FileHandle | undefined;
+    const temporary = temporaryPathFor(this.fs, this.path);
+    let replacement: StorageFile | undefined;
     let newSize = walHeaderBytes;
     try {
-      replacement = await open(temporary, "wx+");
+      replacement = await this.fs.open(temporary, "wx+");
       await writeChunksAt(replacement, [encodeWalHeader(newFloor)], 0);
       const buffer = Buffer.allocUnsafe(Math.min(copyChunkBytes, Math.max(1, this.size - copyFrom)));
       for (let at = copyFrom; at < this.size; ) {
-        const { bytesRead } = await this.handle.read(buffer, 0, Math.min(buffer.length, this.size - at), at);
+        const bytesRead = await this.handle.read(buffer, 0, Math.min(buffer.length, this.size - at), at);
         if (bytesRead === 0) throw new Error(`the WAL ended at byte ${at}, expected ${this.size} bytes`);
         await writeChunksAt(replacement, [buffer.subarray(0, bytesRead)], newSize);
         newSize += bytesRead;
         at += bytesRead;
       }
       await replacement.datasync();
-      await rename(temporary, this.path);
+      await this.fs.rename(temporary, this.path);
     } catch (error) {
       await replacement?.close().catch(() => undefined);
-      await unlink(temporary).catch(() => undefined);
+      await this.fs.unlink(temporary).catch(() => undefined);
       throw ioError(this.path, "WAL cut", error);
     }
     // The new file is in place; from here on every append goes to it.
@@ -484,7 +483,7 @@ export class Wal {
     this.floor = newFloor;
     this.dirty = false;
     try {
-      await fsyncDirectory(dirname(this.path));
+      await fsyncDirectory(this.fs, dirname(this.path));
     } catch (error) {
       // Until the rename is durable a crash could bring back the old file without later appends.
       throw this.poison("directory fsync after a WAL cut", error);
