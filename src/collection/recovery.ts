@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { VectorDbError } from "../errors.js";
-import { readSegment, removeStaleTemporaries, Wal, type StorageIo, type WalOptions, type WalRecord } from "../storage/index.js";
+import { fsyncDirectory, readSegment, removeStaleTemporaries, Wal, type StorageIo, type WalOptions, type WalRecord } from "../storage/index.js";
 import {
   decodeDeleteFilterRecord,
   decodeDeleteIdsRecord,
@@ -27,6 +27,12 @@ export interface RecoveryReport {
   replayedRecords: number;
   /** Bytes of torn tail removed from the WAL's end. */
   truncatedBytes: number;
+  /**
+   * Valid WAL records dropped with the torn tail because they followed a hole in the part written
+   * since the last fsync (write-back out of order before a power loss; never acknowledged under the
+   * `fsync` policy). 0 almost always.
+   */
+  droppedRecords: number;
   /** Temporary files a crash left in the directory, removed. */
   removedTemporaries: string[];
   /** Reading and restoring the segment, ms. */
@@ -47,8 +53,10 @@ export type WalSettings = Omit<WalOptions, "minNextSequence" | "io">;
 
 /**
  * Recovers the collection stored in `dir`, creating an empty WAL if there is none: removes temporaries
- * left by a crash, loads `segment.bin` if present, opens `wal.log` (cutting a torn tail) and replays
- * its records above the segment's sequence. Every file operation goes through `io.fs`.
+ * left by a crash, fsyncs the folder (a crash between a rename and its directory fsync leaves the new
+ * name in the page cache only: what recovery reads must be durable before writes are acknowledged on
+ * top of it), loads `segment.bin` if present, opens `wal.log` (cutting a torn tail, then fsyncing it)
+ * and replays its records above the segment's sequence. Every file operation goes through `io.fs`.
  *
  * @throws VectorDbError data_loss (DATA_LOSS) naming the file and offset for a corrupt segment or WAL
  *   (a bad WAL record followed by good ones, a section failing its CRC, a record or section that does
@@ -64,6 +72,7 @@ export async function recoverCollection(
   io: StorageIo,
 ): Promise<Recovered> {
   const removedTemporaries = await removeStaleTemporaries(io.fs, dir);
+  await fsyncDirectory(io.fs, dir);
   let started = performance.now();
   const { collection, segmentSequence, segmentBytes } = await loadSegment(io, dir, spec, limits, indexing);
   const segmentMs = performance.now() - started;
@@ -77,7 +86,7 @@ export async function recoverCollection(
     collection.close();
     throw error;
   }
-  const { wal, records, truncatedBytes } = opened;
+  const { wal, records, truncatedBytes, droppedRecords } = opened;
   let replayedRecords = 0;
   try {
     // The WAL is cut up to S only once a segment holding S is durable: a floor above the segment's
@@ -100,7 +109,7 @@ export async function recoverCollection(
     throw error;
   }
   const replayMs = performance.now() - started;
-  const report = { segmentSequence, segmentBytes, walRecords: records.length, replayedRecords, truncatedBytes, removedTemporaries, segmentMs, replayMs };
+  const report = { segmentSequence, segmentBytes, walRecords: records.length, replayedRecords, truncatedBytes, droppedRecords, removedTemporaries, segmentMs, replayMs };
   return { collection, wal, report };
 }
 

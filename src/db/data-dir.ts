@@ -19,7 +19,7 @@
  * Every failure is a {@link VectorDbError}: I/O errors are `unavailable` (UNAVAILABLE) naming the path.
  * Every file operation goes through the {@link FileSystem} given.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { collectionNamePattern, collectionNameSource, encodeSpec, specFileName, type CollectionSpec } from "../collection/index.js";
 import { VectorDbError } from "../errors.js";
 import { errorCode, type FileSystem, fsyncDirectory, makeDirectoryDurably, removeTree, ioError as storageIoError, writeFileAtomic } from "../storage/index.js";
@@ -41,13 +41,16 @@ export function collectionsDir(dataDir: string): string {
 
 /**
  * Creates `<dataDir>/collections/` if needed (and the data directory and its missing parents), durably:
- * each directory created is followed by an fsync of its parent.
+ * each directory created is followed by an fsync of its parent; then fsyncs the data directory and
+ * its parent anyway, in case a crashed predecessor created them and died before its fsync.
  * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
  */
 export async function prepareDataDir(fs: FileSystem, dataDir: string): Promise<void> {
   const dir = collectionsDir(dataDir);
   try {
     await makeDirectoryDurably(fs, dir);
+    await fsyncDirectory(fs, dataDir);
+    await fsyncDirectory(fs, dirname(dataDir));
   } catch (error) {
     throw ioError(dir, "creating the data directory", error);
   }
@@ -65,7 +68,9 @@ export interface CollectionScan {
 
 /**
  * Lists the collection folders of `collections/` and removes the temporary ones a crash left behind
- * (a create that was never acknowledged, or a drop that was already durable).
+ * (a create that was never acknowledged, or a drop that was already durable), then fsyncs
+ * `collections/`: a create whose rename was done but not yet fsynced when the process died is
+ * visible now, and must not vanish at a later power loss once it serves.
  * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
  */
 export async function scanCollections(fs: FileSystem, dataDir: string): Promise<CollectionScan> {
@@ -90,7 +95,7 @@ export async function scanCollections(fs: FileSystem, dataDir: string): Promise<
       throw ioError(join(dir, name), "removing a leftover folder", error);
     }
   }
-  if (scan.removed.length > 0) await fsyncDirectory(fs, dir);
+  await fsyncDirectory(fs, dir);
   scan.names.sort();
   return scan;
 }

@@ -118,10 +118,17 @@ export class Database {
               segmentSequence: recovery.segmentSequence,
               replayedRecords: recovery.replayedRecords,
               truncatedBytes: recovery.truncatedBytes,
+              droppedRecords: recovery.droppedRecords,
               ms: Math.round(recovery.segmentMs + recovery.replayMs),
             },
             "collection recovered",
           );
+          if (recovery.droppedRecords > 0) {
+            this.logger?.warn(
+              { collection: name, droppedRecords: recovery.droppedRecords, truncatedBytes: recovery.truncatedBytes },
+              "the WAL's tail written since its last fsync came back with a hole after a power loss; the records after the hole were never fsynced and were dropped with it",
+            );
+          }
         } catch (cause) {
           const error =
             cause instanceof VectorDbError
