@@ -53,7 +53,9 @@ ENV NODE_ENV=production \
     VECTORDB_HOST=0.0.0.0 \
     VECTORDB_PORT=50051 \
     VECTORDB_DATA_DIR=/data \
-    VECTORDB_LOG_LEVEL=info
+    VECTORDB_LOG_LEVEL=info \
+    VECTORDB_METRICS_HOST=0.0.0.0 \
+    VECTORDB_METRICS_PORT=9464
 
 WORKDIR /app
 # Application files stay root-owned (read-only to the server); only /data is writable.
@@ -64,7 +66,7 @@ COPY proto ./proto
 
 USER 10001:10001
 VOLUME ["/data"]
-EXPOSE 50051
+EXPOSE 50051 9464
 
 # `health` calls grpc.health.v1.Health/Check (3 s deadline); exit 0 only when SERVING.
 # Unhealthy after 6 failures in a row (~1 min). No --start-period: dockerfilelint rejects it

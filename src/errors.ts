@@ -8,6 +8,8 @@
  * `[invalid_argument] points[3].vector: has 64 components, the collection's dimension is 128`.
  */
 
+import { echoCharsMax } from "./config.js";
+
 /**
  * gRPC status numbers (grpc/status.proto) by error code. Kept as plain numbers so that no layer below
  * the transport needs to import grpc-js. The server throws only the codes documented in the API; the
@@ -49,6 +51,16 @@ export class VectorDbError extends Error {
     super(`[${code}] ${message}`, options);
     this.rawMessage = message;
   }
+}
+
+/**
+ * A value the client sent, as an error message shows it: JSON-quoted, cut to its first
+ * {@link echoCharsMax} characters with its length after it when longer, so that no client input can
+ * make a status message large (`"aaaa…aaa…" (20000 characters)`).
+ */
+export function quote(value: string): string {
+  if (value.length <= echoCharsMax) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, echoCharsMax))}… (${value.length} characters)`;
 }
 
 /** Shorthand for `new VectorDbError("invalid_argument", message)`. */

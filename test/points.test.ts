@@ -197,7 +197,7 @@ describe("PointService", () => {
       await small.client.collections.createCollection({ name: "m", dimension: 2000, distance: Distance.DOT });
       const error = await rejection(small.client.points.upsert({ collection: "m", points: [{ id: "a", vector: Array.from({ length: 2000 }, () => 1) }] }));
       expect(error.status).toBe(status.RESOURCE_EXHAUSTED);
-      expect(error.details).toMatch(/larger than max \(\d+ vs 4096\)/);
+      expect(error.details).toMatch(/^\[resource_exhausted\] request: the message is \d+ bytes, the limit is message_bytes_max 4096$/);
       expect((await small.client.collections.getCollection({ name: "m" })).collection?.pointCount).toBe(0n);
     } finally {
       await small.stop();

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { debianPython as python, inCi, root, runChild } from "./helpers/clients.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { statusMessageBytesMax } from "../src/config.js";
 
 /**
  * A Python grpcio client, with stubs generated from proto/ by apt's protoc, talks to a real server:
@@ -17,6 +18,7 @@ import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const setupScript = join(root, "scripts/setup-python-client.sh");
 const clientScript = join(root, "test/python/client_check.py");
+const echoScript = join(root, "test/python/status_echo_check.py");
 const stubDir = join(root, "test/python/.generated");
 const setupTimeoutMs = 300_000;
 const clientTimeoutMs = 60_000;
@@ -97,6 +99,29 @@ describe("Python grpcio client (stubs generated from proto/)", () => {
       // The Python client dropped its collection again.
       const { collections } = await server!.client.collections.listCollections({});
       expect(collections.map((c) => c.name)).not.toContain(summary.collection);
+    },
+    clientTimeoutMs + 10_000,
+  );
+
+  it(
+    "keeps its connection when statuses echo long client values (each status is bounded)",
+    async (ctx) => {
+      if (skipReason !== undefined) {
+        ctx.skip();
+        return;
+      }
+      const result = await runChild(python, [echoScript, server!.address, stubDir], { timeoutMs: clientTimeoutMs });
+      expect(result.code, `status ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`).toBe(0);
+      const lines = result.stdout.trim().split("\n");
+      const summary = JSON.parse(lines[lines.length - 1]!) as Record<string, [string, number, string] | number | boolean>;
+      expect(summary.ok).toBe(true);
+      expect(summary.health).toEqual(["NOT_FOUND", expect.any(Number), expect.stringMatching(/^Health status unknown for service x+/)]);
+      expect(summary.nan_key).toEqual(["INVALID_ARGUMENT", expect.any(Number), expect.stringMatching(/^\[invalid_argument\] points\[0\] \(id "n"\)\.payload\["k+/)]);
+      expect(summary.switched).toEqual(["INVALID_ARGUMENT", expect.any(Number), expect.stringMatching(/^\[invalid_argument\] batches\[1\]\.collection: "c+/)]);
+      for (const key of ["health", "nan_key", "switched"]) expect((summary[key] as [string, number, string])[1]).toBeLessThanOrEqual(statusMessageBytesMax);
+      // The stream opened before those calls finished on the same connection.
+      expect(summary.ingest_batches).toBe(2);
+      expect(summary.point_count).toBe(2);
     },
     clientTimeoutMs + 10_000,
   );

@@ -104,7 +104,7 @@ export class Checkpointer {
     const started = performance.now();
     if (this.collection.appliedSequence === this.segmentSeq && this.wal.recordCount === 0) return undefined;
     let written = { sequence: this.segmentSeq, pauseMs: 0, vectorCopyMs: 0, encodeMs: 0, writeMs: 0, segmentBytes: 0 };
-    if (this.collection.appliedSequence > this.segmentSeq) written = await this.writeSegment(started);
+    if (this.collection.appliedSequence > this.segmentSeq) written = await this.writeSegment();
     const { sequence } = written;
     const cutStarted = performance.now();
     const droppedRecords = await this.wal.truncateUpTo(sequence);
@@ -112,17 +112,18 @@ export class Checkpointer {
     const { pauseMs, vectorCopyMs, encodeMs, writeMs, segmentBytes } = written;
     const report: CheckpointReport = { sequence, pauseMs, vectorCopyMs, encodeMs, writeMs, cutMs, totalMs: performance.now() - started, segmentBytes, droppedRecords };
     this.lastReport = report;
-    this.logger?.debug({ collection: this.collection.name, ...report }, "checkpoint");
+    this.logger?.info({ collection: this.collection.name, ...report }, "checkpoint written");
     return report;
   }
 
   /** Snapshots the collection and writes it as the new segment; returns its sequence and timings. */
-  private async writeSegment(started: number): Promise<Pick<CheckpointReport, "sequence" | "pauseMs" | "vectorCopyMs" | "encodeMs" | "writeMs" | "segmentBytes">> {
-    const snapshot = this.collection.beginSnapshot();
-    const state = snapshot.state;
-    const pauseMs = performance.now() - started;
+  private async writeSegment(): Promise<Pick<CheckpointReport, "sequence" | "pauseMs" | "vectorCopyMs" | "encodeMs" | "writeMs" | "segmentBytes">> {
+    // A snapshot (SnapshotService) may be copying its vectors: this one starts once that copy is done.
+    const snapshot = await this.collection.beginSnapshotWhenFree();
+    const { state, pauseMs } = snapshot;
+    const copyStarted = performance.now();
     await snapshot.vectorsCopied;
-    const vectorCopyMs = performance.now() - started - pauseMs;
+    const vectorCopyMs = performance.now() - copyStarted;
     const encodeStarted = performance.now();
     const sections = await encodeStateSections(state, this.collection.spec);
     const encodeMs = performance.now() - encodeStarted;

@@ -1,4 +1,4 @@
-import { invalidArgument } from "../errors.js";
+import { invalidArgument, quote } from "../errors.js";
 
 /** What a collection name is made of: 1 to 64 characters from [A-Za-z0-9_-], so always a safe file name. */
 export const collectionNameSource = "[A-Za-z0-9_-]{1,64}";
@@ -12,7 +12,6 @@ export const collectionNamePattern = new RegExp(`^${collectionNameSource}$`);
  */
 export function checkCollectionName(name: string, field: string): void {
   if (!collectionNamePattern.test(name)) {
-    const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name;
-    throw invalidArgument(`${field}: ${JSON.stringify(shown)} is not a valid collection name: 1 to 64 characters from [A-Za-z0-9_-]`);
+    throw invalidArgument(`${field}: ${quote(name)} is not a valid collection name: 1 to 64 characters from [A-Za-z0-9_-]`);
   }
 }

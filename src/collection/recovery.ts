@@ -4,6 +4,8 @@ import { fsyncDirectory, readSegment, removeStaleTemporaries, Wal, type StorageI
 import {
   decodeDeleteFilterRecord,
   decodeDeleteIdsRecord,
+  decodeIngestBatchRecord,
+  decodePayloadChangeRecord,
   decodeStateSections,
   decodeUpsertRecord,
   segmentFileName,
@@ -12,6 +14,7 @@ import {
 } from "./disk/index.js";
 import type { IndexingOptions } from "./indexer.js";
 import { MemoryCollection } from "./memory-collection.js";
+import type { CollectionState } from "./snapshot.js";
 import type { CollectionSpec } from "./types.js";
 import type { CollectionLimits } from "./validate-points.js";
 
@@ -52,12 +55,23 @@ export interface Recovered {
 export type WalSettings = Omit<WalOptions, "minNextSequence" | "io">;
 
 /**
+ * The folder's `segment.bin`, read and decoded already by the caller (a restore verifies the file in
+ * its staging folder before publishing it), so that recovery does not read it again.
+ */
+export interface LoadedSegment {
+  state: CollectionState;
+  /** Size of the file, bytes. */
+  sizeBytes: number;
+}
+
+/**
  * Recovers the collection stored in `dir`, creating an empty WAL if there is none: removes temporaries
  * left by a crash, fsyncs the folder (a crash between a rename and its directory fsync leaves the new
  * name in the page cache only: what recovery reads must be durable before writes are acknowledged on
  * top of it), loads `segment.bin` if present, opens `wal.log` (cutting a torn tail, then fsyncing it)
  * and replays its records above the segment's sequence. Every file operation goes through `io.fs`.
  *
+ * @param loaded the folder's segment, when the caller has read and decoded it already.
  * @throws VectorDbError data_loss (DATA_LOSS) naming the file and offset for a corrupt segment or WAL
  *   (a bad WAL record followed by good ones, a section failing its CRC, a record or section that does
  *   not decode, a WAL cut past the segment); failed_precondition (FAILED_PRECONDITION) for an unknown
@@ -70,11 +84,12 @@ export async function recoverCollection(
   indexing: IndexingOptions,
   walSettings: Readonly<WalSettings>,
   io: StorageIo,
+  loaded?: LoadedSegment,
 ): Promise<Recovered> {
   const removedTemporaries = await removeStaleTemporaries(io.fs, dir);
   await fsyncDirectory(io.fs, dir);
   let started = performance.now();
-  const { collection, segmentSequence, segmentBytes } = await loadSegment(io, dir, spec, limits, indexing);
+  const { collection, segmentSequence, segmentBytes } = await loadSegment(io, dir, spec, limits, indexing, loaded);
   const segmentMs = performance.now() - started;
 
   started = performance.now();
@@ -120,13 +135,19 @@ async function loadSegment(
   spec: Readonly<CollectionSpec>,
   limits: Readonly<CollectionLimits>,
   indexing: IndexingOptions,
+  loaded: LoadedSegment | undefined,
 ): Promise<{ collection: MemoryCollection; segmentSequence: number; segmentBytes: number }> {
   const segmentPath = join(dir, segmentFileName);
   try {
-    const segment = await readSegment(io.fs, segmentPath);
-    const state = decodeStateSections(segment, spec, segmentPath);
+    let state = loaded?.state;
+    let sizeBytes = loaded?.sizeBytes ?? 0;
+    if (state === undefined) {
+      const segment = await readSegment(io.fs, segmentPath);
+      state = decodeStateSections(segment, spec, segmentPath);
+      sizeBytes = segment.sizeBytes;
+    }
     try {
-      return { collection: MemoryCollection.restore(spec, limits, indexing, state), segmentSequence: segment.sequence, segmentBytes: segment.sizeBytes };
+      return { collection: MemoryCollection.restore(spec, limits, indexing, state), segmentSequence: state.sequence, segmentBytes: sizeBytes };
     } catch (error) {
       if (error instanceof VectorDbError) throw new VectorDbError(error.code, `${segmentPath}: segment ${error.rawMessage}`, { cause: error });
       throw error;
@@ -156,6 +177,16 @@ function replay(collection: MemoryCollection, spec: Readonly<CollectionSpec>, re
       case walRecordType.deleteByFilter:
         collection.deleteByFilter(decodeDeleteFilterRecord(record.body), record.sequence);
         return;
+      case walRecordType.payloadChange: {
+        const { selector, change } = decodePayloadChangeRecord(record.body);
+        collection.applyPayloadChange(selector, change, record.sequence);
+        return;
+      }
+      case walRecordType.ingestBatch: {
+        const { ingestId, batch, points, payloadBytes } = decodeIngestBatchRecord(record.body, spec.dimension);
+        collection.applyIngestBatch(ingestId, batch, points, payloadBytes, record.sequence);
+        return;
+      }
       default:
         throw new Error(`unknown record type ${record.type}`);
     }

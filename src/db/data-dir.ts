@@ -20,9 +20,9 @@
  * Every file operation goes through the {@link FileSystem} given.
  */
 import { dirname, join } from "node:path";
-import { collectionNamePattern, collectionNameSource, encodeSpec, specFileName, type CollectionSpec } from "../collection/index.js";
+import { collectionNamePattern, collectionNameSource, writeSpec, type CollectionSpec } from "../collection/index.js";
 import { VectorDbError } from "../errors.js";
-import { errorCode, type FileSystem, fsyncDirectory, makeDirectoryDurably, removeTree, ioError as storageIoError, writeFileAtomic } from "../storage/index.js";
+import { errorCode, type FileSystem, fsyncDirectory, makeDirectoryDurably, removeTree, ioError as storageIoError } from "../storage/index.js";
 
 /** The folder of collections inside the data directory. */
 export const collectionsDirName = "collections";
@@ -101,32 +101,63 @@ export async function scanCollections(fs: FileSystem, dataDir: string): Promise<
 }
 
 /**
+ * A new, empty staging folder for collection `name`: `collections/<name>.tmp-<hex>/` (removed on the
+ * next open if it is never published). Returns its path.
+ * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
+ */
+export async function makeStagingDir(fs: FileSystem, dataDir: string, name: string): Promise<string> {
+  const temporary = join(collectionsDir(dataDir), `${name}.tmp-${fs.uniqueSuffix()}`);
+  try {
+    await fs.mkdir(temporary);
+  } catch (error) {
+    throw ioError(temporary, "creating a staging folder", error);
+  }
+  return temporary;
+}
+
+/**
+ * Publishes a complete staging folder (from {@link makeStagingDir}, its files fsynced) as collection
+ * `name`: fsyncs it, renames it to `collections/<name>` and fsyncs `collections/`. Returns the final
+ * path. On failure the staging folder is removed and nothing is left under the final name.
+ * @throws VectorDbError already_exists (ALREADY_EXISTS) if the folder exists; unavailable
+ *   (UNAVAILABLE) on an I/O error.
+ */
+export async function publishCollectionDir(fs: FileSystem, dataDir: string, staging: string, name: string): Promise<string> {
+  const parent = collectionsDir(dataDir);
+  const final = join(parent, name);
+  try {
+    await fsyncDirectory(fs, staging);
+    try {
+      await fs.rename(staging, final);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === "ENOTEMPTY" || code === "EEXIST") throw new VectorDbError("already_exists", `name: collection "${name}" already exists on disk (${final})`);
+      throw error;
+    }
+  } catch (error) {
+    await removeTree(fs, staging).catch(() => undefined);
+    throw ioError(final, "creating the collection folder", error);
+  }
+  await fsyncDirectory(fs, parent);
+  return final;
+}
+
+/**
  * Creates the folder of a new collection atomically and durably (see the module documentation) and
  * returns its path. The WAL is created when the collection is opened.
  * @throws VectorDbError already_exists (ALREADY_EXISTS) if the folder exists; unavailable
  *   (UNAVAILABLE) on an I/O error (nothing is left under the final name).
  */
 export async function createCollectionDir(fs: FileSystem, dataDir: string, spec: Readonly<CollectionSpec>): Promise<string> {
-  const parent = collectionsDir(dataDir);
-  const final = join(parent, spec.name);
-  const temporary = join(parent, `${spec.name}.tmp-${fs.uniqueSuffix()}`);
+  const staging = await makeStagingDir(fs, dataDir, spec.name);
   try {
-    await fs.mkdir(temporary);
-    // Fsyncs the file and the temporary folder.
-    await writeFileAtomic(fs, join(temporary, specFileName), [Buffer.from(encodeSpec(spec), "utf8")]);
-    try {
-      await fs.rename(temporary, final);
-    } catch (error) {
-      const code = errorCode(error);
-      if (code === "ENOTEMPTY" || code === "EEXIST") throw new VectorDbError("already_exists", `name: collection "${spec.name}" already exists on disk (${final})`);
-      throw error;
-    }
+    // Fsyncs the file and the staging folder.
+    await writeSpec(fs, staging, spec);
   } catch (error) {
-    await removeTree(fs, temporary).catch(() => undefined);
-    throw ioError(final, "creating the collection folder", error);
+    await removeTree(fs, staging).catch(() => undefined);
+    throw ioError(join(collectionsDir(dataDir), spec.name), "creating the collection folder", error);
   }
-  await fsyncDirectory(fs, parent);
-  return final;
+  return publishCollectionDir(fs, dataDir, staging, spec.name);
 }
 
 /**

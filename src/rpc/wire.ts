@@ -18,20 +18,27 @@ function deserializer<Desc extends DescMessage>(schema: Desc): (bytes: Buffer) =
   return (bytes) => fromBinary(schema, bytes);
 }
 
+/** How a side decodes the requests it receives: the server passes a tolerant decoder (see `decode.ts`). */
+export interface WireOptions {
+  /** Builds the request deserializer of each method; default: protobuf-es `fromBinary`, which throws on bad bytes. */
+  requestDeserializer?: (schema: DescMessage) => (bytes: Buffer) => unknown;
+}
+
 /**
  * A grpc-js service definition built from a protobuf-es service descriptor: one entry per method,
  * keyed by the method's `localName`, with protobuf-es binary (de)serialisers. Used by both the server
  * and the typed client, so the wire format has one source: the generated descriptors in `gen/`.
  */
-export function grpcServiceDefinition(service: DescService): ServiceDefinition {
+export function grpcServiceDefinition(service: DescService, options: WireOptions = {}): ServiceDefinition {
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
+  const requestDeserializer = options.requestDeserializer ?? deserializer;
   for (const method of service.methods) {
     definition[method.localName] = {
       path: methodPath(method),
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: serializer(method.input) as (value: unknown) => Buffer,
-      requestDeserialize: deserializer(method.input),
+      requestDeserialize: requestDeserializer(method.input),
       responseSerialize: serializer(method.output) as (value: unknown) => Buffer,
       responseDeserialize: deserializer(method.output),
       originalName: method.name,

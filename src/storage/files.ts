@@ -277,3 +277,77 @@ export async function removeTree(fs: FileSystem, path: string): Promise<void> {
     if (errorCode(error) !== "ENOENT") throw error;
   });
 }
+
+/**
+ * Reads the file at `path` in order, in chunks of at most `chunkBytes` bytes (each a new buffer), for
+ * streaming a large file without holding it whole. The file is closed when the iteration ends, early
+ * or not.
+ *
+ * @throws VectorDbError `not_found` (NOT_FOUND) if the file does not exist, `unavailable`
+ *   (UNAVAILABLE) on any other I/O error.
+ */
+export async function* readFileChunks(fs: FileSystem, path: string, chunkBytes: number): AsyncGenerator<Buffer> {
+  let file: StorageFile;
+  try {
+    file = await fs.open(path, "r");
+  } catch (error) {
+    throw ioError(path, "opening", error);
+  }
+  try {
+    for (let at = 0; ; ) {
+      const buffer = Buffer.allocUnsafe(chunkBytes);
+      let bytesRead: number;
+      try {
+        bytesRead = await file.read(buffer, 0, chunkBytes, at);
+      } catch (error) {
+        throw ioError(path, "reading", error);
+      }
+      if (bytesRead === 0) return;
+      at += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Creates the file `path` (which must not exist) from `chunks` as they arrive, in order, then fsyncs
+ * it (not its directory: the caller renames or fsyncs what holds it). On any failure, of the I/O or
+ * of the iteration, the partial file is removed and the error rethrown.
+ *
+ * @returns the size of the file, in bytes.
+ * @throws VectorDbError `not_found` (NOT_FOUND) if the directory does not exist, `unavailable`
+ *   (UNAVAILABLE) on any other I/O error; the iteration's own errors unchanged.
+ */
+export async function writeNewFile(fs: FileSystem, path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+  let file: StorageFile | undefined;
+  let size = 0;
+  try {
+    try {
+      file = await fs.open(path, "wx");
+    } catch (error) {
+      throw ioError(path, "creating", error);
+    }
+    for await (const chunk of chunks) {
+      try {
+        size += await writeChunksAt(file, [chunk], size);
+      } catch (error) {
+        throw ioError(path, "writing", error);
+      }
+    }
+    try {
+      await file.sync();
+    } catch (error) {
+      throw ioError(path, "fsync", error);
+    }
+  } catch (error) {
+    await file?.close().catch(() => undefined);
+    file = undefined;
+    await fs.unlink(path).catch(() => undefined);
+    throw error;
+  } finally {
+    await file?.close().catch(() => undefined);
+  }
+  return size;
+}

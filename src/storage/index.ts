@@ -6,6 +6,8 @@ export {
   writeChunksAt,
   readWholeFile,
   readFileBytes,
+  readFileChunks,
+  writeNewFile,
   makeDirectoryDurably,
   removeTree,
   removeStaleTemporaries,

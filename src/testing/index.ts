@@ -7,3 +7,4 @@
 export { projectRoot, defaultCliPath, datasetsDir, datasetFile } from "./project.js";
 export { freePort, waitForPort, sleep } from "./net.js";
 export { loadHnswlib, type HnswlibConstructor, type HnswlibIndex } from "./hnswlib.js";
+export { runResumableLoadTest, formatRun, ingestRecordsOf, type ResumableLoadOptions, type ResumableLoadSummary, type RunReport } from "./resumable-load.js";

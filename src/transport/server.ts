@@ -1,13 +1,18 @@
+import type { DescMessage } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
-import type { ServerConfig } from "../config.js";
+import { decodeRecursionLimit, type ServerConfig } from "../config.js";
 import { VectorDbError } from "../errors.js";
-import { grpcServiceDefinition } from "../rpc/index.js";
+import { grpcServiceDefinition, tolerantDeserializer } from "../rpc/index.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
+import { ApiKeyGate, resolveApiKeys } from "./auth.js";
+import { CallObserver, type CallSink } from "./call-observer.js";
 import { addReflection } from "./reflection.js";
+import { serverCredentials } from "./tls.js";
 import type { ServiceBinding } from "../service/index.js";
 import { type CallHooks, grpcServiceImplementation } from "./service-adapter.js";
+import { guardStatuses } from "./status-guard.js";
 
 /** After the data calls drain, how long health watchers get to receive NOT_SERVING before their streams close, in ms. */
 const watchersFlushMs = 100;
@@ -65,14 +70,22 @@ class CallGate implements CallHooks {
  * `src/main.ts`), grpc.health.v1.Health and server reflection on `config.host:config.port`. Health
  * reports NOT_SERVING for "" and each service until {@link RunningServer.setServing} is called, and
  * the data services answer UNAVAILABLE until then. Messages above `limits.messageBytesMax` are refused
- * by grpc-js with RESOURCE_EXHAUSTED.
+ * by grpc-js with RESOURCE_EXHAUSTED (before they are buffered), requests that do not decode answer
+ * INVALID_ARGUMENT, and every status message is bounded (see `status-guard.ts`). Every connection gets
+ * a keepalive PING every `keepaliveTimeMs` and is closed when one goes unanswered for
+ * `keepaliveTimeoutMs`, which also frees the sockets of connections that broke the HTTP/2 protocol.
  *
  * @throws Error when the address cannot be bound (in use, bad host).
  */
-export async function startServer(config: ServerConfig, services: readonly ServiceBinding[], logger: Logger): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, services: readonly ServiceBinding[], logger: Logger, sink?: CallSink): Promise<RunningServer> {
+  // Checked before anything binds: a bad key file or certificate stops the start with its flag named.
+  const credentials = serverCredentials(config.tls);
+  const keys = new ApiKeyGate(resolveApiKeys(config.auth));
   const server = new grpc.Server({
     "grpc.max_receive_message_length": config.limits.messageBytesMax,
     "grpc.max_send_message_length": config.limits.messageBytesMax,
+    "grpc.keepalive_time_ms": config.keepaliveTimeMs,
+    "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
   });
   const gate = new CallGate();
   const serviceNames = services.map(({ service }) => service.typeName);
@@ -81,19 +94,27 @@ export async function startServer(config: ServerConfig, services: readonly Servi
     health.setStatus("", status);
     for (const name of serviceNames) health.setStatus(name, status);
   };
-  const logInternal = (error: unknown, path: string): void => logger.error({ err: error, path }, "internal error");
+  const recursionLimit = decodeRecursionLimit(config.limits);
+  // Requests that do not decode reach the adapter as MalformedMessage (INVALID_ARGUMENT), not as a throw.
+  const wire = { requestDeserializer: (schema: DescMessage) => tolerantDeserializer(schema, recursionLimit) };
   for (const { service, handlers } of services) {
-    server.addService(grpcServiceDefinition(service), grpcServiceImplementation(service, handlers, logInternal, gate));
+    server.addService(
+      grpcServiceDefinition(service, wire),
+      grpcServiceImplementation(service, handlers, { logger, limits: config.limits, hooks: [new CallObserver(sink, logger), gate, keys] }),
+    );
   }
+  // Health stays open (probes carry no key); reflection needs a key when keys are set, unless told not to.
   health.addToServer(server);
-  addReflection(server, [...services.map(({ service }) => service), Health]);
+  const reflectionGuard = keys.enabled && !config.auth.reflectionWithoutKey ? (metadata: grpc.Metadata) => keys.admit({ path: "/grpc.reflection/ServerReflectionInfo", metadata }) : undefined;
+  addReflection(server, [...services.map(({ service }) => service), Health], reflectionGuard);
 
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${config.port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+    server.bindAsync(`${host}:${config.port}`, credentials, (error, boundPort) =>
       error ? reject(error) : resolve(boundPort),
     );
   });
+  guardStatuses(server, config.limits.messageBytesMax);
 
   let closed: Promise<void> | undefined;
   return {

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeConfig, type IndexingConfig, type Limits, type ServerConfig, type StorageConfig } from "../../src/config.js";
+import { makeConfig, type AuthConfig, type IndexingConfig, type Limits, type ServerConfig, type StorageConfig, type TlsConfig } from "../../src/config.js";
 import { openServer, type VectorDbServer } from "../../src/main.js";
+import type { Logger } from "pino";
 import { createLogger } from "../../src/logger.js";
 import { VectorDbClient } from "../../src/client/index.js";
 
@@ -22,7 +23,20 @@ export interface TestServer {
  */
 export async function startTestServer(
   limits: Partial<Limits> = {},
-  settings: { shutdownGraceMs?: number; indexing?: Partial<IndexingConfig>; storage?: Partial<StorageConfig>; dataDir?: string } = {},
+  settings: {
+    shutdownGraceMs?: number;
+    keepaliveTimeMs?: number;
+    keepaliveTimeoutMs?: number;
+    indexing?: Partial<IndexingConfig>;
+    storage?: Partial<StorageConfig>;
+    dataDir?: string;
+    /** The server's logger (silent by default); see `captureLogs` in logs.ts. */
+    logger?: Logger;
+    /** Port of the metrics listener; 0 (the default here) = none. */
+    metricsPort?: number;
+    auth?: Partial<AuthConfig>;
+    tls?: Partial<TlsConfig>;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = settings.dataDir ?? mkdtempSync(join(tmpdir(), "vectordb-test-"));
   const config = makeConfig({
@@ -31,6 +45,12 @@ export async function startTestServer(
     logLevel: "silent",
     dataDir,
     shutdownGraceMs: settings.shutdownGraceMs ?? 2_000,
+    ...(settings.keepaliveTimeMs === undefined ? {} : { keepaliveTimeMs: settings.keepaliveTimeMs }),
+    ...(settings.keepaliveTimeoutMs === undefined ? {} : { keepaliveTimeoutMs: settings.keepaliveTimeoutMs }),
+    // No metrics listener unless a test passes a port (0 = off).
+    metricsPort: settings.metricsPort ?? 0,
+    ...(settings.auth === undefined ? {} : { auth: settings.auth }),
+    ...(settings.tls === undefined ? {} : { tls: settings.tls }),
     limits,
     indexing: settings.indexing ?? {},
     storage: settings.storage ?? {},
@@ -40,7 +60,7 @@ export async function startTestServer(
   };
   let running;
   try {
-    running = await openServer(config, createLogger("silent"));
+    running = await openServer(config, settings.logger ?? createLogger("silent"));
   } catch (error) {
     removeDir();
     throw error;

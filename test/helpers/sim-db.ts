@@ -42,7 +42,7 @@ export class SimDatabase {
     const db = new Database(
       makeConfig({ dataDir: "/data", logLevel: "silent", indexing: { indexThreads: 0, indexSliceMs: Number.MAX_SAFE_INTEGER }, storage: this.storage }),
       undefined,
-      { fs: this.disk.fs, clock: this.clock },
+      { io: { fs: this.disk.fs, clock: this.clock } },
     );
     await this.run(db.open());
     this.db = db;

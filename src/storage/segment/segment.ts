@@ -63,6 +63,14 @@ export interface SegmentContents {
   sections: readonly SegmentSectionInput[];
 }
 
+/** How {@link decodeSegment} and {@link readSegment} word their errors. */
+export interface SegmentReadOptions {
+  /** Names the file in messages instead of its path (e.g. `snapshot` for an uploaded file). */
+  label?: string;
+  /** The caller's name of a section kind (e.g. `vectors`), added to messages that name a section. */
+  kindName?: (kind: number) => string | undefined;
+}
+
 /** A segment as read by {@link readSegment}. */
 export interface Segment {
   /** The last WAL sequence whose effect the segment contains. */
@@ -169,13 +177,15 @@ function dataLoss(path: string, message: string): VectorDbError {
  * Decodes and verifies a whole segment file held in `file`. Sections are views into `file` (aligned
  * as documented above if `file.byteOffset` is a multiple of 8). No I/O.
  *
- * @param path named in error messages.
+ * @param path named in error messages (unless `options.label` is given).
+ * @param options the label and section kind names used in error messages.
  * @throws VectorDbError `data_loss` (DATA_LOSS) naming the file and the byte offset when the file is
  *   truncated, the magic is wrong, the header (with the table) or any section fails its CRC, or the
  *   table is inconsistent (misaligned, overlapping or duplicate sections, trailing bytes);
  *   `failed_precondition` (FAILED_PRECONDITION) for an unknown format version.
  */
-export function decodeSegment(file: Buffer, path: string): Segment {
+export function decodeSegment(file: Buffer, filePath: string, options: SegmentReadOptions = {}): Segment {
+  const path = options.label ?? filePath;
   const size = file.length;
   if (size < segmentHeaderBytes) {
     throw dataLoss(path, `segment file is ${size} bytes, shorter than its ${segmentHeaderBytes}-byte header at offset 0 (truncated)`);
@@ -209,7 +219,8 @@ export function decodeSegment(file: Buffer, path: string): Segment {
     const offset = readU64(file, entry + 4);
     const length = readU64(file, entry + 12);
     const sectionCrc = file.readUInt32LE(entry + 20);
-    const where = `segment section ${kind} at offset ${offset < 0 ? "≥ 2^53" : offset}`;
+    const name = options.kindName?.(kind);
+    const where = `segment section ${kind}${name === undefined ? "" : ` (${name})`} at offset ${offset < 0 ? "≥ 2^53" : offset}`;
     if (offset < 0 || length < 0 || offset % segmentSectionAlignmentBytes !== 0 || offset < end || sections.has(kind)) {
       throw dataLoss(path, `${where} (table entry ${i} at byte ${entry}) is invalid: misaligned, overlapping, duplicate or out of range`);
     }
@@ -244,7 +255,7 @@ export function decodeSegment(file: Buffer, path: string): Segment {
  *   `resource_exhausted` (RESOURCE_EXHAUSTED) if it is larger than one buffer can hold (4 GiB on
  *   Node 20); `unavailable` (UNAVAILABLE) on any other I/O error.
  */
-export async function readSegment(fs: FileSystem, path: string): Promise<Segment> {
+export async function readSegment(fs: FileSystem, path: string, options: SegmentReadOptions = {}): Promise<Segment> {
   let handle: StorageFile | undefined;
   let file: Buffer;
   try {
@@ -259,5 +270,5 @@ export async function readSegment(fs: FileSystem, path: string): Promise<Segment
   } finally {
     await handle?.close().catch(() => undefined);
   }
-  return decodeSegment(file, path);
+  return decodeSegment(file, path, options);
 }

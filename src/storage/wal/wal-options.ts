@@ -33,6 +33,8 @@ export interface WalOptions {
   minNextSequence?: number;
   /** The disk and the clock (the interval policy's timer). Default the real ones (`realStorageIo`). */
   io?: StorageIo;
+  /** Called after each successful fdatasync of the log with how long it took, in seconds (metrics). */
+  onSync?: (seconds: number) => void;
 }
 
 /** {@link WalOptions} with every default filled in, checked. */
@@ -61,5 +63,6 @@ export function resolveWalOptions(options: WalOptions): ResolvedWalOptions {
     queueBytesMax: positiveInteger("queueBytesMax", options.queueBytesMax ?? walQueueBytesMax, Number.MAX_SAFE_INTEGER),
     minNextSequence: positiveInteger("minNextSequence", options.minNextSequence ?? 1, Number.MAX_SAFE_INTEGER),
     io: options.io ?? realStorageIo,
+    onSync: options.onSync ?? (() => undefined),
   };
 }

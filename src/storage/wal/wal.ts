@@ -48,7 +48,7 @@
 import { dirname } from "node:path";
 import type { FsyncPolicy } from "../../config.js";
 import { VectorDbError } from "../../errors.js";
-import type { RepeatingTimer } from "../clock.js";
+import type { Clock, RepeatingTimer } from "../clock.js";
 import type { FileSystem, StorageFile } from "../file-system.js";
 import { fsyncDirectory, ioError, writeChunksAt } from "../files.js";
 import {
@@ -141,6 +141,8 @@ export class Wal {
     handle: StorageFile,
     scan: { floor: number; end: number; records: readonly WalRecord[]; markedThrough: number },
     minNextSequence: number,
+    /** Times each fdatasync for {@link WalOptions.onSync}. */
+    private readonly timing: { clock: Clock; onSync: (seconds: number) => void },
   ) {
     const { floor, end, records, markedThrough } = scan;
     this.handle = handle;
@@ -175,13 +177,13 @@ export class Wal {
    *   hold (4 GiB); `unavailable` / `not_found` on I/O errors.
    */
   static async open(path: string, options: WalOptions = {}): Promise<WalOpened> {
-    const { durability, flushIntervalMs, recordBytesMax, queueBytesMax, minNextSequence, io } = resolveWalOptions(options);
+    const { durability, flushIntervalMs, recordBytesMax, queueBytesMax, minNextSequence, io, onSync } = resolveWalOptions(options);
     const { fs, clock } = io;
 
     const { handle, scan, truncatedBytes } = await openAndScan(fs, path, minNextSequence);
     let wal: Wal | undefined;
     try {
-      wal = new Wal(path, durability, recordBytesMax, queueBytesMax, fs, handle, scan, minNextSequence);
+      wal = new Wal(path, durability, recordBytesMax, queueBytesMax, fs, handle, scan, minNextSequence, { clock, onSync });
       // What was just read must be durable before anything is acknowledged on top of it. An fsync is
       // not enough for records: they may sit in pages the kernel no longer means to write (after a
       // failed fsync it drops them from the write-back queue yet still serves them: PostgreSQL's
@@ -438,6 +440,7 @@ export class Wal {
     this.dirty = false;
     // Runs on the queue: nothing is written while it runs, so it covers every record written so far.
     const covered = this.lastWritten;
+    const started = this.timing.clock.now();
     try {
       await this.handle.datasync();
     } catch (error) {
@@ -445,6 +448,7 @@ export class Wal {
     }
     this.durableThrough = Math.max(this.durableThrough, covered);
     this.counters.fsyncs++;
+    this.timing.onSync((this.timing.clock.now() - started) / 1000);
   }
 
   private onTimer(): void {

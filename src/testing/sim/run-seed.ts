@@ -279,7 +279,7 @@ class SeedRun {
 
   /** Opens the database and checks the recovered collection against the model (see {@link pendingCheck}). */
   private async openDatabase(): Promise<"up" | "down" | "stop"> {
-    const db = new Database(this.config, undefined, { fs: this.fs, clock: this.clock });
+    const db = new Database(this.config, undefined, { io: { fs: this.fs, clock: this.clock } });
     // Faults hit the workload, not the opening (a failed open is the operator's to retry).
     this.disk.suspendRandomFaults(true);
     const opened = await this.settle(db.open());
