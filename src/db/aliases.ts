@@ -225,6 +225,11 @@ export class AliasTable {
     });
   }
 
+  /** Resolves once every update and drop started so far has finished (successfully or not). */
+  settled(): Promise<void> {
+    return this.chain.then(() => undefined);
+  }
+
   private serialized<T>(operation: () => Promise<T>): Promise<T> {
     const result = this.chain.then(operation);
     this.chain = result.catch(() => undefined);

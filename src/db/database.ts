@@ -392,7 +392,7 @@ export class Database {
   }
 
   /**
-   * Waits for creates and drops in progress, then closes every collection (after a checkpoint unless
+   * Waits for creates, drops and alias updates in progress, then closes every collection (after a checkpoint unless
    * `checkpoint: false`), and unlocks the data directory. The registry is empty afterwards. Idempotent.
    *
    * @throws VectorDbError unavailable (UNAVAILABLE) when a collection's checkpoint or final fsync
@@ -405,6 +405,8 @@ export class Database {
       let firstError: unknown;
       if (wasOpen) {
         await Promise.allSettled([...this.nameLocks.values()]);
+        // An alias update still writing aliases.json would land after the directory is unlocked.
+        await this.aliases.settled();
         for (const [name, entry] of this.entries) {
           if (entry.state !== "ready") continue;
           try {
