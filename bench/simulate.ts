@@ -53,7 +53,7 @@ function printFailure(result: SeedResult, history: readonly string[]): void {
 }
 
 function row(name: string, t: SimulationTotals): string {
-  return `| ${name} | ${t.seeds} | ${t.powerCuts} | ${t.processCrashes} | ${t.recoveries} | ${t.writes} | ${t.acknowledged} | ${t.faults} | ${t.dataLoss} | ${t.failed} |`;
+  return `| ${name} | ${t.seeds} | ${t.powerCuts} | ${t.processCrashes} | ${t.recoveries} | ${t.writes} | ${t.payloadChanges} | ${t.acknowledged} | ${t.aliasUpdates} | ${t.aliasUpdatesAcknowledged} | ${t.faults} | ${t.dataLoss} | ${t.failed} |`;
 }
 
 const byPolicy = new Map<FsyncPolicy, SimulationTotals>(policies.map((p) => [p, emptyTotals()]));
@@ -77,8 +77,10 @@ for (let seed = first; seed < first + count; seed++) {
 
 const seconds = (performance.now() - started) / 1000;
 console.log(`\npower-loss simulation: seeds ${first}–${first + count - 1}, ${seconds.toFixed(1)} s`);
-console.log("| policy | seeds | power cuts | process crashes | recoveries checked | writes | acknowledged | faults injected | DATA_LOSS reopenings | seeds failed |");
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log(
+  "| policy | seeds | power cuts | process crashes | recoveries checked | writes | of them payload changes | acknowledged | alias updates | acknowledged | faults injected | DATA_LOSS reopenings | seeds failed |",
+);
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const [name, totals] of byPolicy) if (totals.seeds > 0) console.log(row(name, totals));
 console.log(row("all", all));
 console.log(`${all.diskOperations} simulated disk operations, ${Math.round(all.diskOperations / seconds)} per second; ${Math.round(all.writes / seconds)} writes per second`);

@@ -3,9 +3,9 @@ import { addResult, emptyTotals, runSeed, type SeedResult } from "../src/testing
 
 /**
  * The power-loss simulation of issue 9 in the suite: a few hundred seeds (each a database on a
- * simulated disk under a seeded workload, 1–3 power cuts at random disk operations, process crashes,
- * faults on some seeds, every recovery checked against the model of what was acknowledged). The full
- * run is `npm run simulate -- --seeds 10000`. VECTORDB_SIM_SEEDS changes the number here.
+ * simulated disk under a seeded workload of upserts, deletes and payload changes, 1–3 power cuts at
+ * random disk operations, process crashes, faults on some seeds, every recovery checked against the
+ * model of what was acknowledged). The full run is `npm run simulate -- --seeds 10000`. VECTORDB_SIM_SEEDS changes the number here.
  */
 
 const seeds = Number(process.env.VECTORDB_SIM_SEEDS ?? 300);
@@ -49,11 +49,13 @@ describe("power-loss simulation", () => {
     expect(again.history).toEqual(once.history);
   });
 
-  it("catches a disk whose fsync lies: acknowledged writes are found lost under the fsync policy", async () => {
+  it("catches a disk whose fsync lies: acknowledged writes or files are found lost or damaged under the fsync policy", async () => {
     const caught: number[] = [];
     for (let seed = 1; seed <= 10; seed++) {
       const result = await runSeed({ seed, policy: "fsync", lyingDisk: true });
-      if (result.violations.some((line) => line.startsWith("lost acknowledged writes") || line.includes("is gone"))) caught.push(seed);
+      // Nothing is durable on such a disk: a power cut loses acknowledged writes, the collection, or
+      // leaves a file that recovery must report as DATA_LOSS (e.g. collection.json empty).
+      if (result.violations.some((line) => line.startsWith("lost acknowledged writes") || line.includes("is gone") || line.startsWith("DATA_LOSS although"))) caught.push(seed);
     }
     expect(caught.length).toBeGreaterThanOrEqual(8);
   });

@@ -11,7 +11,7 @@
  * A are allowed depends on the fsync policy (see {@link requiredSequence}).
  */
 import type { FsyncPolicy } from "../../config.js";
-import { matchesFilter, type Filter, type JsonObject, type PointInput, type PointRecord } from "../../collection/index.js";
+import { matchesFilter, type Filter, type JsonObject, type JsonValue, type PayloadChange, type PointInput, type PointRecord, type PointSelector } from "../../collection/index.js";
 
 /** One point as the model holds it: the vector's bits and the payload's JSON. */
 export interface ModelPoint {
@@ -26,7 +26,9 @@ export type ModelState = Map<string, ModelPoint>;
 export type ModelWrite =
   | { kind: "upsert"; points: readonly PointInput[] }
   | { kind: "deleteIds"; ids: readonly string[] }
-  | { kind: "deleteByFilter"; filter: Filter; describe: string };
+  | { kind: "deleteByFilter"; filter: Filter; describe: string }
+  /** SetPayload, OverwritePayload, DeletePayloadKeys or ClearPayload, by ids or by filter. */
+  | { kind: "payload"; selector: PointSelector; change: PayloadChange; describe: string };
 
 /** A write and what became of it. */
 export interface ModelOp {
@@ -61,11 +63,48 @@ export function applyWrite(state: ModelState, write: ModelWrite): void {
       for (const id of write.ids) state.delete(id);
       return;
     case "deleteByFilter":
-      for (const [id, point] of [...state]) {
-        const payload = point.payload === "" ? undefined : (JSON.parse(point.payload) as JsonObject);
-        if (matchesFilter(write.filter, id, payload)) state.delete(id);
+      for (const [id, point] of [...state]) if (matchesFilter(write.filter, id, parsePayload(point.payload))) state.delete(id);
+      return;
+    case "payload": {
+      const { selector, change } = write;
+      const chosen = selector.kind === "ids" ? selector.ids.filter((id) => state.has(id)) : [...state].filter(([id, point]) => matchesFilter(selector.filter, id, parsePayload(point.payload))).map(([id]) => id);
+      for (const id of new Set(chosen)) {
+        const point = state.get(id)!;
+        state.set(id, { vector: point.vector, payload: payloadKey(changePayload(parsePayload(point.payload), change)) });
       }
       return;
+    }
+  }
+}
+
+function parsePayload(key: string): JsonObject | undefined {
+  return key === "" ? undefined : (JSON.parse(key) as JsonObject);
+}
+
+/**
+ * A payload after `change`, worked out here on its own (not with the collection's code, which the
+ * simulation checks): `set` merges top-level keys (new ones last, replaced ones in place), `overwrite`
+ * replaces, `clear` removes, `deleteKeys` removes each path (a missing path, or one through a
+ * non-object, changes nothing). A payload left without keys stays an empty object.
+ */
+export function changePayload(payload: JsonObject | undefined, change: PayloadChange): JsonObject | undefined {
+  switch (change.kind) {
+    case "set":
+      return Object.assign({}, payload, change.payload);
+    case "overwrite":
+      return change.payload;
+    case "clear":
+      return undefined;
+    case "deleteKeys": {
+      if (payload === undefined) return undefined;
+      const copy = structuredClone(payload);
+      for (const path of change.keys) {
+        let holder: JsonValue = copy;
+        for (const key of path.slice(0, -1)) holder = holder !== null && typeof holder === "object" && !Array.isArray(holder) ? (holder[key] ?? null) : null;
+        if (holder !== null && typeof holder === "object" && !Array.isArray(holder)) delete holder[path[path.length - 1]!];
+      }
+      return copy;
+    }
   }
 }
 
@@ -152,6 +191,32 @@ export function lateFsyncs(ops: readonly ModelOp[], syncs: readonly WalSyncCall[
       op.acknowledgedAtMs + flushIntervalMs < untilMs &&
       !syncs.some((sync) => sync.event > op.acknowledgedAtEvent && sync.atMs <= op.acknowledgedAtMs + flushIntervalMs),
   );
+}
+
+/** The aliases of the database as the model holds them: alias → collection. */
+export type AliasState = ReadonlyMap<string, string>;
+
+/** An UpdateAliases action of the workload (the domain's `AliasAction`). */
+export type AliasChange = { kind: "create"; alias: string; collection: string } | { kind: "delete"; alias: string } | { kind: "rename"; from: string; to: string };
+
+/** The aliases after `actions`, applied in order to a copy of `state` (the workload issues valid actions only). */
+export function aliasesAfter(state: AliasState, actions: readonly AliasChange[]): Map<string, string> {
+  const next = new Map(state);
+  for (const action of actions) {
+    if (action.kind === "create") next.set(action.alias, action.collection);
+    else if (action.kind === "delete") next.delete(action.alias);
+    else if (action.from !== action.to) {
+      next.set(action.to, next.get(action.from)!);
+      next.delete(action.from);
+    }
+  }
+  return next;
+}
+
+/** Aliases in words, sorted: `a0→sim, a2→sim`, or `none`. */
+export function describeAliases(state: Iterable<readonly [string, string]>): string {
+  const pairs = [...state].map(([alias, collection]) => `${alias}→${collection}`).sort();
+  return pairs.length === 0 ? "none" : pairs.join(", ");
 }
 
 /** Most failed writes whose presence the check tries both ways (2^n candidate states). */

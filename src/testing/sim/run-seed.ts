@@ -1,9 +1,11 @@
 /**
  * One seed of the power-loss simulation: a database on a {@link SimulatedDisk} with a
- * {@link SimClock}, a seeded workload of upserts, deletes by id and by filter, checkpoints, clean
- * restarts and time passing, issued concurrently, with power cuts at random disk operations (in the
- * middle of WAL appends, fsyncs, checkpoints, WAL cuts, collection creation and recovery itself),
- * random faults on some seeds, and after every cut a recovery checked against the model (`model.ts`).
+ * {@link SimClock}, a seeded workload of upserts, deletes by id and by filter, payload changes (by
+ * ids and by filter), alias updates, checkpoints, clean restarts and time passing, issued
+ * concurrently, with power cuts at random disk operations (in the middle of WAL appends, fsyncs,
+ * checkpoints, WAL cuts, `aliases.json` rewrites, collection creation and recovery itself), random
+ * faults on some seeds, and after every cut a recovery checked against the model (`model.ts`): the
+ * points and payloads, and the aliases.
  *
  * Everything that happens follows from the seed: the disk completes operations in a seeded order one
  * at a time (`SimulatedDisk.step`), the clock moves only when the workload says so, temporaries get
@@ -16,9 +18,23 @@ import { type FsyncPolicy, makeConfig, type ServerConfig } from "../../config.js
 import { Database } from "../../db/index.js";
 import { VectorDbError } from "../../errors.js";
 import { deriveSeed, seededRandom } from "../../random.js";
-import { explainMismatch, lateFsyncs, type ModelOp, type ModelState, type ModelWrite, requiredAfterRestart, requiredSequence, type Requirement, stateOf, type WalSyncCall } from "./model.js";
+import {
+  type AliasState,
+  aliasesAfter,
+  describeAliases,
+  explainMismatch,
+  lateFsyncs,
+  type ModelOp,
+  type ModelState,
+  type ModelWrite,
+  requiredAfterRestart,
+  requiredSequence,
+  type Requirement,
+  stateOf,
+  type WalSyncCall,
+} from "./model.js";
 import { SimClock } from "./sim-clock.js";
-import { describeWrite, pickParameters, type SeedParameters, universe, Workload } from "./workload.js";
+import { describeAliasActions, describeWrite, pickParameters, type SeedParameters, universe, Workload } from "./workload.js";
 import { SimulatedDisk } from "./simulated-disk.js";
 import type { SimulatedFileSystem } from "./simulated-file-system.js";
 
@@ -49,6 +65,11 @@ export interface SeedResult {
   /** Writes issued / acknowledged. */
   writes: number;
   acknowledged: number;
+  /** Of the writes issued, the payload changes (set, overwrite, delete keys, clear). */
+  payloadChanges: number;
+  /** UpdateAliases calls issued / acknowledged. */
+  aliasUpdates: number;
+  aliasUpdatesAcknowledged: number;
   checkpoints: number;
   /** Disk operations completed. */
   diskOperations: number;
@@ -99,6 +120,17 @@ class SeedRun {
   private ops: ModelOp[] = [];
   /** Highest sequence a checkpoint or clean close made durable. */
   private durableSequence = 0;
+  /** The aliases the database holds: the recovered ones, then each acknowledged update's. */
+  private aliases: AliasState = new Map();
+  /**
+   * What `aliases.json` may hold beyond {@link aliases}: the aliases of every update since the last
+   * acknowledged one that failed (UNAVAILABLE: its rename may have happened) or is unfinished.
+   */
+  private aliasCandidates: AliasState[] = [];
+  /** An UpdateAliases call is running (the workload issues one at a time). */
+  private aliasUpdateRunning = false;
+  /** Counts the processes (boots, crashes, reopenings): a call of an earlier one is ignored when it settles. */
+  private process = 0;
   /** Whether the collection's creation was acknowledged (it must then exist), or is in flight. */
   private created: "no" | "pending" | "yes" = "no";
   /** Set by a failed fsync of the WAL: from then on, until a reopen, nothing may be acknowledged. */
@@ -171,6 +203,9 @@ class SeedRun {
       recoveries: 0,
       writes: 0,
       acknowledged: 0,
+      payloadChanges: 0,
+      aliasUpdates: 0,
+      aliasUpdatesAcknowledged: 0,
       checkpoints: 0,
       diskOperations: 0,
       faults: 0,
@@ -249,6 +284,7 @@ class SeedRun {
     this.syncsInFlight.clear();
     this.walFailedThisBoot = false;
     this.fs = this.disk.powerCut();
+    this.process++;
     this.db = undefined;
     this.collection = undefined;
     this.pendingCheck = { kind: "power cut", durableEvent: this.durableEvent };
@@ -290,6 +326,7 @@ class SeedRun {
       return "stop";
     }
     this.db = db;
+    this.checkAliases(db);
     const failed = db.failures().find((failure) => failure.name === collectionName);
     if (failed !== undefined) return this.recoveryFailed(failed.error);
     const collection = db.list().find((c) => c.name === collectionName);
@@ -372,6 +409,53 @@ class SeedRun {
     this.walSyncFailed = false;
   }
 
+  /**
+   * Checks the aliases a database opened with against the model: those of the last acknowledged
+   * update, or of a later one that failed or did not finish (see {@link aliasCandidates}). What it
+   * found is the model's from then on.
+   */
+  private checkAliases(db: Database): void {
+    const found = new Map(db.listAliases());
+    const allowed = [this.aliases, ...this.aliasCandidates];
+    const text = describeAliases(found);
+    this.log(`aliases found: ${text}`);
+    if (!allowed.some((state) => describeAliases(state) === text)) {
+      this.violation(`the aliases after reopening are ${text}; the acknowledged updates allow ${allowed.map((state) => describeAliases(state)).join(" or ")}`);
+    }
+    this.aliases = found;
+    this.aliasCandidates = [];
+    this.aliasUpdateRunning = false;
+  }
+
+  /** Issues one UpdateAliases call (unless one is running) without waiting for it. */
+  private issueAliasUpdate(): void {
+    if (this.aliasUpdateRunning) return;
+    const actions = this.writes.aliasActions(this.aliases, collectionName);
+    const next = aliasesAfter(this.aliases, actions);
+    const process = this.process;
+    this.aliasUpdateRunning = true;
+    this.aliasCandidates.push(next);
+    this.result.aliasUpdates++;
+    const described = describeAliasActions(actions);
+    this.log(`issue aliases: ${described}`);
+    this.db!.updateAliases(actions).then(
+      () => {
+        if (process !== this.process) return;
+        this.aliasUpdateRunning = false;
+        this.aliases = next;
+        this.aliasCandidates = [];
+        this.result.aliasUpdatesAcknowledged++;
+        this.log(`ack aliases: ${described}`);
+      },
+      (error: unknown) => {
+        if (process !== this.process) return;
+        this.aliasUpdateRunning = false;
+        this.log(`fail aliases: ${described}: ${errorText(error)}`);
+        if (!(error instanceof VectorDbError) || error.code !== "unavailable") this.violation(`UpdateAliases (${described}) failed with something else than UNAVAILABLE: ${errorText(error)}`);
+      },
+    );
+  }
+
   /** Issues one write without waiting for it; its outcome lands in the model. */
   private issue(write: ModelWrite): void {
     const collection = this.collection!;
@@ -386,6 +470,10 @@ class SeedRun {
         break;
       case "deleteByFilter":
         promise = collection.deleteByFilter(write.filter);
+        break;
+      case "payload":
+        promise = collection.changePayload(write.selector, write.change, write.selector.kind);
+        this.result.payloadChanges++;
         break;
     }
     const sequence = collection.nextSequence === before + 1 ? before : undefined;
@@ -443,6 +531,7 @@ class SeedRun {
 
   /** Opens the database again on the same boot (no power loss) and checks it; recreates the collection if it is gone. */
   private async reopen(): Promise<"up" | "down" | "stop"> {
+    this.process++;
     this.db = undefined;
     this.collection = undefined;
     this.pendingCheck = { kind: "restart" };
@@ -490,6 +579,7 @@ class SeedRun {
       }
       const r = this.random();
       if (r < 0.6) this.issue(this.writes.next());
+      else if (r < 0.64) this.issueAliasUpdate();
       else if (r < 0.68) this.checkpoint();
       else if (r < 0.9) {
         // Disk operations take no simulated time: time moves only while the disk is idle.
