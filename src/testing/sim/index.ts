@@ -3,4 +3,4 @@ export { SimulatedFileSystem } from "./simulated-file-system.js";
 export { SimClock } from "./sim-clock.js";
 export { runSeed, type SeedOptions, type SeedResult } from "./run-seed.js";
 export type { SeedParameters } from "./workload.js";
-export { addResult, emptyTotals, type SimulationTotals } from "./totals.js";
+export { addResult, emptyTotals, type SeedCounters, type SimulationTotals } from "./totals.js";

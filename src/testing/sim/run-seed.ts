@@ -34,6 +34,7 @@ import {
   type WalSyncCall,
 } from "./model.js";
 import { SimClock } from "./sim-clock.js";
+import { emptyCounters, type SeedCounters } from "./totals.js";
 import { describeAliasActions, describeWrite, pickParameters, type SeedParameters, universe, Workload } from "./workload.js";
 import { SimulatedDisk } from "./simulated-disk.js";
 import type { SimulatedFileSystem } from "./simulated-file-system.js";
@@ -53,27 +54,10 @@ export interface SeedOptions {
 }
 
 /** What one seed did and found. */
-export interface SeedResult {
+export interface SeedResult extends SeedCounters {
   seed: number;
   parameters: SeedParameters;
-  /** Power cuts simulated. */
-  powerCuts: number;
-  /** Process crashes simulated (kill -9: the page cache stays). */
-  processCrashes: number;
-  /** Recoveries checked (after power cuts and clean restarts). */
-  recoveries: number;
-  /** Writes issued / acknowledged. */
-  writes: number;
-  acknowledged: number;
-  /** Of the writes issued, the payload changes (set, overwrite, delete keys, clear). */
-  payloadChanges: number;
-  /** UpdateAliases calls issued / acknowledged. */
-  aliasUpdates: number;
-  aliasUpdatesAcknowledged: number;
   checkpoints: number;
-  /** Disk operations completed. */
-  diskOperations: number;
-  faults: number;
   /** Reopenings where the collection reported DATA_LOSS (each with its message). */
   dataLoss: string[];
   /** What broke a promise (empty when the seed passed). */
@@ -198,17 +182,8 @@ class SeedRun {
     this.result = {
       seed: options.seed,
       parameters: this.parameters,
-      powerCuts: 0,
-      processCrashes: 0,
-      recoveries: 0,
-      writes: 0,
-      acknowledged: 0,
-      payloadChanges: 0,
-      aliasUpdates: 0,
-      aliasUpdatesAcknowledged: 0,
+      ...emptyCounters(),
       checkpoints: 0,
-      diskOperations: 0,
-      faults: 0,
       dataLoss: [],
       violations: [],
       history: this.disk.history,
