@@ -36,7 +36,7 @@ export async function openServer(config: ServerConfig, logger: Logger = createLo
   let db: Database | undefined;
   // Listed per scrape; nothing while the database is still opening (or once it is closed).
   const metrics = new ServerMetrics(() => (db?.isOpen === true ? db.list() : []));
-  db = new Database(config, logger, { onWalSync: (seconds) => metrics.observeFsync(seconds) });
+  db = new Database(config, logger, { hooks: { onWalSync: (seconds) => metrics.observeFsync(seconds) } });
   const metricsListener = config.metricsPort === 0 ? undefined : await startMetricsListener(metrics, config.metricsHost, config.metricsPort);
   let server: RunningServer;
   try {

@@ -8,7 +8,7 @@ import { Distance, ScalarType, SearchRequestSchema, type PointInit, type VectorD
 type SearchRequestInit = MessageInitShape<typeof SearchRequestSchema>;
 import { sectionKind } from "../src/collection/index.js";
 import { rejection } from "./helpers/assertions.js";
-import { collectionDir, flipByte, removeTempDirs, segmentSections, tempDataDir, walRecords } from "./helpers/files.js";
+import { collectionDir, flipByte, removeTempDirs, segmentSections, tempDataDir, walFrames, walRecords } from "./helpers/files.js";
 import { rng } from "./helpers/random.js";
 import { startTestServer, waitIndexed, type TestServer } from "./helpers/server.js";
 
@@ -193,6 +193,10 @@ describe("recovery from damaged files", () => {
     await twoCollections(dataDir);
     const wal = join(collectionDir(dataDir, "broken"), "wal.log");
     const records = walRecords(wal);
+    // Under the fsync policy every batch after the first starts with a durability mark: the one
+    // after record 2 proves it was fsynced, so its damage is corruption, not a torn tail.
+    const proof = walFrames(wal).find((frame) => frame.type === 0 && frame.offset > records[2]!.offset)!;
+    expect(proof.sequence).toBeGreaterThanOrEqual(records[2]!.sequence);
     flipByte(wal, records[2]!.offset + 13 + 20);
     const server = await serverOn(dataDir);
     try {
@@ -207,7 +211,7 @@ describe("recovery from damaged files", () => {
         const error = await rejection(call);
         expect(error.status).toBe(status.DATA_LOSS);
         expect(error.details).toContain(expected);
-        expect(error.details).toContain(`a valid record follows at byte offset ${records[3]!.offset}`);
+        expect(error.details).toContain(`the durability mark at byte offset ${proof.offset} says every record up to sequence ${proof.sequence} was fsynced`);
       }
       expect(server.running.recovery.failed.map((f) => f.name)).toEqual(["broken"]);
       expect((await server.client.collections.listCollections({})).collections.map((c) => c.name)).toEqual(["fine"]);

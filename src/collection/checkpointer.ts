@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { checkpointRetryMs } from "../config.js";
-import { type Wal, writeSegment } from "../storage/index.js";
+import { type StorageIo, type Wal, writeSegment } from "../storage/index.js";
 import { encodeStateSections, segmentFileName } from "./disk/index.js";
 import type { MemoryCollection } from "./memory-collection.js";
 
@@ -48,8 +48,10 @@ export class Checkpointer {
   /**
    * @param segmentSequence the sequence the segment on disk holds (0 when there is none).
    * @param walBytesMax WAL size past which {@link maybeCheckpoint} starts one, bytes.
+   * @param io the disk the segment is written to, and the clock of the retry delay.
    */
   constructor(
+    private readonly io: StorageIo,
     private readonly dir: string,
     private readonly collection: MemoryCollection,
     private readonly wal: Wal,
@@ -91,9 +93,9 @@ export class Checkpointer {
    */
   maybeCheckpoint(allowed: boolean): void {
     if (this.wal.sizeBytes <= this.walBytesMax || this.running || !allowed) return;
-    if (performance.now() < this.retryAt) return;
+    if (this.io.clock.now() < this.retryAt) return;
     this.checkpoint().catch((error: unknown) => {
-      this.retryAt = performance.now() + checkpointRetryMs;
+      this.retryAt = this.io.clock.now() + checkpointRetryMs;
       this.logger?.error({ err: error, collection: this.collection.name }, "checkpoint failed; the WAL keeps every write and the checkpoint will be retried");
     });
   }
@@ -126,7 +128,7 @@ export class Checkpointer {
     const sections = await encodeStateSections(state, this.collection.spec);
     const encodeMs = performance.now() - encodeStarted;
     const writeStarted = performance.now();
-    const segmentBytes = (await writeSegment(join(this.dir, segmentFileName), { sequence: state.sequence, sections })).sizeBytes;
+    const segmentBytes = (await writeSegment(this.io.fs, join(this.dir, segmentFileName), { sequence: state.sequence, sections })).sizeBytes;
     const writeMs = performance.now() - writeStarted;
     this.segmentSeq = state.sequence;
     return { sequence: state.sequence, pauseMs, vectorCopyMs, encodeMs, writeMs, segmentBytes };

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { VectorDbError } from "../errors.js";
-import type { SegmentSectionInput, Wal } from "../storage/index.js";
+import { realStorageIo, type SegmentSectionInput, type StorageIo, type Wal } from "../storage/index.js";
 import { Checkpointer, type CheckpointReport } from "./checkpointer.js";
 import {
   encodeDeleteFilterRecord,
@@ -28,6 +28,8 @@ export interface DurabilityOptions {
   walBytesMax: number;
   /** Where checkpoint failures and recovery details are logged; silent when absent. */
   logger?: Logger;
+  /** The disk and the clock every file operation and timer goes through. Default the real ones. */
+  io?: StorageIo;
 }
 
 /**
@@ -57,6 +59,8 @@ export class DurableCollection {
   private specChain: Promise<unknown> = Promise.resolve();
   /** Ingest ids with an IngestStream open now (see {@link claimIngest}). */
   private readonly ingestsOpen = new Set<string>();
+  /** The disk and clock of every file operation (see {@link DurabilityOptions.io}). */
+  private readonly io: StorageIo;
 
   private constructor(
     readonly dir: string,
@@ -66,7 +70,8 @@ export class DurableCollection {
     /** What recovery found when the collection was opened. */
     readonly recovery: RecoveryReport,
   ) {
-    this.checkpointer = new Checkpointer(dir, collection, wal, options.walBytesMax, recovery.segmentSequence, options.logger);
+    this.io = options.io ?? realStorageIo;
+    this.checkpointer = new Checkpointer(this.io, dir, collection, wal, options.walBytesMax, recovery.segmentSequence, options.logger);
     this.sequencer = new WriteSequencer(wal, collection.name, () => this.maybeCheckpoint(), options.logger);
   }
 
@@ -87,7 +92,7 @@ export class DurableCollection {
     options: Readonly<DurabilityOptions>,
     loaded?: LoadedSegment,
   ): Promise<DurableCollection> {
-    const { collection, wal, report } = await recoverCollection(dir, spec, limits, indexing, options.wal, loaded);
+    const { collection, wal, report } = await recoverCollection(dir, spec, limits, indexing, options.wal, options.io ?? realStorageIo, loaded);
     const durable = new DurableCollection(dir, collection, wal, options, report);
     durable.maybeCheckpoint();
     return durable;
@@ -121,6 +126,11 @@ export class DurableCollection {
   /** The last checkpoint's report (undefined before the first). */
   get lastCheckpoint(): CheckpointReport | undefined {
     return this.checkpointer.lastReport;
+  }
+
+  /** The sequence the next write will take (its WAL record's); for tests and the simulation. */
+  get nextSequence(): number {
+    return this.wal.nextSequence;
   }
 
   /** Duration of the last checkpoint, ms (undefined before the first); for the metrics. */
@@ -271,7 +281,7 @@ export class DurableCollection {
     const next = this.specChain.then(async () => {
       this.checkWritable();
       const spec = { ...this.spec, hnsw: { ...this.spec.hnsw, ef } };
-      await writeSpec(this.dir, spec);
+      await writeSpec(this.io.fs, this.dir, spec);
       this.collection.setSearchEf(ef);
       return this.spec;
     });

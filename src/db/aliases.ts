@@ -10,12 +10,11 @@
  * mix. Aliases and collection names share one namespace; an alias names a collection, never another
  * alias. Absent file: no aliases.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { checkCollectionName, collectionNamePattern, parseVersionedJson } from "../collection/index.js";
 import { VectorDbError } from "../errors.js";
-import { ioError, writeFileAtomic } from "../storage/index.js";
+import { errorCode, type FileSystem, ioError, readFileBytes, writeFileAtomic } from "../storage/index.js";
 
 /** The aliases file inside the data directory. */
 export const aliasesFileName = "aliases.json";
@@ -31,13 +30,13 @@ export type AliasAction = { kind: "create"; alias: string; collection: string } 
  * @throws VectorDbError data_loss (DATA_LOSS) naming the file when it is not a valid aliases file;
  *   failed_precondition (FAILED_PRECONDITION) for another format version; unavailable on an I/O error.
  */
-export async function readAliases(dataDir: string): Promise<Map<string, string>> {
+export async function readAliases(fs: FileSystem, dataDir: string): Promise<Map<string, string>> {
   const path = join(dataDir, aliasesFileName);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = (await readFileBytes(fs, path)).toString("utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return new Map();
+    if (errorCode(error) === "ENOENT") return new Map();
     throw ioError(path, "reading", error, "unavailable");
   }
   const bad = (what: string): never => {
@@ -60,10 +59,10 @@ export async function readAliases(dataDir: string): Promise<Map<string, string>>
  * Replaces `<dataDir>/aliases.json` with `aliases`, atomically and durably.
  * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error (the old file stays).
  */
-export async function writeAliases(dataDir: string, aliases: ReadonlyMap<string, string>): Promise<void> {
+export async function writeAliases(fs: FileSystem, dataDir: string, aliases: ReadonlyMap<string, string>): Promise<void> {
   const sorted = Object.fromEntries(sortedPairs(aliases));
   const text = `${JSON.stringify({ formatVersion: aliasesFormatVersion, aliases: sorted }, null, 2)}\n`;
-  await writeFileAtomic(join(dataDir, aliasesFileName), [Buffer.from(text, "utf8")]);
+  await writeFileAtomic(fs, join(dataDir, aliasesFileName), [Buffer.from(text, "utf8")]);
 }
 
 /**
@@ -137,10 +136,12 @@ export class AliasTable {
   private chain: Promise<unknown> = Promise.resolve();
 
   /**
+   * @param fs the storage seam every file operation goes through.
    * @param isCollection whether a collection of that name exists (or is being created).
    * @param aliasesMax most aliases, and most actions per update.
    */
   constructor(
+    private readonly fs: FileSystem,
     private readonly dataDir: string,
     private readonly isCollection: (name: string) => boolean,
     private readonly aliasesMax: number,
@@ -154,12 +155,12 @@ export class AliasTable {
    * @throws VectorDbError as {@link readAliases}; unavailable when the file cannot be rewritten.
    */
   async load(): Promise<string[]> {
-    const aliases = await readAliases(this.dataDir);
+    const aliases = await readAliases(this.fs, this.dataDir);
     const dangling = [...aliases].filter(([alias, collection]) => !this.isCollection(collection) || this.isCollection(alias)).map(([alias]) => alias);
     for (const alias of dangling) aliases.delete(alias);
     if (dangling.length > 0) {
       this.logger?.warn({ aliases: dangling }, "dropping aliases whose collection does not exist");
-      await writeAliases(this.dataDir, aliases);
+      await writeAliases(this.fs, this.dataDir, aliases);
     }
     this.aliases = aliases;
     return dangling;
@@ -201,7 +202,7 @@ export class AliasTable {
       const added = [...next.keys()].filter((alias) => !this.aliases.has(alias));
       for (const alias of added) this.reserved.add(alias);
       try {
-        await writeAliases(this.dataDir, next);
+        await writeAliases(this.fs, this.dataDir, next);
         this.aliases = next;
       } finally {
         for (const alias of added) this.reserved.delete(alias);
@@ -218,10 +219,15 @@ export class AliasTable {
       const next = new Map([...this.aliases].filter(([, name]) => name !== collection));
       if (next.size === this.aliases.size) return;
       this.aliases = next;
-      await writeAliases(this.dataDir, next).catch((error: unknown) =>
+      await writeAliases(this.fs, this.dataDir, next).catch((error: unknown) =>
         this.logger?.warn({ collection, err: error }, "writing aliases.json after a drop failed; the next start drops the dead aliases"),
       );
     });
+  }
+
+  /** Resolves once every update and drop started so far has finished (successfully or not). */
+  settled(): Promise<void> {
+    return this.chain.then(() => undefined);
   }
 
   private serialized<T>(operation: () => Promise<T>): Promise<T> {

@@ -14,6 +14,7 @@ import {
 } from "../collection/index.js";
 import { walQueueBytesMax, walRecordBytesMax, type ServerConfig } from "../config.js";
 import { VectorDbError } from "../errors.js";
+import { realStorageIo, type StorageIo } from "../storage/index.js";
 import { AliasTable, type AliasAction } from "./aliases.js";
 import { collectionsDir, createCollectionDir, dropCollectionDir, prepareDataDir, publishCollectionDir, scanCollections } from "./data-dir.js";
 import { lockDataDir } from "./lock.js";
@@ -56,6 +57,18 @@ export interface DatabaseHooks {
   onWalSync?: (seconds: number) => void;
 }
 
+/** Options of the {@link Database} constructor. */
+export interface DatabaseOptions {
+  /** Observers of storage events (metrics); none by default. */
+  hooks?: DatabaseHooks;
+  /**
+   * The disk and clock every file operation and timer goes through (the seam of
+   * `src/storage/file-system.ts`): the real ones by default, a simulated disk and clock in the
+   * power-loss simulation (`src/testing/sim/`).
+   */
+  io?: StorageIo;
+}
+
 /** Options of {@link Database.close}. */
 export interface DatabaseCloseOptions {
   /**
@@ -94,18 +107,23 @@ export class Database {
   private readonly aliases: AliasTable;
   /** The snapshot files of the data directory. */
   readonly snapshots: SnapshotStore;
+  private readonly hooks: DatabaseHooks;
+  private readonly io: StorageIo;
 
   /**
    * @param config the data directory, limits, indexing and storage settings.
    * @param logger where recovery and checkpoint failures are logged; silent when absent.
+   * @param options the metrics hooks and the storage seam (see {@link DatabaseOptions}).
    */
   constructor(
     private readonly config: ServerConfig,
     private readonly logger?: Logger,
-    private readonly hooks: DatabaseHooks = {},
+    options: DatabaseOptions = {},
   ) {
-    this.snapshots = new SnapshotStore(config.dataDir);
-    this.aliases = new AliasTable(config.dataDir, (name) => this.entries.has(name), config.limits.aliasesMax, logger);
+    this.hooks = options.hooks ?? {};
+    this.io = options.io ?? realStorageIo;
+    this.snapshots = new SnapshotStore(this.io.fs, config.dataDir);
+    this.aliases = new AliasTable(this.io.fs, config.dataDir, (name) => this.entries.has(name), config.limits.aliasesMax, logger);
   }
 
   /** The data directory. */
@@ -126,10 +144,10 @@ export class Database {
     this.state = "opening";
     const started = performance.now();
     try {
-      await prepareDataDir(this.dataDir);
-      this.unlock = await lockDataDir(this.dataDir);
+      await prepareDataDir(this.io.fs, this.dataDir);
+      this.unlock = await lockDataDir(this.io.fs, this.dataDir);
       if (this.config.indexing.indexThreads > 0) this.builders = new GraphBuilderPool(this.config.indexing.indexThreads);
-      const scan = await scanCollections(this.dataDir);
+      const scan = await scanCollections(this.io.fs, this.dataDir);
       for (const name of scan.ignored) this.logger?.warn({ entry: join(collectionsDir(this.dataDir), name) }, "ignoring an entry that is not a collection folder");
       const removedSnapshotFiles = await this.snapshots.removeLeftovers();
       const failed: FailedCollection[] = [];
@@ -159,14 +177,20 @@ export class Database {
   private async recover(name: string): Promise<VectorDbError | undefined> {
     const dir = join(collectionsDir(this.dataDir), name);
     try {
-      const { spec, formatVersion } = await readSpecFile(dir, name);
-      if (formatVersion < collectionFormatVersion) await writeSpec(dir, spec);
+      const { spec, formatVersion } = await readSpecFile(this.io.fs, dir, name);
+      if (formatVersion < collectionFormatVersion) await writeSpec(this.io.fs, dir, spec);
       const collection = await DurableCollection.open(dir, spec, this.config.limits, this.indexing(), this.durability());
       this.entries.set(name, { state: "ready", collection });
       const { recovery } = collection;
       const ms = Math.round(recovery.segmentMs + recovery.replayMs);
-      const { segmentSequence, replayedRecords, truncatedBytes } = recovery;
-      this.logger?.info({ collection: name, points: collection.size, segmentSequence, replayedRecords, truncatedBytes, ms }, "collection recovered");
+      const { segmentSequence, replayedRecords, truncatedBytes, droppedRecords } = recovery;
+      this.logger?.info({ collection: name, points: collection.size, segmentSequence, replayedRecords, truncatedBytes, droppedRecords, ms }, "collection recovered");
+      if (droppedRecords > 0) {
+        this.logger?.warn(
+          { collection: name, droppedRecords, truncatedBytes },
+          "the WAL's tail written since its last fsync came back with a hole after a power loss; the records after the hole were never fsynced and were dropped with it",
+        );
+      }
       return undefined;
     } catch (cause) {
       const error =
@@ -186,7 +210,7 @@ export class Database {
    *   (RESOURCE_EXHAUSTED) past `collectionsMax`; unavailable (UNAVAILABLE) when not open or on an I/O error.
    */
   create(spec: CollectionSpec): Promise<DurableCollection> {
-    return this.createWith(spec.name, "name", async () => ({ dir: await createCollectionDir(this.dataDir, spec), spec }));
+    return this.createWith(spec.name, "name", async () => ({ dir: await createCollectionDir(this.io.fs, this.dataDir, spec), spec }));
   }
 
   /**
@@ -200,8 +224,8 @@ export class Database {
    */
   restoreSnapshot(name: string, sha256: string, chunks: AsyncIterable<Uint8Array>): Promise<DurableCollection> {
     return this.createWith(name, "collection", async () => {
-      const staged = await stageRestore(this.dataDir, name, sha256, chunks, this.config.limits);
-      return { dir: await publishCollectionDir(this.dataDir, staged.dir, name), spec: staged.spec, loaded: staged.loaded };
+      const staged = await stageRestore(this.io.fs, this.dataDir, name, sha256, chunks, this.config.limits);
+      return { dir: await publishCollectionDir(this.io.fs, this.dataDir, staged.dir, name), spec: staged.spec, loaded: staged.loaded };
     });
   }
 
@@ -229,7 +253,7 @@ export class Database {
           return await DurableCollection.open(dir, spec, this.config.limits, this.indexing(), this.durability(), loaded);
         } catch (error) {
           // Not acknowledged: remove the folder again so that it does not appear on the next start.
-          await dropCollectionDir(this.dataDir, name).catch(() => undefined);
+          await dropCollectionDir(this.io.fs, this.dataDir, name).catch(() => undefined);
           throw error;
         }
       });
@@ -308,7 +332,7 @@ export class Database {
         await entry.collection.close({ checkpoint: false }).catch((error: unknown) => this.logger?.warn({ collection: name, err: error }, "closing a dropped collection failed"));
       }
       try {
-        await dropCollectionDir(this.dataDir, name);
+        await dropCollectionDir(this.io.fs, this.dataDir, name);
       } catch (error) {
         const failure = error instanceof VectorDbError ? error : new VectorDbError("unavailable", String(error));
         this.entries.set(name, { state: "failed", error: new VectorDbError(failure.code, `dropping it failed: ${failure.rawMessage}`) });
@@ -368,7 +392,7 @@ export class Database {
   }
 
   /**
-   * Waits for creates and drops in progress, then closes every collection (after a checkpoint unless
+   * Waits for creates, drops and alias updates in progress, then closes every collection (after a checkpoint unless
    * `checkpoint: false`), and unlocks the data directory. The registry is empty afterwards. Idempotent.
    *
    * @throws VectorDbError unavailable (UNAVAILABLE) when a collection's checkpoint or final fsync
@@ -381,6 +405,8 @@ export class Database {
       let firstError: unknown;
       if (wasOpen) {
         await Promise.allSettled([...this.nameLocks.values()]);
+        // An alias update still writing aliases.json would land after the directory is unlocked.
+        await this.aliases.settled();
         for (const [name, entry] of this.entries) {
           if (entry.state !== "ready") continue;
           try {
@@ -422,6 +448,7 @@ export class Database {
         ...(this.hooks.onWalSync === undefined ? {} : { onSync: this.hooks.onWalSync }),
       },
       walBytesMax: storage.walBytesMax,
+      io: this.io,
     };
     if (this.logger !== undefined) options.logger = this.logger;
     return options;

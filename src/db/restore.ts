@@ -1,11 +1,10 @@
 import { constants as bufferConstants } from "node:buffer";
 import { createHash } from "node:crypto";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeSnapshotSpec, decodeStateSections, sectionKindName, segmentFileName, writeSpec, type CollectionSpec, type LoadedSegment } from "../collection/index.js";
 import type { Limits } from "../config.js";
 import { VectorDbError } from "../errors.js";
-import { readSegment, writeNewFile, type Segment } from "../storage/index.js";
+import { readSegment, removeTree, writeNewFile, type FileSystem, type Segment } from "../storage/index.js";
 import { makeStagingDir } from "./data-dir.js";
 
 /** How snapshot files are named in restore errors. */
@@ -28,6 +27,7 @@ export interface StagedRestore {
  * recovery checks them). Then writes `collection.json` with the spec under its new name. On any
  * failure the staging folder is removed.
  *
+ * @param fs the storage seam every file operation goes through.
  * @param chunks the file's bytes, in order (read as they come, never held whole in memory here).
  * @throws VectorDbError data_loss (DATA_LOSS) naming the section (`segment section 3 (vectors) at
  *   offset …`) for a corrupt file, or `sha256` when only the hash disagrees; invalid_argument for a
@@ -36,24 +36,24 @@ export interface StagedRestore {
  *   resource_exhausted past the largest file one buffer holds; unavailable on an I/O error; the
  *   stream's own errors (e.g. cancelled).
  */
-export async function stageRestore(dataDir: string, name: string, sha256: string, chunks: AsyncIterable<Uint8Array>, limits: Readonly<Limits>): Promise<StagedRestore> {
-  const dir = await makeStagingDir(dataDir, name);
+export async function stageRestore(fs: FileSystem, dataDir: string, name: string, sha256: string, chunks: AsyncIterable<Uint8Array>, limits: Readonly<Limits>): Promise<StagedRestore> {
+  const dir = await makeStagingDir(fs, dataDir, name);
   try {
     const path = join(dir, segmentFileName);
     const hash = createHash("sha256");
-    const sizeBytes = await writeNewFile(path, hashed(chunks, hash));
+    const sizeBytes = await writeNewFile(fs, path, hashed(chunks, hash));
     const received = hash.digest("hex");
-    const segment = await readVerified(path, received, sha256, sizeBytes);
+    const segment = await readVerified(fs, path, received, sha256, sizeBytes);
     const spec: CollectionSpec = { ...decodeSnapshotSpec(segment, label), name };
     checkLimits(spec, limits);
     const state = decodeStateSections(segment, spec, label);
     if (state.liveCount > limits.collectionPointsMax) {
       throw new VectorDbError("failed_precondition", `${label}: holds ${state.liveCount} points, more than this server's collection_points_max ${limits.collectionPointsMax}`);
     }
-    await writeSpec(dir, spec);
+    await writeSpec(fs, dir, spec);
     return { dir, spec, loaded: { state, sizeBytes } };
   } catch (error) {
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    await removeTree(fs, dir).catch(() => undefined);
     throw error;
   }
 }
@@ -75,11 +75,11 @@ async function* hashed(chunks: AsyncIterable<Uint8Array>, hash: ReturnType<typeo
  * Reads the received file as a segment (every CRC checked), then compares the hashes: a damaged
  * section is named even when the hash disagrees too (the usual case of a corrupted file).
  */
-async function readVerified(path: string, received: string, expected: string, sizeBytes: number): Promise<Segment> {
+async function readVerified(fs: FileSystem, path: string, received: string, expected: string, sizeBytes: number): Promise<Segment> {
   const hashNote = received === expected ? "" : `; the sha256 of the ${sizeBytes} bytes received is ${received}, the request says ${expected}`;
   let segment: Segment;
   try {
-    segment = await readSegment(path, { label, kindName: sectionKindName });
+    segment = await readSegment(fs, path, { label, kindName: sectionKindName });
   } catch (error) {
     if (error instanceof VectorDbError && hashNote !== "") throw new VectorDbError(error.code, `${error.rawMessage}${hashNote}`, { cause: error });
     throw error;

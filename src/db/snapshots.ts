@@ -16,14 +16,25 @@
  * next start (that snapshot was never acknowledged, or its delete was). Snapshots outlive their
  * collection: dropping a collection leaves its folder here.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { snapshotChunkBytes } from "../config.js";
 import { parseVersionedJson } from "../collection/index.js";
 import { VectorDbError } from "../errors.js";
-import { encodeSegment, fsyncDirectory, ioError, isTemporaryName, readFileChunks, writeFileAtomic, type SegmentContents } from "../storage/index.js";
+import {
+  encodeSegment,
+  errorCode,
+  fsyncDirectory,
+  ioError,
+  isTemporaryName,
+  makeDirectoryDurably,
+  readFileBytes,
+  readFileChunks,
+  writeFileAtomic,
+  type FileSystem,
+  type SegmentContents,
+} from "../storage/index.js";
 
 /** The folder of snapshots inside the data directory. */
 export const snapshotsDirName = "snapshots";
@@ -79,9 +90,15 @@ export function checkSnapshotName(name: string, field: string): void {
   }
 }
 
-/** The snapshot files of a data directory (layout in the module documentation). */
+/**
+ * The snapshot files of a data directory (layout in the module documentation). Every file operation
+ * goes through `fs` (the storage seam, `src/storage/file-system.ts`).
+ */
 export class SnapshotStore {
-  constructor(private readonly dataDir: string) {}
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly dataDir: string,
+  ) {}
 
   /** `<dataDir>/snapshots`. */
   get root(): string {
@@ -102,19 +119,19 @@ export class SnapshotStore {
     const dir = this.dirOf(collection);
     await this.ensureDir(dir);
     const createdAtMs = Date.now();
-    const name = `${collection}-${compactTime(createdAtMs)}-${randomBytes(4).toString("hex")}${snapshotExtension}`;
+    const name = `${collection}-${compactTime(createdAtMs)}-${this.fs.uniqueSuffix().slice(0, 8)}${snapshotExtension}`;
     const { chunks, sizeBytes } = encodeSegment(contents);
     const record: SnapshotRecord = { name, collection, sizeBytes, sha256: await sha256Of(chunks), createdAtMs, sequence: contents.sequence, pointCount };
-    await writeFileAtomic(join(dir, name), chunks);
+    await writeFileAtomic(this.fs, join(dir, name), chunks);
     const manifest = { formatVersion: manifestFormatVersion, ...record, createdAt: new Date(createdAtMs).toISOString() };
-    await writeFileAtomic(join(dir, name.replace(/\.snapshot$/, manifestExtension)), [Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, "utf8")]);
+    await writeFileAtomic(this.fs, join(dir, name.replace(/\.snapshot$/, manifestExtension)), [Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, "utf8")]);
     return record;
   }
 
   /** Whether `collection` has a snapshot folder (it may be empty). */
   async hasFolder(collection: string): Promise<boolean> {
     try {
-      return (await stat(this.dirOf(collection))).isDirectory();
+      return (await this.fs.stat(this.dirOf(collection))).isDirectory;
     } catch {
       return false;
     }
@@ -128,9 +145,9 @@ export class SnapshotStore {
     const dir = this.dirOf(collection);
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = await this.names(dir);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      if (errorCode(error) === "ENOENT") return [];
       throw ioError(dir, "listing snapshots", error, "unavailable");
     }
     const present = new Set(names);
@@ -146,10 +163,10 @@ export class SnapshotStore {
     checkSnapshotName(name, field);
     const path = join(this.dirOf(collection), name);
     try {
-      await stat(path);
-      await stat(path.replace(/\.snapshot$/, manifestExtension));
+      await this.fs.stat(path);
+      await this.fs.stat(path.replace(/\.snapshot$/, manifestExtension));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new VectorDbError("not_found", `${field}: collection "${collection}" has no snapshot "${name}"`);
+      if (errorCode(error) === "ENOENT") throw new VectorDbError("not_found", `${field}: collection "${collection}" has no snapshot "${name}"`);
       throw ioError(path, "finding the snapshot", error, "unavailable");
     }
     return this.readManifest(collection, name, field);
@@ -164,17 +181,17 @@ export class SnapshotStore {
     const dir = this.dirOf(collection);
     for (const file of [name.replace(/\.snapshot$/, manifestExtension), name]) {
       try {
-        await unlink(join(dir, file));
+        await this.fs.unlink(join(dir, file));
       } catch (error) {
         throw ioError(join(dir, file), "deleting the snapshot", error, "not_found");
       }
     }
-    await fsyncDirectory(dir);
+    await fsyncDirectory(this.fs, dir);
   }
 
   /** The bytes of the snapshot file `name` of `collection`, in chunks of 1 MiB. */
   chunks(collection: string, name: string): AsyncGenerator<Buffer> {
-    return readFileChunks(join(this.dirOf(collection), name), snapshotChunkBytes);
+    return readFileChunks(this.fs, join(this.dirOf(collection), name), snapshotChunkBytes);
   }
 
   /**
@@ -185,9 +202,9 @@ export class SnapshotStore {
   async removeLeftovers(): Promise<string[]> {
     let collections: string[];
     try {
-      collections = await readdir(this.root);
+      collections = await this.names(this.root);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      if (errorCode(error) === "ENOENT") return [];
       throw ioError(this.root, "listing snapshots", error, "unavailable");
     }
     const removed: string[] = [];
@@ -195,7 +212,7 @@ export class SnapshotStore {
       const dir = this.dirOf(collection);
       let names: string[];
       try {
-        names = await readdir(dir);
+        names = await this.names(dir);
       } catch {
         continue;
       }
@@ -207,12 +224,12 @@ export class SnapshotStore {
           (name.endsWith(manifestExtension) && !present.has(name.replace(/\.snapshot\.json$/, snapshotExtension))),
       );
       for (const name of doomed) {
-        await unlink(join(dir, name)).catch((error: unknown) => {
+        await this.fs.unlink(join(dir, name)).catch((error: unknown) => {
           throw ioError(join(dir, name), "removing a leftover snapshot file", error, "unavailable");
         });
         removed.push(join(dir, name));
       }
-      if (doomed.length > 0) await fsyncDirectory(dir);
+      if (doomed.length > 0) await fsyncDirectory(this.fs, dir);
     }
     return removed;
   }
@@ -221,7 +238,7 @@ export class SnapshotStore {
     const path = join(this.dirOf(collection), name.replace(/\.snapshot$/, manifestExtension));
     let text: string;
     try {
-      text = await readFile(path, "utf8");
+      text = (await readFileBytes(this.fs, path)).toString("utf8");
     } catch (error) {
       throw ioError(path, `reading the manifest of ${field} "${name}"`, error, "not_found");
     }
@@ -234,14 +251,15 @@ export class SnapshotStore {
     return { name, collection, sizeBytes: sizeBytes as number, sha256, createdAtMs: createdAtMs as number, sequence: sequence as number, pointCount: pointCount as number };
   }
 
-  /** Creates `dir` (and the folders above it, up to the data directory) durably. */
+  /** The entry names of the directory `dir`. Raw errors propagate. */
+  private async names(dir: string): Promise<string[]> {
+    return (await this.fs.readdir(dir)).map((entry) => entry.name);
+  }
+
+  /** Creates `dir` (and the folders above it, up to the data directory) durably: each new folder's parent is fsynced. */
   private async ensureDir(dir: string): Promise<void> {
     try {
-      const created = await mkdir(dir, { recursive: true });
-      if (created !== undefined) {
-        await fsyncDirectory(this.root);
-        await fsyncDirectory(this.dataDir);
-      }
+      await makeDirectoryDurably(this.fs, dir);
     } catch (error) {
       throw ioError(dir, "creating the snapshot folder", error, "unavailable");
     }

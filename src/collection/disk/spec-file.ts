@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { VectorDbError } from "../../errors.js";
 import { isDistanceKind } from "../../index/index.js";
-import { ioError, writeFileAtomic } from "../../storage/index.js";
+import { errorCode, type FileSystem, ioError, readFileBytes, writeFileAtomic } from "../../storage/index.js";
 import { collectionNamePattern } from "../collection-name.js";
 import type { CollectionSpec, HnswParams } from "../types.js";
 import { parseVersionedJson } from "./json-file.js";
@@ -64,21 +63,21 @@ export function decodeSpecFile(text: string, path: string): { spec: CollectionSp
  * @throws VectorDbError data_loss (DATA_LOSS) for a damaged or missing file, or one naming another
  *   collection; failed_precondition for another format version; unavailable on an I/O error.
  */
-export async function readSpec(dir: string, name: string): Promise<CollectionSpec> {
-  return (await readSpecFile(dir, name)).spec;
+export async function readSpec(fs: FileSystem, dir: string, name: string): Promise<CollectionSpec> {
+  return (await readSpecFile(fs, dir, name)).spec;
 }
 
 /**
  * Reads the spec of the collection folder `dir` and tells its format version.
  * @throws VectorDbError as {@link readSpec}.
  */
-export async function readSpecFile(dir: string, name: string): Promise<{ spec: CollectionSpec; formatVersion: number }> {
+export async function readSpecFile(fs: FileSystem, dir: string, name: string): Promise<{ spec: CollectionSpec; formatVersion: number }> {
   const path = join(dir, specFileName);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = (await readFileBytes(fs, path)).toString("utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new VectorDbError("data_loss", `${path}: missing`, { cause: error });
+    if (errorCode(error) === "ENOENT") throw new VectorDbError("data_loss", `${path}: missing`, { cause: error });
     throw ioError(path, "reading", error, "unavailable");
   }
   const decoded = decodeSpecFile(text, path);
@@ -91,6 +90,6 @@ export async function readSpecFile(dir: string, name: string): Promise<{ spec: C
  * atomically and durably (temporary file, fsync, rename, directory fsync).
  * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error (the old file stays).
  */
-export async function writeSpec(dir: string, spec: Readonly<CollectionSpec>): Promise<void> {
-  await writeFileAtomic(join(dir, specFileName), [Buffer.from(encodeSpec(spec), "utf8")]);
+export async function writeSpec(fs: FileSystem, dir: string, spec: Readonly<CollectionSpec>): Promise<void> {
+  await writeFileAtomic(fs, join(dir, specFileName), [Buffer.from(encodeSpec(spec), "utf8")]);
 }

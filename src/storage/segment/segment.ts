@@ -28,10 +28,9 @@
  * platform Node runs on).
  */
 import { constants as bufferConstants } from "node:buffer";
-import type { FileHandle } from "node:fs/promises";
-import { open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { VectorDbError } from "../../errors.js";
+import type { FileSystem, StorageFile } from "../file-system.js";
 import { ioError, readWholeFile, writeFileAtomic } from "../files.js";
 
 /** The segment magic, ASCII. */
@@ -164,9 +163,9 @@ export function encodeSegment(contents: SegmentContents): { chunks: Uint8Array[]
  *   given twice; `not_found` (NOT_FOUND) if the directory does not exist; `unavailable`
  *   (UNAVAILABLE) on any other I/O error (ENOSPC, EIO, …), in which case the old file is untouched.
  */
-export async function writeSegment(path: string, contents: SegmentContents): Promise<{ sizeBytes: number }> {
+export async function writeSegment(fs: FileSystem, path: string, contents: SegmentContents): Promise<{ sizeBytes: number }> {
   const { chunks } = encodeSegment(contents);
-  const sizeBytes = await writeFileAtomic(path, chunks);
+  const sizeBytes = await writeFileAtomic(fs, path, chunks);
   return { sizeBytes };
 }
 
@@ -256,12 +255,12 @@ export function decodeSegment(file: Buffer, filePath: string, options: SegmentRe
  *   `resource_exhausted` (RESOURCE_EXHAUSTED) if it is larger than one buffer can hold (4 GiB on
  *   Node 20); `unavailable` (UNAVAILABLE) on any other I/O error.
  */
-export async function readSegment(path: string, options: SegmentReadOptions = {}): Promise<Segment> {
-  let handle: FileHandle | undefined;
+export async function readSegment(fs: FileSystem, path: string, options: SegmentReadOptions = {}): Promise<Segment> {
+  let handle: StorageFile | undefined;
   let file: Buffer;
   try {
-    handle = await open(path, "r");
-    const { size } = await handle.stat();
+    handle = await fs.open(path, "r");
+    const size = await handle.size();
     if (size > bufferConstants.MAX_LENGTH) {
       throw new VectorDbError("resource_exhausted", `${path}: segment file is ${size} bytes, more than the ${bufferConstants.MAX_LENGTH} bytes one buffer can hold`);
     }
