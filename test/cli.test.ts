@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectFvecsFile, readFvecsFile, readFvecsRow, streamFvecsRecords, streamJsonlRecords, type JsonlRecord } from "../src/datasets/index.js";
 import { freePort } from "../src/testing/index.js";
 import { grpcServiceDefinition } from "../src/rpc/index.js";
-import { PointService } from "../src/client/index.js";
+import { Distance, PointService } from "../src/client/index.js";
 import { datasetFile } from "./helpers/datasets.js";
 import { cliPath, ensureServerBuilt } from "./helpers/build.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -141,7 +141,7 @@ describe("vectordb CLI", () => {
     const help = await runCli(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("Usage: vectordb [options] [command]");
-    for (const command of ["serve", "health", "collections", "ingest", "search", "snapshot"]) expect(help.stdout).toContain(command);
+    for (const command of ["serve", "health", "collections", "aliases", "ingest", "search", "snapshot"]) expect(help.stdout).toContain(command);
     const unknown = await runCli(["frobnicate"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
@@ -502,6 +502,40 @@ describe("vectordb CLI", () => {
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/^error: NOT_FOUND: .*has no snapshot/);
     expect(existsSync(join(dir, "gone.snapshot"))).toBe(false);
+  });
+
+  it("aliases create, switch, rename, list and delete; collections update --ef", async () => {
+    for (const name of ["cli_alias_v1", "cli_alias_v2"]) {
+      await server.client.collections.createCollection({ name, dimension: 2, distance: Distance.EUCLIDEAN });
+    }
+    await server.client.points.upsert({ collection: "cli_alias_v2", points: [{ id: "only-in-v2", vector: [1, 0] }] });
+    const created = await runCli([...at, "aliases", "create", "cli_current", "cli_alias_v1"]);
+    expect(created.stderr).toBe("");
+    expect(created.stdout).toBe("{}\n");
+    expect((await server.client.points.count({ collection: "cli_current" })).count).toBe(0n);
+    const switched = await runCli([...at, "aliases", "switch", "cli_current", "cli_alias_v2"]);
+    expect(switched.stderr).toBe("");
+    // The alias now names v2: a call through it sees v2's point.
+    expect((await server.client.points.count({ collection: "cli_current" })).count).toBe(1n);
+    expect((await runCli([...at, "aliases", "rename", "cli_current", "cli_live"])).stderr).toBe("");
+    const listed = await runCli([...at, "aliases", "list", "--collection", "cli_alias_v2"]);
+    expect(listed.stderr).toBe("");
+    expect(JSON.parse(listed.stdout)).toEqual({ aliases: [{ alias: "cli_live", collection: "cli_alias_v2" }] });
+    // Switching an alias that does not exist changes nothing: its delete fails, so its create is not applied either.
+    const missing = await runCli([...at, "aliases", "switch", "cli_missing", "cli_alias_v1"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: NOT_FOUND: .*cli_missing/);
+
+    const updated = await runCli([...at, "collections", "update", "cli_live", "--ef", "99"]);
+    expect(updated.stderr).toBe("");
+    expect(JSON.parse(updated.stdout).collection).toMatchObject({ name: "cli_alias_v2", hnsw: { ef: 99 } });
+    const noEf = await runCli([...at, "collections", "update", "cli_alias_v2"]);
+    expect(noEf.code).toBe(2);
+    expect(noEf.stderr).toContain("required option '--ef <n>' not specified");
+
+    const deleted = await runCli([...at, "aliases", "delete", "cli_live"]);
+    expect(deleted.stdout).toBe("{}\n");
+    expect((await server.client.collections.listAliases({})).aliases.map((a) => a.alias)).toEqual([]);
   });
 
   const sift = datasetFile("sift10k", "siftsmall_base.fvecs");

@@ -27,6 +27,12 @@ const expectedChecks = [
   "ingest_errors",
   "delete",
   "lifecycle_errors",
+  "scroll_count",
+  "payload_updates",
+  "update_collection_aliases",
+  "snapshots",
+  "ingest_stream",
+  "ingest_stream_stall",
   "tls_api_key",
 ];
 
@@ -36,6 +42,9 @@ interface Summary {
   package_file: string;
   api_keys_seen: Array<string | null>;
   ingest_items_read_of_1000: number;
+  ingest_stream_resumed_after: number;
+  ingest_stream_bad_batch_error: string;
+  stall_error: string;
 }
 
 function summaryOf(stdout: string): Summary {
@@ -58,7 +67,7 @@ describe("Python client package (clients/python)", () => {
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it("works from source (PYTHONPATH=clients/python/src): every method, numpy and lists, errors, tls and api_key", async (ctx) => {
+  it("works from source (PYTHONPATH=clients/python/src): every method (scroll, payloads, aliases, snapshots, resumable ingest too), numpy and lists, errors, tls and api_key", async (ctx) => {
     if (skipReason !== undefined) return ctx.skip();
     const result = await runChild(debianPython, [checkScript, server!.address], {
       timeoutMs: checkTimeoutMs,
@@ -72,6 +81,10 @@ describe("Python client package (clients/python)", () => {
     expect(summary.api_keys_seen).toEqual(["secret-1", null]);
     // The producer of 1,000 batches was read only a little past the batch the server refused.
     expect(summary.ingest_items_read_of_1000).toBeLessThan(100);
+    // A load broken at its 5th batch resumed after at most the 4th; errors name the message and the limit.
+    expect(summary.ingest_stream_resumed_after).toBeLessThanOrEqual(4);
+    expect(summary.ingest_stream_bad_batch_error).toMatch(/^\[invalid_argument\] batches\[1\]\.points\[0\] \(id "bad"\)\.vector: /);
+    expect(summary.stall_error).toMatch(/no acknowledgement from the server for 0\.5 s \(stall_timeout\)/);
     // Every collection the check made was dropped again.
     const { collections } = await server!.client.collections.listCollections({});
     expect(collections.map((c) => c.name).filter((name) => name.startsWith("pkg_"))).toEqual([]);

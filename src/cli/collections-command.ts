@@ -7,6 +7,7 @@ import {
   GetCollectionResponseSchema,
   ListCollectionsResponseSchema,
   ScalarType,
+  UpdateCollectionResponseSchema,
   type DistanceKind,
 } from "../client/index.js";
 import { action, UsageError } from "./cli-errors.js";
@@ -37,8 +38,9 @@ export function hnswOptions(): Option[] {
 }
 
 /**
- * `vectordb collections create|list|get|delete`: CollectionService calls; each prints the response as
- * proto3 JSON (64-bit counts as strings). Server errors exit 1 with `error: <STATUS>: <details>`.
+ * `vectordb collections create|list|get|update|delete`: CollectionService calls; each prints the
+ * response as proto3 JSON (64-bit counts as strings). `update NAME --ef N` changes the default search
+ * `ef`, the one setting that needs no rebuild. Server errors exit 1 with `error: <STATUS>: <details>`.
  */
 export function collectionsCommand(): Command {
   const collections = new Command("collections").description("create, list, describe and drop collections");
@@ -92,6 +94,23 @@ export function collectionsCommand(): Command {
     }),
   );
 
+  const update = new Command("update")
+    .description("change the settings that need no rebuild: the default search ef")
+    .argument("<name>", "collection name (or an alias)")
+    .addOption(
+      new Option("--ef <n>", "new default HNSW candidate list while searching (1 to the server's --ef-max, 4,096 by default)")
+        .argParser(integerIn(1, 0xffff_ffff))
+        .makeOptionMandatory(),
+    );
+  update.action(
+    action(async (name: string, options: { ef: number }) => {
+      await withClient(update, async ({ client, timeoutMs }) => {
+        const response = await client.collections.updateCollection({ name, hnsw: { ef: options.ef } }, { timeoutMs });
+        print(messageJson(UpdateCollectionResponseSchema, response));
+      });
+    }),
+  );
+
   const drop = new Command("delete").description("drop a collection and all of its points").argument("<name>", "collection name");
   drop.action(
     action(async (name: string) => {
@@ -101,5 +120,5 @@ export function collectionsCommand(): Command {
     }),
   );
 
-  return collections.addCommand(create).addCommand(list).addCommand(get).addCommand(drop);
+  return collections.addCommand(create).addCommand(list).addCommand(get).addCommand(update).addCommand(drop);
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { cliDefaults } from "../config.js";
 import { Command, CommanderError, Option } from "commander";
+import { aliasesCommand } from "./aliases-command.js";
 import { collectionsCommand } from "./collections-command.js";
 import { exitCodes } from "./cli-errors.js";
 import { healthCommand } from "./health-command.js";
@@ -32,8 +33,9 @@ function forEachCommand(command: Command, configure: (command: Command) => void)
 }
 
 /**
- * The `vectordb` command tree: `serve`, `health`, `collections create|list|get|delete`, `ingest`,
- * `search`, `snapshot create|list|download|restore|delete`, with the global client options
+ * The `vectordb` command tree: `serve`, `health`, `collections create|list|get|update|delete`,
+ * `aliases list|create|delete|rename|switch`, `ingest`, `search`,
+ * `snapshot create|list|download|restore|delete`, `stats`, with the global client options
  * `--address` and `--timeout-ms`. Every command throws a CommanderError instead of exiting (see
  * {@link exitCodeOf}); actions report their own errors and set `process.exitCode`.
  */
@@ -53,6 +55,7 @@ export function buildProgram(): Command {
     .addCommand(serveCommand())
     .addCommand(healthCommand())
     .addCommand(collectionsCommand())
+    .addCommand(aliasesCommand())
     .addCommand(ingestCommand())
     .addCommand(searchCommand())
     .addCommand(snapshotCommand())

@@ -13,11 +13,13 @@ Prints one JSON summary line on stdout and exits 0 when every check passes; on t
 prints "FAIL: <what>" on stderr and exits 1 (2 for bad usage or a package that does not import).
 """
 
+import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent import futures
@@ -32,7 +34,7 @@ try:
     import numpy as np
 
     import vectordb_grpc_client
-    from vectordb_grpc_client import Batch, Client, Hit, Point, Query, VectorDbError
+    from vectordb_grpc_client import Alias, Batch, Client, DeleteAlias, Hit, Point, Query, RenameAlias, VectorDbError
     from vectordb_grpc_client.vectordb.v1 import point_pb2
 except ImportError as error:
     print(f"cannot import grpc, numpy or vectordb_grpc_client: {error}", file=sys.stderr)
@@ -240,6 +242,214 @@ def check_server(summary):
     passed("lifecycle_errors")
 
 
+def check_data_api(summary):
+    """Scroll, count, payload updates, aliases, update_collection, snapshots and ingest_stream."""
+    name = f"pkg_{uuid.uuid4().hex[:10]}"
+    c = Client(ADDRESS, timeout=TIMEOUT_S)
+    c.create_collection(name, dimension=4, distance="euclidean")
+    rng = np.random.default_rng(11)
+    vectors = rng.standard_normal((250, 4)).astype(np.float32)
+    ids = [f"s{i:03d}" for i in range(250)]
+    c.upsert(name, ids=ids, vectors=vectors, payloads=[{"g": i % 3, "i": i} for i in range(250)])
+
+    # scroll, iter_points and count.
+    first = c.scroll(name, limit=3, with_vector=True)
+    assert [p.id for p in first.points] == ["s000", "s001", "s002"] and first.next_cursor is not None, first
+    assert np.allclose(first.points[1].vector, vectors[1]) and first.points[1].payload == {"g": 1, "i": 1}, first.points[1]
+    second = c.scroll(name, limit=2, cursor=first.next_cursor, with_payload=False)
+    assert [p.id for p in second.points] == ["s003", "s004"], second
+    assert second.points[0].payload is None and second.points[0].vector is None, second.points[0]
+    g1 = {"must": [{"field": {"key": "g", "equals": 1}}]}
+    last = c.scroll(name, limit=1000, filter=g1)
+    assert len(last.points) == 83 and last.next_cursor is None, (len(last.points), last.next_cursor)
+    seen = [p.id for p in c.iter_points(name, page_size=60)]
+    assert seen == ids, "iter_points: every id once, ascending"
+    assert [p.id for p in c.iter_points(name, filter=g1, page_size=7)] == ids[1::3], "iter_points with a filter"
+    assert c.count(name) == 250 and c.count(name, g1) == 83, "count"
+    assert c.count(name, {"must": [{"field": {"key": "i", "range": {"gte": 200}}}]}) == 50, "count with a range"
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, lambda: c.scroll(name, limit=10_001), "scroll limit", "limit")
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, lambda: c.scroll(name, cursor="bogus"), "scroll cursor", "cursor")
+    expect_error(grpc.StatusCode.NOT_FOUND, lambda: c.count(name + "_missing"), "count a missing collection")
+    passed("scroll_count")
+
+    # Payload updates, by ids and by filter.
+    assert c.set_payload(name, {"tag": "x", "meta": {"lang": "en", "n": 1}}, ["s000", "s001", "missing"]) == 2, "set_payload ids"
+    assert c.get(name, ["s000"])[0].payload == {"g": 0, "i": 0, "tag": "x", "meta": {"lang": "en", "n": 1}}, "merged"
+    assert c.delete_payload_keys(name, ["meta.lang", "i"], ["s000"]) == 1, "delete_payload_keys"
+    assert c.get(name, ["s000"])[0].payload == {"g": 0, "tag": "x", "meta": {"n": 1}}, "nested key removed"
+    g2 = {"must": [{"field": {"key": "g", "equals": 2}}]}
+    assert c.overwrite_payload(name, {"only": True}, filter=g2) == 83, "overwrite_payload filter"
+    assert c.get(name, ["s002"])[0].payload == {"only": True}, "overwritten"
+    assert c.count(name, {"must": [{"field": {"key": "only", "exists": True}}]}) == 83, "count after overwrite"
+    assert c.clear_payload(name, filter={"must": [{"field": {"key": "tag", "equals": "x"}}]}) == 2, "clear_payload filter"
+    assert c.get(name, ["s001"])[0].payload == {}, "cleared"
+    assert c.clear_payload(name, ["s003"]) == 1, "clear_payload ids"
+    expect_raises(ValueError, lambda: c.set_payload(name, {"a": 1}), "set_payload without ids or filter")
+    expect_raises(ValueError, lambda: c.clear_payload(name, ["s0"], filter=g1), "clear_payload with both")
+    expect_raises(TypeError, lambda: c.delete_payload_keys(name, "tag", ["s0"]), "one str as keys")
+    expect_raises(TypeError, lambda: c.overwrite_payload(name, [1], ["s0"]), "a list as payload")
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, lambda: c.set_payload(name, {}, ["s000"]), "set_payload {}", "payload")
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, lambda: c.clear_payload(name, filter={}), "clear_payload empty filter", "filter")
+    passed("payload_updates")
+
+    # update_collection and aliases.
+    assert c.update_collection(name, ef=77).ef == 77 and c.get_collection(name).ef == 77, "update_collection"
+    expect_raises(ValueError, lambda: c.update_collection(name, ef=0), "ef 0")
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, lambda: c.update_collection(name, ef=1_000_000), "ef too large", "ef")
+    other = name + "_v2"
+    c.create_collection(other, dimension=4, distance="euclidean")
+    alias = name + "_live"
+    c.create_alias(alias, name)
+    assert c.count(alias) == 250, "count through an alias"
+    c.switch_alias(alias, other)
+    assert c.count(alias) == 0, "the alias names the other collection after switch_alias"
+    assert c.list_aliases(other) == [Alias(alias=alias, collection=other)], c.list_aliases(other)
+    c.rename_alias(alias, alias + "2")
+    c.update_aliases([DeleteAlias(alias + "2"), {"create_alias": {"alias": alias, "collection": name}}, RenameAlias(alias, alias + "3")])
+    assert [a for a in c.list_aliases() if a.alias.startswith(name)] == [Alias(alias + "3", name)], c.list_aliases()
+    expect_error(grpc.StatusCode.NOT_FOUND, lambda: c.switch_alias(name + "_nope", other), "switch a missing alias", name + "_nope")
+    expect_error(grpc.StatusCode.ALREADY_EXISTS, lambda: c.create_alias(other, name), "an alias named like a collection", other)
+    expect_raises(TypeError, lambda: c.update_aliases([("create", "a", "b")]), "a tuple as an action")
+    c.delete_alias(alias + "3")
+    assert [a for a in c.list_aliases() if a.alias.startswith(name)] == [], "aliases left"
+    c.delete_collection(other)
+    passed("update_collection_aliases")
+
+    check_snapshots(c, name)
+    check_ingest_stream(c, name, summary)
+    c.delete_collection(name)
+    c.close()
+
+
+def check_snapshots(c, name):
+    info = c.create_snapshot(name)
+    assert info.collection == name and info.point_count == 250 and len(info.sha256) == 64, info
+    assert info.created_at is not None and info.created_at.tzinfo is not None, info.created_at
+    assert c.list_snapshots(name) == [info], c.list_snapshots(name)
+    copy, copy2 = name + "_copy", name + "_copy2"
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "copy.snapshot")
+        assert c.download_snapshot(name, info.name, path) == info, "download to a path"
+        assert os.path.getsize(path) == info.size_bytes and os.listdir(directory) == ["copy.snapshot"], os.listdir(directory)
+        buffer = io.BytesIO()
+        assert c.download_snapshot(name, info.name, buffer) == info and buffer.getvalue() == open(path, "rb").read(), "download to a stream"
+        restored = c.restore_snapshot(copy, path)
+        assert (restored.name, restored.point_count, restored.dimension) == (copy, 250, 4), restored
+        buffer.seek(0)
+        restored = c.restore_snapshot(copy2, buffer, sha256=info.sha256, chunk_bytes=4096)
+        assert restored.point_count == 250, restored
+        assert c.get(copy2, ["s002"]) == c.get(name, ["s002"]), "restored points equal the original's"
+        damaged = bytearray(buffer.getvalue())
+        damaged[len(damaged) // 2] ^= 0xFF
+        expect_error(grpc.StatusCode.DATA_LOSS, lambda: c.restore_snapshot(name + "_bad", io.BytesIO(bytes(damaged))), "damaged snapshot", "snapshot")
+        expect_error(grpc.StatusCode.DATA_LOSS, lambda: c.restore_snapshot(name + "_bad", path, sha256="0" * 64), "wrong sha256", "sha256")
+        assert name + "_bad" not in [i.name for i in c.list_collections()], "a refused restore leaves nothing"
+        unseekable = open(path, "rb", buffering=0)
+        unseekable.seekable = lambda: False
+        expect_raises(ValueError, lambda: c.restore_snapshot(name + "_bad", unseekable), "no sha256 for a stream that cannot seek")
+        unseekable.close()
+        expect_raises(ValueError, lambda: c.restore_snapshot(name + "_bad", path, chunk_bytes=0), "chunk_bytes 0")
+        missing = os.path.join(directory, "missing.snapshot")
+        expect_error(grpc.StatusCode.NOT_FOUND, lambda: c.download_snapshot(name, info.name[:-17] + "00000000.snapshot", missing), "download a missing snapshot")
+        assert sorted(os.listdir(directory)) == ["copy.snapshot"], f"a failed download left {os.listdir(directory)}"
+    c.delete_snapshot(name, info.name)
+    assert c.list_snapshots(name) == [], "delete_snapshot"
+    expect_error(grpc.StatusCode.NOT_FOUND, lambda: c.delete_snapshot(name, info.name), "delete a deleted snapshot")
+    c.delete_collection(copy)
+    c.delete_collection(copy2)
+    passed("snapshots")
+
+
+def check_ingest_stream(c, name, summary):
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((300, 4)).astype(np.float32)
+
+    def load(fail_at=None, gate=None, reached=None):
+        """10 batches of 30 points; raises at batch `fail_at`; after the first, sets `reached` and waits for `gate`."""
+        for b in range(10):
+            if b == fail_at:
+                raise RuntimeError("producer died")
+            if b == 1 and gate is not None:
+                reached.set()
+                gate.wait(10)
+            yield ([f"L{b * 30 + j:03d}" for j in range(30)], vectors[b * 30 : (b + 1) * 30], [{"b": b}] * 30)
+
+    error = expect_raises(RuntimeError, lambda: c.ingest_stream(name, load(fail_at=4), ingest_id="load-a"), "producer exception")
+    assert str(error) == "producer died", error
+    progress = []
+    result = c.ingest_stream(name, load(), ingest_id="load-a", on_durable=lambda seq, points: progress.append((seq, points)))
+    before = result.resumed_after
+    assert before <= 4 and result.skipped_points == 30 * before, result
+    assert (result.batches, result.durable_batch_seq) == (10 - before, 10), result
+    # No batch was applied twice: every point this call sent was new.
+    assert (result.inserted, result.updated) == (30 * (10 - before), 0), result
+    assert progress[-1] == (10, 300) and [seq for seq, _ in progress] == list(range(before + 1, 11)), progress
+    assert c.count(name, {"must": [{"field": {"key": "b", "range": {"gte": 0}}}]}) == 300, "every point of the load"
+    assert c.ingest_progress(name, "load-a") == 10 and c.ingest_progress(name, "load-new") == 0, "ingest_progress"
+    again = c.ingest_stream(name, load(), ingest_id="load-a")
+    assert (again.resumed_after, again.batches, again.skipped_points, again.inserted) == (10, 0, 300, 0), again
+    summary["ingest_stream_resumed_after"] = before
+
+    # A second stream of a load that is open: ABORTED at once without retry, resumed with one.
+    gate, reached = threading.Event(), threading.Event()
+    holder = {}
+    thread = threading.Thread(target=lambda: holder.update(result=c.ingest_stream(name, load(gate=gate, reached=reached), ingest_id="load-b")))
+    thread.start()
+    assert reached.wait(10), "the first stream did not start"  # it has sent batch 1 and waits for the gate
+    expect_error(grpc.StatusCode.ABORTED, lambda: c.ingest_stream(name, load(), ingest_id="load-b", aborted_retry=0), "a second stream of one load", "ingest_id")
+    threading.Timer(0.3, gate.set).start()
+    waited = c.ingest_stream(name, load(), ingest_id="load-b", aborted_retry=10)
+    thread.join(10)
+    assert holder["result"].durable_batch_seq == 10, holder
+    assert (waited.resumed_after, waited.batches) == (10, 0), waited
+
+    error = expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        lambda: c.ingest_stream(name, [("bad", [1.0, 2.0])], ingest_id="load-c"),
+        "a bad batch", "batches[1]",
+    )
+    summary["ingest_stream_bad_batch_error"] = error.details
+    expect_raises(ValueError, lambda: c.ingest_stream(name, [], ingest_id=""), "empty ingest_id")
+    expect_raises(ValueError, lambda: c.ingest_stream(name, [], ingest_id="x", batch_size=0), "batch_size 0")
+    expect_error(grpc.StatusCode.NOT_FOUND, lambda: c.ingest_stream(name + "_missing", [], ingest_id="x"), "missing collection")
+    passed("ingest_stream")
+
+
+def check_ingest_stream_stall(summary):
+    """stall_timeout, against a grpcio server that answers the opening message and then never acknowledges."""
+    cancelled = threading.Event()
+
+    def ingest_stream(request_iterator, context):
+        next(request_iterator)
+        yield b""  # IngestStreamResponse{durable_batch_seq: 0}
+        context.add_callback(cancelled.set)
+        for _ in request_iterator:
+            pass  # reads the batches, acknowledges none
+        cancelled.wait(10)
+
+    handler = grpc.method_handlers_generic_handler(
+        "vectordb.v1.PointService", {"IngestStream": grpc.stream_stream_rpc_method_handler(ingest_stream)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), handlers=[handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with Client(f"127.0.0.1:{port}") as c:
+            started = time.monotonic()
+            error = expect_error(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                lambda: c.ingest_stream("x", [("a", [1.0])], ingest_id="stalled", stall_timeout=0.5),
+                "a stalled load", "stall_timeout",
+            )
+            elapsed = time.monotonic() - started
+            assert 0.5 <= elapsed < 5, f"gave up after {elapsed:.2f} s"
+            assert cancelled.wait(5), "the stalled stream was not cancelled"
+    finally:
+        server.stop(grace=None)
+    summary["stall_error"] = error.details
+    passed("ingest_stream_stall")
+
+
 def make_certificate(directory):
     key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
     subprocess.run(
@@ -298,6 +508,8 @@ def main():
     }
     try:
         check_server(summary)
+        check_data_api(summary)
+        check_ingest_stream_stall(summary)
         check_tls_and_api_key(summary)
     except AssertionError as error:
         print(f"FAIL: {error} (passed so far: {checks})", file=sys.stderr)

@@ -7,28 +7,65 @@
     c.upsert("docs", ids=["a", "b"], vectors=[[...], [...]], payloads=[{"lang": "en"}, {"lang": "fr"}])
     hits = c.search("docs", [...], k=3, filter={"must": [{"field": {"key": "lang", "equals": "en"}}]})
 
-The generated messages and stubs are in ``vectordb_grpc_client.vectordb.v1`` for anything the typed
-layer does not cover (``Client.channel`` is the underlying ``grpc.Channel``).
+``Client`` has a method for every RPC of ``vectordb.v1`` (collections, aliases, points, payloads,
+scroll and count, bulk loads, snapshots). The generated messages and stubs are in
+``vectordb_grpc_client.vectordb.v1`` (``Client.channel`` is the underlying ``grpc.Channel``).
 """
 
-from .client import DEFAULT_INGEST_BATCH_SIZE, DEFAULT_MESSAGE_BYTES_MAX, DEFAULT_TIMEOUT_S, Client
+from .client import (
+    DEFAULT_ABORTED_RETRY_S,
+    DEFAULT_INGEST_BATCH_SIZE,
+    DEFAULT_MESSAGE_BYTES_MAX,
+    DEFAULT_STALL_TIMEOUT_S,
+    DEFAULT_TIMEOUT_S,
+    SNAPSHOT_CHUNK_BYTES,
+    Client,
+)
 from .errors import VectorDbError
-from .models import Batch, CollectionInfo, Hit, IngestResult, Payload, Point, Query, UpsertResult
+from .models import (
+    Alias,
+    AliasActionItem,
+    Batch,
+    CollectionInfo,
+    CreateAlias,
+    DeleteAlias,
+    Hit,
+    IngestResult,
+    IngestStreamResult,
+    Payload,
+    Point,
+    Query,
+    RenameAlias,
+    ScrollPage,
+    SnapshotInfo,
+    UpsertResult,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Alias",
+    "AliasActionItem",
     "Batch",
     "Client",
     "CollectionInfo",
+    "CreateAlias",
+    "DEFAULT_ABORTED_RETRY_S",
     "DEFAULT_INGEST_BATCH_SIZE",
     "DEFAULT_MESSAGE_BYTES_MAX",
+    "DEFAULT_STALL_TIMEOUT_S",
     "DEFAULT_TIMEOUT_S",
+    "DeleteAlias",
     "Hit",
     "IngestResult",
+    "IngestStreamResult",
     "Payload",
     "Point",
     "Query",
+    "RenameAlias",
+    "SNAPSHOT_CHUNK_BYTES",
+    "ScrollPage",
+    "SnapshotInfo",
     "UpsertResult",
     "VectorDbError",
 ]

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 from types import ModuleType
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from google.protobuf import json_format, struct_pb2
 
-from .models import Batch, CollectionInfo, Hit, Payload, Point
-from .vectordb.v1 import collection_pb2, point_pb2
+from .models import (
+    Batch,
+    CollectionInfo,
+    CreateAlias,
+    DeleteAlias,
+    Hit,
+    Payload,
+    Point,
+    RenameAlias,
+    SnapshotInfo,
+)
+from .vectordb.v1 import collection_pb2, collection_service_pb2, point_pb2, snapshot_service_pb2
 
 _np: Optional[ModuleType]
 try:  # numpy is optional: arrays are accepted wherever vectors are when it is importable.
@@ -120,6 +131,58 @@ def filter_message(value: Any) -> Optional[point_pb2.Filter]:
     except json_format.ParseError as error:
         raise ValueError(f"filter: {error}") from None
     return message
+
+
+def payload_struct(payload: Any, what: str = "payload") -> struct_pb2.Struct:
+    """A payload dict as a ``google.protobuf.Struct``."""
+    if not isinstance(payload, Mapping):
+        raise TypeError(f"{what}: expected a dict, got {type(payload).__name__}")
+    struct = struct_pb2.Struct()
+    struct.update(payload)
+    return struct
+
+
+def alias_action(item: Any, index: int) -> collection_service_pb2.AliasAction:
+    """One action of ``Client.update_aliases``: a ``CreateAlias``/``DeleteAlias``/``RenameAlias``, a
+    dict in the proto3 JSON form of ``vectordb.v1.AliasAction`` (``{"create_alias": {"alias": …,
+    "collection": …}}``), or an ``AliasAction`` message."""
+    if isinstance(item, collection_service_pb2.AliasAction):
+        return item
+    if isinstance(item, CreateAlias):
+        return collection_service_pb2.AliasAction(
+            create_alias=collection_service_pb2.CreateAlias(alias=item.alias, collection=item.collection)
+        )
+    if isinstance(item, DeleteAlias):
+        return collection_service_pb2.AliasAction(delete_alias=collection_service_pb2.DeleteAlias(alias=item.alias))
+    if isinstance(item, RenameAlias):
+        return collection_service_pb2.AliasAction(
+            rename_alias=collection_service_pb2.RenameAlias(old_alias=item.old_alias, new_alias=item.new_alias)
+        )
+    if isinstance(item, Mapping):
+        message = collection_service_pb2.AliasAction()
+        try:
+            json_format.ParseDict(item, message)
+        except json_format.ParseError as error:
+            raise ValueError(f"actions[{index}]: {error}") from None
+        return message
+    raise TypeError(
+        f"actions[{index}]: expected a CreateAlias, DeleteAlias, RenameAlias, dict or AliasAction, got {type(item).__name__}"
+    )
+
+
+def snapshot_info(info: snapshot_service_pb2.SnapshotInfo) -> SnapshotInfo:
+    created_at: Optional[datetime] = None
+    if info.HasField("created_at"):
+        created_at = info.created_at.ToDatetime(tzinfo=timezone.utc)
+    return SnapshotInfo(
+        name=info.name,
+        size_bytes=info.size_bytes,
+        sha256=info.sha256,
+        collection=info.collection,
+        created_at=created_at,
+        sequence=info.sequence,
+        point_count=info.point_count,
+    )
 
 
 def query_items(queries: Any) -> List[Any]:

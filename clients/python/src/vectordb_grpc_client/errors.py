@@ -8,6 +8,10 @@ import grpc
 class VectorDbError(Exception):
     """A call failed: the server answered with a non-OK gRPC status, or the call never reached it.
 
+    A few are raised by the client itself, with the status that fits: ``DATA_LOSS`` when a downloaded
+    snapshot's size or SHA-256 differs from what the server reports, ``DEADLINE_EXCEEDED`` when
+    ``ingest_stream`` saw no acknowledgement for its ``stall_timeout``.
+
     Attributes:
         code: the gRPC status, e.g. ``grpc.StatusCode.NOT_FOUND``. ``UNAVAILABLE`` when the server
             cannot be reached or is starting or shutting down; ``DEADLINE_EXCEEDED`` when the call

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 Payload = Dict[str, Any]
 """A point's payload: a JSON object (str keys; values str, int, float, bool, None, lists, dicts).
@@ -106,3 +107,92 @@ class IngestResult:
     batches: int
     inserted: int
     updated: int
+
+
+@dataclass(frozen=True)
+class ScrollPage:
+    """One page of ``Client.scroll``: ``points`` ascending by id (ids compare by their UTF-16 code
+    units), and ``next_cursor``, the ``cursor`` of the next page, ``None`` after the last one."""
+
+    points: List[Point]
+    next_cursor: Optional[str]
+
+
+@dataclass(frozen=True)
+class Alias:
+    """An alias (another name of a collection, accepted wherever a collection is named) and the
+    collection's own name."""
+
+    alias: str
+    collection: str
+
+
+@dataclass(frozen=True)
+class CreateAlias:
+    """An action of ``Client.update_aliases``: create ``alias`` for ``collection`` (its own name, not
+    another alias). ``ALREADY_EXISTS`` when a collection or an alias has that name."""
+
+    alias: str
+    collection: str
+
+
+@dataclass(frozen=True)
+class DeleteAlias:
+    """An action of ``Client.update_aliases``: delete ``alias`` (its collection stays).
+    ``NOT_FOUND`` when there is no such alias."""
+
+    alias: str
+
+
+@dataclass(frozen=True)
+class RenameAlias:
+    """An action of ``Client.update_aliases``: rename ``old_alias`` to ``new_alias`` (it keeps naming
+    the same collection)."""
+
+    old_alias: str
+    new_alias: str
+
+
+AliasActionItem = Union[CreateAlias, DeleteAlias, RenameAlias]
+"""One action of ``Client.update_aliases`` (a dict in the proto3 JSON form of
+``vectordb.v1.AliasAction`` or an ``AliasAction`` message are accepted too)."""
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot file on the server, in ``<data-dir>/snapshots/<collection>/``.
+
+    ``name``: ``<collection>-<UTC time>-<8 hex digits>.snapshot``; ``size_bytes``: the file's size;
+    ``sha256``: 64 lowercase hex digits of the whole file; ``collection``: the collection it was taken
+    of (its own name); ``created_at``: when it was taken (timezone-aware, UTC; ``None`` if the server
+    did not say); ``sequence``: the collection's last write sequence it holds; ``point_count``: points
+    it holds.
+    """
+
+    name: str
+    size_bytes: int
+    sha256: str
+    collection: str
+    created_at: Optional[datetime]
+    sequence: int
+    point_count: int
+
+
+@dataclass(frozen=True)
+class IngestStreamResult:
+    """What one ``Client.ingest_stream`` call did.
+
+    ``ingest_id``: the load's id; ``resumed_after``: the batch that was durable already when the call
+    started (0 for a new load), whose batches were read but not sent; ``skipped_points``: their points;
+    ``batches``: batches sent and acknowledged as durable by this call; ``inserted``/``updated``: their
+    new and replaced ids; ``durable_batch_seq``: the load's last durable batch now
+    (``resumed_after + batches``, the number of batches of the whole load once it is complete).
+    """
+
+    ingest_id: str
+    resumed_after: int
+    skipped_points: int
+    batches: int
+    inserted: int
+    updated: int
+    durable_batch_seq: int
