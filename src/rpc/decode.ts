@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import { fromBinary, ScalarType, type DescField, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { wellFormed } from "../errors.js";
 
 /**
  * A request message that could not be decoded. The server's deserializers return it in place of the
@@ -71,10 +72,11 @@ function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** `path` cut in the middle to {@link pathCharsMax} characters (never inside a character: see {@link wellFormed}). */
 function shortPath(path: string): string {
   if (path.length <= pathCharsMax) return path;
   const half = Math.floor((pathCharsMax - 1) / 2);
-  return `${path.slice(0, half)}…${path.slice(path.length - half)}`;
+  return wellFormed(`${path.slice(0, half)}…${path.slice(path.length - half)}`);
 }
 
 /** `google.protobuf.Struct`, `Value` and `ListValue` are JSON: their own field names stay out of paths. */
@@ -164,6 +166,6 @@ function walkMapEntry(field: DescField & { fieldKind: "map" }, reader: BinaryRea
 }
 
 function mapStep(key: string): string {
-  const shown = key.length > 32 ? `${key.slice(0, 32)}…` : key;
+  const shown = key.length > 32 ? wellFormed(`${key.slice(0, 32)}…`) : key;
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(shown) ? `.${shown}` : `[${JSON.stringify(shown)}]`;
 }

@@ -2,7 +2,7 @@ import { create, type DescService } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Limits } from "../config.js";
-import { grpcStatusOf, VectorDbError } from "../errors.js";
+import { grpcStatusOf, VectorDbError, wellFormed } from "../errors.js";
 import { MalformedMessage, methodPath } from "../rpc/index.js";
 import type { CallContext, ServiceHandlers } from "../service/index.js";
 
@@ -91,15 +91,15 @@ async function* streamMessages(call: grpc.ServerReadableStream<unknown, unknown>
   }
 }
 
-/** Fields of a failure handed to grpc-js: the status and the message. */
+/** Fields of a failure handed to grpc-js: the status and the message (well formed: see {@link wellFormed}). */
 function toServiceError(error: unknown, path: string, logger: Logger): Partial<grpc.StatusObject> {
   const code = grpcStatusOf(error);
   if (!(error instanceof VectorDbError)) {
     logger.error({ err: error, path }, "internal error");
-    return { code, details: `[internal] ${path}: ${error instanceof Error ? error.message : String(error)}` };
+    return { code, details: wellFormed(`[internal] ${path}: ${error instanceof Error ? error.message : String(error)}`) };
   }
   if (error.code === "cancelled") logger.debug({ path, reason: error.rawMessage }, "call cancelled by the client");
-  return { code, details: error.message };
+  return { code, details: wellFormed(error.message) };
 }
 
 /**
