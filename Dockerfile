@@ -57,7 +57,9 @@ ENV NODE_ENV=production \
     VECTORDB_HOST=0.0.0.0 \
     VECTORDB_PORT=50051 \
     VECTORDB_DATA_DIR=/data \
-    VECTORDB_LOG_LEVEL=info
+    VECTORDB_LOG_LEVEL=info \
+    VECTORDB_METRICS_HOST=0.0.0.0 \
+    VECTORDB_METRICS_PORT=9464
 
 WORKDIR /app
 # Application files stay root-owned (read-only to the server); only /data is writable.
@@ -68,14 +70,17 @@ COPY proto ./proto
 
 USER 10001:10001
 VOLUME ["/data"]
-EXPOSE 50051
+EXPOSE 50051 9464
 
 # `health` calls grpc.health.v1.Health/Check (3 s deadline); exit 0 only when SERVING.
 # Unhealthy after 6 failures in a row (~1 min). No --start-period: dockerfilelint rejects it
 # (its option regex stops at the hyphen); for slow starts on big data dirs pass
 # `--health-start-period=2m` to docker/podman run.
+# Over TLS (VECTORDB_TLS_CERT_FILE set) the probe connects with TLS to this same container without
+# checking the certificate (it probes the local server, whose name need not be 127.0.0.1); under mutual
+# TLS it presents VECTORDB_TLS_CLIENT_CERT_FILE / VECTORDB_TLS_CLIENT_KEY_FILE. Health needs no API key.
 HEALTHCHECK --interval=10s --timeout=5s --retries=6 \
-  CMD node dist/src/cli/main.js health --address "127.0.0.1:${VECTORDB_PORT}" || exit 1
+  CMD node dist/src/cli/main.js health --address "127.0.0.1:${VECTORDB_PORT}" ${VECTORDB_TLS_CERT_FILE:+--tls-skip-verify} || exit 1
 
 # SIGTERM: the server drains in-flight calls (VECTORDB_SHUTDOWN_GRACE_MS, default 10 s) and
 # exits 0, so give `docker/podman stop` a timeout above that (e.g. -t 30).

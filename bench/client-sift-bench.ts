@@ -47,7 +47,7 @@ type Result = Record<string, string | number>;
 
 async function startServer(dataDir: string): Promise<{ child: ChildProcess; address: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(projectDir, "dist/src/cli/main.js"), "serve", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"], {
+  const child = spawn(process.execPath, [join(projectDir, "dist/src/cli/main.js"), "serve", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", "--metrics-port", "0"], {
     stdio: ["ignore", "inherit", "inherit"],
   });
   const address = `127.0.0.1:${port}`;

@@ -17,19 +17,11 @@
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
 import { formatDetails, formatRound, formatSummary, runCrashTest } from "../src/testing/crash/index.js";
+import { type CommandLine, commandLine } from "./cli-options.js";
 
-function usage(message: string): never {
-  console.error(`error: ${message}`);
-  console.error("usage: npm run crash-test -- [--rounds N] [--seed N] [--kill-min-ms MS] [--kill-max-ms MS] [--ids N] [--dimension N] [--recovery-kill-rate P] [--data-dir DIR] [--keep] [--server-arg=ARG ...] [--quiet] [--control]");
-  process.exit(2);
-}
-
-function integer(name: string, text: string | undefined, fallback: number, min: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min) usage(`--${name} must be an integer >= ${min}, not ${JSON.stringify(text)}`);
-  return value;
-}
+const cli: CommandLine = commandLine(
+  "npm run crash-test -- [--rounds N] [--seed N] [--kill-min-ms MS] [--kill-max-ms MS] [--ids N] [--dimension N] [--recovery-kill-rate P] [--data-dir DIR] [--keep] [--server-arg=ARG ...] [--quiet] [--control]",
+);
 
 let parsed;
 try {
@@ -50,17 +42,17 @@ try {
     },
   });
 } catch (error) {
-  usage(error instanceof Error ? error.message : String(error));
+  cli.usage(error instanceof Error ? error.message : String(error));
 }
 const options = parsed.values;
-const rounds = integer("rounds", options.rounds, 20, 1);
+const rounds = cli.integer("rounds", options.rounds, 20, 1);
 // Seeds are 32-bit; accept decimal or 0x-prefixed hex, as printed.
 const seed = options.seed === undefined ? randomInt(2 ** 32 - 1) : Number(options.seed);
-if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) usage(`--seed must be an integer in 0..4294967295 (or 0x hex), not ${JSON.stringify(options.seed)}`);
-const killMinMs = integer("kill-min-ms", options["kill-min-ms"], 50, 0);
-const killMaxMs = integer("kill-max-ms", options["kill-max-ms"], 800, killMinMs);
+if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) cli.usage(`--seed must be an integer in 0..4294967295 (or 0x hex), not ${JSON.stringify(options.seed)}`);
+const killMinMs = cli.integer("kill-min-ms", options["kill-min-ms"], 50, 0);
+const killMaxMs = cli.integer("kill-max-ms", options["kill-max-ms"], 800, killMinMs);
 const recoveryKillRate = options["recovery-kill-rate"] === undefined ? 0.15 : Number(options["recovery-kill-rate"]);
-if (!(recoveryKillRate >= 0 && recoveryKillRate <= 1)) usage(`--recovery-kill-rate must be in [0, 1], not ${JSON.stringify(options["recovery-kill-rate"])}`);
+if (!(recoveryKillRate >= 0 && recoveryKillRate <= 1)) cli.usage(`--recovery-kill-rate must be in [0, 1], not ${JSON.stringify(options["recovery-kill-rate"])}`);
 
 const abort = new AbortController();
 process.once("SIGINT", () => {
@@ -75,8 +67,8 @@ try {
     seed,
     rounds,
     killDelayMs: [killMinMs, killMaxMs],
-    ids: integer("ids", options.ids, 3_000, 1),
-    dimension: integer("dimension", options.dimension, 16, 1),
+    ids: cli.integer("ids", options.ids, 3_000, 1),
+    dimension: cli.integer("dimension", options.dimension, 16, 1),
     recoveryKillRate,
     dataDir: options["data-dir"],
     keepDataDir: options.keep,

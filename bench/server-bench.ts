@@ -242,7 +242,7 @@ async function searchModes(client: VectorDbClient, clients8: VectorDbClient[], c
 async function run(): Promise<void> {
   // A data directory of its own (durable storage, fsync per group), removed at the end.
   const dataDir = mkdtempSync(join(tmpdir(), "vectordb-bench-"));
-  const config = makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent", dataDir });
+  const config = makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent", dataDir, metricsPort: 0 });
   const running = await openServer(config, createLogger("silent"));
   const address = `127.0.0.1:${running.server.port}`;
   const client = new VectorDbClient(address);

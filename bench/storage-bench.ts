@@ -55,7 +55,7 @@ const round = (x: number, digits = 1): number => +x.toFixed(digits);
 
 async function open(dataDir: string, fsync: FsyncPolicy = "fsync"): Promise<{ running: VectorDbServer; client: VectorDbClient; openMs: number }> {
   const started = performance.now();
-  const running = await openServer(makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent", dataDir, storage: { fsync } }), createLogger("silent"));
+  const running = await openServer(makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent", dataDir, storage: { fsync }, metricsPort: 0 }), createLogger("silent"));
   const openMs = performance.now() - started;
   return { running, client: new VectorDbClient(`127.0.0.1:${running.server.port}`), openMs };
 }
@@ -98,7 +98,7 @@ async function childReopenMs(dataDir: string): Promise<number> {
   const port = await freePort();
   const cli = defaultCliPath();
   const started = performance.now();
-  const child = spawn(process.execPath, [cli, "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"], { stdio: ["ignore", "ignore", "inherit"] });
+  const child = spawn(process.execPath, [cli, "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", "--metrics-port", "0"], { stdio: ["ignore", "ignore", "inherit"] });
   const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
   let client: VectorDbClient | undefined;
   try {

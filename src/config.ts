@@ -50,6 +50,12 @@ export interface Limits {
    * the HTTP/2 window, so this bounds the memory bulk loads can take.
    */
   ingestStreamsMax: number;
+  /** Most points one Scroll page returns (the request's `limit` may not exceed it). */
+  scrollPointsMax: number;
+  /** Points per Scroll page when the request leaves `limit` at 0; at most `scrollPointsMax`. */
+  scrollPointsDefault: number;
+  /** Most aliases the server holds, and most actions in one UpdateAliases request. */
+  aliasesMax: number;
 }
 
 /** HNSW parameters a collection gets when its create request leaves them at 0. */
@@ -82,6 +88,11 @@ export interface IndexingConfig {
    * this many ms; between slices the server answers other calls.
    */
   indexSliceMs: number;
+  /**
+   * Share of unfiltered graph searches (0..1) that the recall monitor re-runs as exact scans in the
+   * background to estimate the recall@k being served; 0 = off.
+   */
+  recallSampleRate: number;
 }
 
 /** Most graph builder threads (a graph's memory has 15 thread slots, one of them the main thread's). */
@@ -114,6 +125,31 @@ export interface StorageConfig {
   walBytesMax: number;
 }
 
+/** Who may call: API keys (absent: everyone). Clients send `api-key: <key>` or `authorization: Bearer <key>`. */
+export interface AuthConfig {
+  /** Allows every call. */
+  apiKey?: string | undefined;
+  /** Allows reads only: Search, BatchSearch, Get, GetCollection, ListCollections. */
+  readOnlyApiKey?: string | undefined;
+  /**
+   * A file holding the keys, so they stay out of process lists: one key per line, `rw <key>` or
+   * `ro <key>`, or a single bare line (the read-write key). Keys from flags or the environment win.
+   */
+  apiKeyFile?: string | undefined;
+  /** Serve gRPC reflection although keys are set (reflection needs no key then). Off by default. */
+  reflectionWithoutKey: boolean;
+}
+
+/** TLS of the gRPC listener (absent files: plaintext). */
+export interface TlsConfig {
+  /** PEM certificate chain of the server. */
+  certFile?: string | undefined;
+  /** PEM private key of the certificate. */
+  keyFile?: string | undefined;
+  /** PEM CA bundle: clients must present a certificate it signed (mutual TLS). */
+  clientCaFile?: string | undefined;
+}
+
 /** Everything the server needs to start. */
 export interface ServerConfig {
   /** Address to listen on. 127.0.0.1 by default; 0.0.0.0 in the container. */
@@ -124,6 +160,14 @@ export interface ServerConfig {
   dataDir: string;
   /** pino log level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: string;
+  /** `json` (one object per line, for collectors) or `pretty` (coloured lines for a terminal, pino-pretty). */
+  logFormat: "json" | "pretty";
+  /** Address of the Prometheus metrics listener (HTTP, `GET /metrics`). */
+  metricsHost: string;
+  /** Port of the metrics listener; 0 = no listener. */
+  metricsPort: number;
+  auth: AuthConfig;
+  tls: TlsConfig;
   /** How long SIGTERM waits for in-flight calls before cancelling them, in ms. */
   shutdownGraceMs: number;
   /**
@@ -164,6 +208,9 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   collectionPointsMax: 50_000_000,
   messageBytesMax: 64 * 1024 * 1024,
   ingestStreamsMax: 8,
+  scrollPointsMax: 10_000,
+  scrollPointsDefault: 100,
+  aliasesMax: 10_000,
 });
 
 export const defaultHnsw: Readonly<HnswDefaults> = Object.freeze({ m: 16, efConstruction: 200, ef: 64 });
@@ -175,6 +222,7 @@ export const defaultIndexing: Readonly<IndexingConfig> = Object.freeze({
   // One builder per core: the main thread mostly waits on I/O while a bulk load is being indexed.
   indexThreads: Math.min(indexThreadsMax, availableParallelism()),
   indexSliceMs: 5,
+  recallSampleRate: 0.01,
 });
 
 /** Storage defaults (see {@link StorageConfig}): fsync per group, 100 ms interval, 64 MiB of WAL. */
@@ -184,12 +232,21 @@ export const defaultStorage: Readonly<StorageConfig> = Object.freeze({ fsync: "f
 export const cliDefaults = Object.freeze({
   /** Server address of client commands, when neither `--address` nor VECTORDB_ADDRESS is given. */
   address: "127.0.0.1:50051",
+  /** Metrics endpoint `stats` reads, when neither `--metrics-url` nor VECTORDB_METRICS_URL is given. */
+  metricsUrl: "http://127.0.0.1:9464/metrics",
   /** Deadline of each call of a client command, ms (`ingest` has none unless `--timeout-ms`). */
   callTimeoutMs: 30_000,
   /** Deadline of `health`, ms: short, so that a container health check fails fast. */
   healthTimeoutMs: 3_000,
-  /** Points per Ingest message of `ingest`. */
+  /** Points per IngestStream batch of `ingest`. */
   ingestBatchSize: 1_000,
+  /**
+   * `ingest` (which has no overall deadline) gives up when no batch has been acknowledged for this
+   * long while some are waiting, ms.
+   */
+  ingestStallTimeoutMs: 60_000,
+  /** How long `ingest --resume` retries while the server still holds the interrupted stream (ABORTED), ms. */
+  ingestResumeRetryMs: 10_000,
   /** Hits of `search`. */
   searchK: 10,
 });
@@ -198,6 +255,23 @@ export const cliDefaults = Object.freeze({
 
 /** Live points a filtered search samples to estimate how many points match (see {@link IndexingConfig}). */
 export const filterSamplePoints = 256;
+
+/**
+ * int8 scalar quantization (see the proto's ScalarQuantization). A quantized collection trains its
+ * ranges when it first holds `trainingPoints` points (searches use float32 until then), and trains
+ * them again at a checkpoint when, after at least `trainingPoints` more vectors were coded, the share
+ * of values clipped to the ranges exceeds `driftFactor` × (1 − quantile) + `driftSlack`: the data
+ * drifted out of the ranges. Requests: `oversampling` defaults to 2 and is at most `oversamplingMax`;
+ * `quantile` defaults to 0.99.
+ */
+export const quantizationDefaults = Object.freeze({
+  trainingPoints: 1_000,
+  driftFactor: 2,
+  driftSlack: 0.001,
+  quantile: 0.99,
+  oversampling: 2,
+  oversamplingMax: 100,
+});
 
 /**
  * Most bytes of WAL record bodies waiting to be written, per collection; an append beyond it is
@@ -236,16 +310,35 @@ export const statusMessageBytesMax = 1_024;
 export function decodeRecursionLimit(limits: Readonly<Pick<Limits, "payloadDepthMax" | "filterDepthMax">>): number {
   return Math.max(100, 2 * (limits.payloadDepthMax + 1) + 8, 2 * (limits.filterDepthMax + 1) + 8);
 }
+/** Longest `ingest_id` of an IngestStream, in UTF-8 bytes. */
+export const ingestIdBytesMax = 256;
+
+/**
+ * Ingest ids whose durable batch a collection remembers (the ones written to most recently); the
+ * oldest is forgotten when a new one would exceed it.
+ */
+export const ingestProgressEntriesMax = 1_024;
+
+/** Most keys in one DeletePayloadKeys request. */
+export const payloadKeysPerRequestMax = 1_024;
+
+/** Longest Scroll cursor accepted, in bytes. */
+export const scrollCursorBytesMax = 1_024;
+
+/** Bytes per DownloadSnapshot message. */
+export const snapshotChunkBytes = 1024 * 1024;
 
 /** After a checkpoint fails, the next automatic one waits this long, ms. */
 export const checkpointRetryMs = 5_000;
 
 /** A complete configuration with every default; `overrides` replaces top-level fields, limits, indexing and storage settings. */
 export function makeConfig(
-  overrides: Partial<Omit<ServerConfig, "limits" | "indexing" | "storage">> & {
+  overrides: Partial<Omit<ServerConfig, "limits" | "indexing" | "storage" | "auth" | "tls">> & {
     limits?: Partial<Limits>;
     indexing?: Partial<IndexingConfig>;
     storage?: Partial<StorageConfig>;
+    auth?: Partial<AuthConfig>;
+    tls?: Partial<TlsConfig>;
   } = {},
 ): ServerConfig {
   return {
@@ -253,6 +346,11 @@ export function makeConfig(
     port: overrides.port ?? 50051,
     dataDir: overrides.dataDir ?? "./.vectordb-data",
     logLevel: overrides.logLevel ?? "info",
+    logFormat: overrides.logFormat ?? "json",
+    metricsHost: overrides.metricsHost ?? "127.0.0.1",
+    metricsPort: overrides.metricsPort ?? 9464,
+    auth: { reflectionWithoutKey: false, ...overrides.auth },
+    tls: { ...overrides.tls },
     shutdownGraceMs: overrides.shutdownGraceMs ?? 10_000,
     keepaliveTimeMs: overrides.keepaliveTimeMs ?? 10_000,
     keepaliveTimeoutMs: overrides.keepaliveTimeoutMs ?? 20_000,
@@ -271,7 +369,7 @@ export interface ConfigOption {
   env: string;
   /** Dotted path into ServerConfig, e.g. `limits.kMax`. */
   path: string;
-  kind: "string" | "integer";
+  kind: "string" | "integer" | "number" | "boolean";
   /** For a string setting with a closed set of values: the values allowed. */
   values?: readonly string[];
   /** How the README states a default that depends on the machine (e.g. its core count). */
@@ -297,7 +395,10 @@ const limitDescriptions: Record<keyof Limits, string> = {
   collectionsMax: "most collections",
   collectionPointsMax: "most points per collection",
   messageBytesMax: "largest gRPC message (bytes)",
-  ingestStreamsMax: "most Ingest streams open at once",
+  ingestStreamsMax: "most Ingest and IngestStream streams open at once",
+  scrollPointsMax: "most points per Scroll page",
+  scrollPointsDefault: "points per Scroll page when the request's limit is 0",
+  aliasesMax: "most aliases (and most actions per UpdateAliases request)",
 };
 
 function kebab(name: string): string {
@@ -314,6 +415,17 @@ export const configOptions: readonly ConfigOption[] = [
   { flag: "port", env: "VECTORDB_PORT", path: "port", kind: "integer", description: "TCP port (0 = any free port)" },
   { flag: "data-dir", env: "VECTORDB_DATA_DIR", path: "dataDir", kind: "string", description: "data directory" },
   { flag: "log-level", env: "VECTORDB_LOG_LEVEL", path: "logLevel", kind: "string", description: "log level (pino)" },
+  { flag: "log-format", env: "VECTORDB_LOG_FORMAT", path: "logFormat", kind: "string", values: ["json", "pretty"], description: "log lines as JSON objects or pretty text" },
+  { flag: "metrics-host", env: "VECTORDB_METRICS_HOST", path: "metricsHost", kind: "string", description: "address of the Prometheus metrics listener" },
+  { flag: "metrics-port", env: "VECTORDB_METRICS_PORT", path: "metricsPort", kind: "integer", description: "port of the metrics listener (0 = off)" },
+  { flag: "recall-sample-rate", env: "VECTORDB_RECALL_SAMPLE_RATE", path: "indexing.recallSampleRate", kind: "number", description: "share of graph searches re-run exactly to estimate the recall served (0 = off)" },
+  { flag: "api-key", env: "VECTORDB_API_KEY", path: "auth.apiKey", kind: "string", defaultText: "none", description: "read-write API key (none: no key needed)" },
+  { flag: "read-only-api-key", env: "VECTORDB_READ_ONLY_API_KEY", path: "auth.readOnlyApiKey", kind: "string", defaultText: "none", description: "read-only API key" },
+  { flag: "api-key-file", env: "VECTORDB_API_KEY_FILE", path: "auth.apiKeyFile", kind: "string", defaultText: "none", description: "file holding the API keys (`rw <key>` / `ro <key>` lines)" },
+  { flag: "reflection-without-key", env: "VECTORDB_REFLECTION_WITHOUT_KEY", path: "auth.reflectionWithoutKey", kind: "boolean", description: "serve gRPC reflection without a key although keys are set" },
+  { flag: "tls-cert-file", env: "VECTORDB_TLS_CERT_FILE", path: "tls.certFile", kind: "string", defaultText: "none", description: "PEM certificate chain: serve TLS" },
+  { flag: "tls-key-file", env: "VECTORDB_TLS_KEY_FILE", path: "tls.keyFile", kind: "string", defaultText: "none", description: "PEM private key of the certificate" },
+  { flag: "tls-client-ca-file", env: "VECTORDB_TLS_CLIENT_CA_FILE", path: "tls.clientCaFile", kind: "string", defaultText: "none", description: "PEM CA bundle: require client certificates (mutual TLS)" },
   { flag: "shutdown-grace-ms", env: "VECTORDB_SHUTDOWN_GRACE_MS", path: "shutdownGraceMs", kind: "integer", description: "drain time on SIGTERM (ms)" },
   { flag: "keepalive-time-ms", env: "VECTORDB_KEEPALIVE_TIME_MS", path: "keepaliveTimeMs", kind: "integer", description: "HTTP/2 PING to every connection this often (ms)" },
   { flag: "keepalive-timeout-ms", env: "VECTORDB_KEEPALIVE_TIMEOUT_MS", path: "keepaliveTimeoutMs", kind: "integer", description: "close a connection whose PING is unanswered this long (ms)" },
@@ -347,12 +459,19 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
   for (const option of configOptions) {
     const raw = settings[option.path];
     if (raw === undefined) continue;
-    let value: string | number = raw;
+    let value: string | number | boolean = raw;
     if (option.kind === "integer") {
       if (!/^\d+$/.test(raw.trim())) {
         throw new Error(`--${option.flag} (${option.env}): "${raw}" is not a non-negative integer`);
       }
       value = Number(raw.trim());
+    } else if (option.kind === "number") {
+      const number = Number(raw.trim());
+      if (raw.trim() === "" || !Number.isFinite(number)) throw new Error(`--${option.flag} (${option.env}): "${raw}" is not a number`);
+      value = number;
+    } else if (option.kind === "boolean") {
+      if (!/^(true|false|1|0)$/i.test(raw.trim())) throw new Error(`--${option.flag} (${option.env}): "${raw}" is not true or false`);
+      value = /^(true|1)$/i.test(raw.trim());
     } else if (option.values !== undefined && !option.values.includes(raw)) {
       throw new Error(`--${option.flag} (${option.env}): "${raw}" is not one of ${option.values.join(", ")}`);
     }
@@ -364,6 +483,9 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
     }
   }
   if (config.port > 65_535) throw new Error(`--port (VECTORDB_PORT): ${config.port} is outside 0..65535`);
+  if (config.metricsPort > 65_535) throw new Error(`--metrics-port (VECTORDB_METRICS_PORT): ${config.metricsPort} is outside 0..65535`);
+  const rate = config.indexing.recallSampleRate;
+  if (!(rate >= 0 && rate <= 1)) throw new Error(`--recall-sample-rate (VECTORDB_RECALL_SAMPLE_RATE): ${rate} is outside 0..1`);
   for (const [key, value] of Object.entries(config.limits)) {
     if (value < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${value}`);
   }
@@ -372,6 +494,9 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
   }
   for (const key of ["flushIntervalMs", "walBytesMax"] as const) {
     if (config.storage[key] < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${config.storage[key]}`);
+  }
+  if (config.limits.scrollPointsDefault > config.limits.scrollPointsMax) {
+    throw new Error(`--scroll-points-default: must be at most --scroll-points-max ${config.limits.scrollPointsMax}, got ${config.limits.scrollPointsDefault}`);
   }
   if (config.indexing.indexThreads > indexThreadsMax) throw new Error(`--index-threads (VECTORDB_INDEX_THREADS): must be at most ${indexThreadsMax}, got ${config.indexing.indexThreads}`);
   if (config.storage.flushIntervalMs > 2_147_483_647) throw new Error(`--flush-interval-ms: must be at most 2147483647, got ${config.storage.flushIntervalMs}`);

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { ServerConfig } from "./config.js";
 import { Database, type DatabaseCloseOptions, type DatabaseOpenReport } from "./db/index.js";
 import { createLogger } from "./logger.js";
+import { ServerMetrics, startMetricsListener, type MetricsListener } from "./metrics/index.js";
 import { dataServices } from "./service/index.js";
 import { startServer, type RunningServer } from "./transport/index.js";
 
@@ -9,6 +10,9 @@ import { startServer, type RunningServer } from "./transport/index.js";
 export interface VectorDbServer {
   readonly server: RunningServer;
   readonly db: Database;
+  /** The server's metrics; served over HTTP by {@link metricsListener} when `metricsPort` is not 0. */
+  readonly metrics: ServerMetrics;
+  readonly metricsListener: MetricsListener | undefined;
   /** What recovery found when the database was opened. */
   readonly recovery: DatabaseOpenReport;
   /**
@@ -28,30 +32,56 @@ export interface VectorDbServer {
  * @throws Error when the port cannot be bound; VectorDbError failed_precondition when another process
  *   holds the data directory, unavailable when it cannot be created or read.
  */
-export async function openServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel)): Promise<VectorDbServer> {
-  const db = new Database(config, logger);
-  const server = await startServer(config, dataServices(db, config), logger);
+export async function openServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel, config.logFormat)): Promise<VectorDbServer> {
+  let db: Database | undefined;
+  // Listed per scrape; nothing while the database is still opening (or once it is closed).
+  const metrics = new ServerMetrics(() => (db?.isOpen === true ? db.list() : []));
+  db = new Database(config, logger, { hooks: { onWalSync: (seconds) => metrics.observeFsync(seconds) } });
+  const metricsListener = config.metricsPort === 0 ? undefined : await startMetricsListener(metrics, config.metricsHost, config.metricsPort);
+  let server: RunningServer;
+  try {
+    server = await startServer(config, dataServices(db, config), logger, metrics);
+  } catch (error) {
+    await metricsListener?.close();
+    throw error;
+  }
   let recovery: DatabaseOpenReport;
   try {
     recovery = await db.open();
   } catch (error) {
     await server.shutdown(0);
+    await metricsListener?.close();
     throw error;
   }
   server.setServing(true);
   logger.info(
-    { address: server.address, dataDir: config.dataDir, fsync: config.storage.fsync, collections: recovery.opened, failedCollections: recovery.failed.length, recoveryMs: Math.round(recovery.durationMs) },
+    {
+      address: server.address,
+      metrics: metricsListener === undefined ? "off" : `http://${metricsListener.address}/metrics`,
+      dataDir: config.dataDir,
+      fsync: config.storage.fsync,
+      collections: recovery.opened,
+      failedCollections: recovery.failed.length,
+      recoveryMs: Math.round(recovery.durationMs),
+    },
     "vectordb listening",
   );
   let closing: Promise<void> | undefined;
+  const opened = db;
   return {
     server,
-    db,
+    db: opened,
+    metrics,
+    metricsListener,
     recovery,
     close(options) {
       closing ??= (async () => {
         await server.shutdown();
-        await db.close(options);
+        try {
+          await opened.close(options);
+        } finally {
+          await metricsListener?.close();
+        }
       })();
       return closing;
     },
@@ -64,7 +94,7 @@ export async function openServer(config: ServerConfig, logger: Logger = createLo
  * write). A second signal exits at once with code 1 (nothing acknowledged is lost: it is in the WALs).
  */
 export async function runServer(config: ServerConfig): Promise<void> {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, config.logFormat);
   const running = await openServer(config, logger);
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {

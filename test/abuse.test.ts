@@ -8,6 +8,7 @@ import { Distance } from "../src/client/index.js";
 import { HealthCheckRequestSchema } from "../gen/health/v1/health_pb.js";
 import { CollectionService } from "../gen/vectordb/v1/collection_service_pb.js";
 import { IngestRequestSchema, PointService, SearchRequestSchema, UpsertRequestSchema } from "../gen/vectordb/v1/point_service_pb.js";
+import { SnapshotService } from "../gen/vectordb/v1/snapshot_service_pb.js";
 import { rejection } from "./helpers/assertions.js";
 import { captureLogs, logLevels } from "./helpers/logs.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -81,14 +82,19 @@ describe("malformed messages answer INVALID_ARGUMENT naming what failed", () => 
     }
   });
 
-  it("holds for every method of both services, the health service included", async () => {
+  it("holds for every method of every service, the health service included", async () => {
     const garbage = Buffer.from("ffffff", "hex");
-    for (const service of [CollectionService, PointService]) {
+    for (const service of [CollectionService, PointService, SnapshotService]) {
       for (const method of service.methods) {
         const path = `/${service.typeName}/${method.name}`;
-        const result = method.methodKind === "client_streaming" ? await rawClientStream(raw, path, [garbage]) : await rawUnary(raw, path, garbage);
+        const result =
+          method.methodKind === "client_streaming"
+            ? await rawClientStream(raw, path, [garbage])
+            : method.methodKind === "server_streaming"
+              ? await rawServerStream(raw, path, garbage)
+              : await rawUnary(raw, path, garbage);
         expect(result.code, path).toBe(status.INVALID_ARGUMENT);
-        const at = method.methodKind === "client_streaming" ? "messages[0]" : "request";
+        const at = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming" ? "messages[0]" : "request";
         expect(result.details).toBe(`[invalid_argument] ${at}: not a valid ${method.input.typeName}: premature EOF`);
       }
     }

@@ -1,14 +1,18 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as grpc from "@grpc/grpc-js";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectFvecsFile, readFvecsFile, readFvecsRow, streamFvecsRecords, streamJsonlRecords, type JsonlRecord } from "../src/datasets/index.js";
 import { freePort } from "../src/testing/index.js";
+import { grpcServiceDefinition } from "../src/rpc/index.js";
+import { PointService } from "../src/client/index.js";
 import { datasetFile } from "./helpers/datasets.js";
 import { cliPath, ensureServerBuilt } from "./helpers/build.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { makeCertificates } from "./helpers/tls.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -24,7 +28,8 @@ interface CliResult {
 function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VECTORDB_")));
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, env: { ...cleanEnv, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // Load states of `ingest` go to the test's folder, not to the user's ~/.local/state.
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: root, env: { ...cleanEnv, VECTORDB_STATE_DIR: join(dir, "state"), ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -136,7 +141,7 @@ describe("vectordb CLI", () => {
     const help = await runCli(["--help"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("Usage: vectordb [options] [command]");
-    for (const command of ["serve", "health", "collections", "ingest", "search"]) expect(help.stdout).toContain(command);
+    for (const command of ["serve", "health", "collections", "ingest", "search", "snapshot"]) expect(help.stdout).toContain(command);
     const unknown = await runCli(["frobnicate"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
@@ -147,8 +152,25 @@ describe("vectordb CLI", () => {
     expect(created.stderr).toBe("");
     expect(created.code).toBe(0);
     expect(JSON.parse(created.stdout)).toEqual({
-      collection: { name: "cli_docs", dimension: 4, distance: "DISTANCE_COSINE", hnsw: { m: 8, efConstruction: 200, ef: 64 }, pointCount: "0", memoryBytes: expect.any(String), indexedPointCount: "0" },
+      collection: {
+        name: "cli_docs",
+        dimension: 4,
+        distance: "DISTANCE_COSINE",
+        hnsw: { m: 8, efConstruction: 200, ef: 64 },
+        pointCount: "0",
+        memoryBytes: expect.any(String),
+        indexedPointCount: "0",
+        vectorBytes: expect.any(String),
+        quantizedVectorBytes: "0",
+        quantizationTrained: false,
+        recallSamples: "0",
+      },
     });
+    const quantized = await runCli([...at, "collections", "create", "cli_int8", "--dimension", "4", "--distance", "euclidean", "--quantization", "int8", "--quantile", "0.95"]);
+    expect(quantized.code).toBe(0);
+    // quantile is a proto float: 0.95 comes back as the nearest float32.
+    expect(JSON.parse(quantized.stdout).collection.quantization).toEqual({ scalar: { type: "SCALAR_TYPE_INT8", quantile: Math.fround(0.95), alwaysRam: false } });
+    expect((await runCli([...at, "collections", "delete", "cli_int8"])).code).toBe(0);
 
     const listed = await runCli([...at, "collections", "list"]);
     expect(listed.code).toBe(0);
@@ -182,6 +204,9 @@ describe("vectordb CLI", () => {
     const missing = await runCli([...at, "collections", "create", "x", "--distance", "dot"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("required option '--dimension <n>' not specified");
+    const quantile = await runCli([...at, "collections", "create", "x", "--dimension", "4", "--distance", "cosine", "--quantile", "0.9"]);
+    expect(quantile.code).toBe(2);
+    expect(quantile.stderr).toContain("--quantile needs --quantization int8");
   });
 
   it("gives exit 1 and NOT_FOUND for a collection that does not exist", async () => {
@@ -288,7 +313,7 @@ describe("vectordb CLI", () => {
 
     const port = await freePort();
     const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VECTORDB_")));
-    const child = spawn(process.execPath, [cliPath, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "serve-data")], {
+    const child = spawn(process.execPath, [cliPath, "serve", "--port", String(port), "--host", "127.0.0.1", "--metrics-port", "0", "--data-dir", join(dir, "serve-data")], {
       cwd: root,
       // If the environment won, the port would be invalid and serve would exit 2.
       env: { ...cleanEnv, VECTORDB_PORT: "not-a-port", VECTORDB_LOG_LEVEL: "info" },
@@ -317,6 +342,166 @@ describe("vectordb CLI", () => {
     }
     expect(await exited).toEqual({ code: 0, signal: null });
     expect(stderr).toContain("shut down cleanly");
+  });
+
+  it("reaches a TLS server with a key (--tls-ca-file, --api-key), and prints per-RPC latency with stats", async () => {
+    const certs = makeCertificates();
+    const metricsPort = await freePort();
+    const secure = await startTestServer({}, { tls: { certFile: certs.serverCert, keyFile: certs.serverKey }, auth: { readOnlyApiKey: "cli-ro-key" }, metricsPort });
+    try {
+      const tlsAt = ["--address", secure.address];
+      // The certificate also names localhost: with that as the TLS server name Node does not warn
+      // about an IP address in the TLS ServerName (DEP0123).
+      const health = await runCli([...tlsAt, "health", "--tls-ca-file", certs.caCert, "--tls-server-name", "localhost"]);
+      expect(health.stdout).toBe("SERVING\n");
+      const listed = await runCli([...tlsAt, "collections", "list", "--tls-ca-file", certs.caCert, "--tls-server-name", "localhost", "--api-key", "cli-ro-key"]);
+      expect(listed.stderr).toBe("");
+      expect(JSON.parse(listed.stdout)).toEqual({ collections: [] });
+      const keyless = await runCli([...tlsAt, "collections", "list"], { VECTORDB_TLS_CA_FILE: certs.caCert, VECTORDB_TLS_SERVER_NAME: "localhost" });
+      expect(keyless.code).toBe(1);
+      expect(keyless.stderr).toMatch(/^error: UNAUTHENTICATED: .*an API key is required/);
+      const plaintext = await runCli([...tlsAt, "--timeout-ms", "2000", "collections", "list", "--api-key", "cli-ro-key"]);
+      expect(plaintext.code).toBe(1);
+      const stats = await runCli(["stats", "--metrics-url", `http://127.0.0.1:${metricsPort}/metrics`]);
+      expect(stats.stderr).toBe("");
+      const lines = stats.stdout.trim().split("\n");
+      expect(lines[0]).toMatch(/^method\s+calls\s+failed\s+p50 ms\s+p95 ms\s+p99 ms\s+mean ms$/);
+      expect(lines.find((line) => line.startsWith("CollectionService/ListCollections"))).toMatch(/^CollectionService\/ListCollections\s+2\s+1\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+$/);
+    } finally {
+      await secure.stop();
+      certs.remove();
+    }
+  });
+
+  it("the Dockerfile's HEALTHCHECK command passes against plaintext, TLS and mutual-TLS servers (the container's environment)", async () => {
+    const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+    const command = /^HEALTHCHECK[^\n]*\\\n\s*CMD (.+)$/m.exec(dockerfile)?.[1];
+    expect(command).toContain("node dist/src/cli/main.js health");
+    // Run it as the container would (sh -c, from the app folder), with this build's CLI.
+    const probe = (port: string, env: Record<string, string>): Promise<number | null> =>
+      new Promise((resolvePromise, reject) => {
+        const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VECTORDB_")));
+        const child = spawn("sh", ["-c", command!.replace("node dist/src/cli/main.js", `"${process.execPath}" "${cliPath}"`)], {
+          cwd: root,
+          env: { ...cleanEnv, VECTORDB_PORT: port, ...env },
+          stdio: "ignore",
+        });
+        child.on("error", reject);
+        child.on("close", resolvePromise);
+      });
+    const certs = makeCertificates();
+    const portOf = (server: TestServer): string => server.address.slice(server.address.lastIndexOf(":") + 1);
+    const plain = await startTestServer();
+    const tls = await startTestServer({}, { tls: { certFile: certs.serverCert, keyFile: certs.serverKey }, auth: { apiKey: "container-key" } });
+    const mutual = await startTestServer({}, { tls: { certFile: certs.serverCert, keyFile: certs.serverKey, clientCaFile: certs.caCert } });
+    try {
+      const serverTls = { VECTORDB_TLS_CERT_FILE: certs.serverCert, VECTORDB_TLS_KEY_FILE: certs.serverKey };
+      expect(await probe(portOf(plain), {})).toBe(0);
+      expect(await probe(portOf(tls), { ...serverTls, VECTORDB_API_KEY: "container-key" })).toBe(0);
+      expect(await probe(portOf(tls), {})).toBe(1);
+      const clientCert = { VECTORDB_TLS_CLIENT_CERT_FILE: certs.clientCert, VECTORDB_TLS_CLIENT_KEY_FILE: certs.clientKey };
+      expect(await probe(portOf(mutual), { ...serverTls, VECTORDB_TLS_CLIENT_CA_FILE: certs.caCert, ...clientCert })).toBe(0);
+      expect(await probe(portOf(mutual), { ...serverTls, VECTORDB_TLS_CLIENT_CA_FILE: certs.caCert })).toBe(1);
+    } finally {
+      await Promise.all([plain.stop(), tls.stop(), mutual.stop()]);
+      certs.remove();
+    }
+  });
+
+  it("serve --log-format pretty writes lines for a terminal, not JSON", async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [cliPath, "serve", "--port", String(port), "--metrics-port", "0", "--log-format", "pretty", "--data-dir", join(dir, "pretty-data")], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    try {
+      await new Promise<void>((resolvePromise, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no "vectordb listening" in 10 s: ${stderr}`)), 10_000);
+        child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+          stderr += chunk;
+          if (stderr.includes("vectordb listening")) {
+            clearTimeout(timer);
+            resolvePromise();
+          }
+        });
+      });
+      const line = stderr.split("\n").find((text) => text.includes("vectordb listening"))!;
+      expect(line.trimStart().startsWith("{")).toBe(false);
+      expect(line).toMatch(/INFO/);
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
+
+  it("ingest has no overall deadline: a load longer than the default call deadline completes, and --resume continues after the durable batches", async () => {
+    const path = join(dir, "long.fvecs");
+    writeFvecs(path, 20_000, 16, 11);
+    // The default call deadline, from the environment, is 150 ms: a unary call on a fresh channel fails.
+    const tight = { VECTORDB_TIMEOUT_MS: "150" };
+    const list = await runCli([...at, "collections", "list"], { VECTORDB_TIMEOUT_MS: "1" });
+    expect(list.code).toBe(1);
+    expect(list.stderr).toMatch(/^error: DEADLINE_EXCEEDED: /);
+    const ingest = await runCli([...at, "ingest", "--collection", "cli_long", "--create", "--distance", "dot", "--batch-size", "100", path], tight);
+    expect(ingest.stderr).toBe("");
+    expect(ingest.code).toBe(0);
+    const seconds = Number(/ in (\d+\.\d+) s:/.exec(ingest.stdout)?.[1]);
+    expect(seconds, ingest.stdout).toBeGreaterThan(0.15);
+    expect(ingest.stdout).toMatch(/^ingested 20000 points \(20000 inserted, 0 updated\)/);
+    // Resuming a load that completed finds every batch durable: nothing is sent again.
+    const resumed = await runCli([...at, "ingest", "--collection", "cli_long", "--batch-size", "100", "--resume", path], tight);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/^resuming after batch 200: 20000 points of the file were durable already\ningested 0 points \(0 inserted, 0 updated\)/);
+    const other = await runCli([...at, "ingest", "--collection", "cli_long", "--batch-size", "300", "--resume", path]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/^error: nothing to resume: no load of .*long\.fvecs into "cli_long" in batches of 300 is recorded in /);
+  });
+
+  it("ingest gives up after --stall-timeout-ms without an acknowledgement, and says how to resume", async () => {
+    // A server that takes the stream and never answers.
+    const stalled = new grpc.Server();
+    const held: grpc.ServerDuplexStream<unknown, unknown>[] = [];
+    stalled.addService(grpcServiceDefinition(PointService), { ingestStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => void held.push(call) });
+    const port = await new Promise<number>((resolvePort, reject) => stalled.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolvePort(bound))));
+    try {
+      const path = join(dir, "stalled.jsonl");
+      writeFileSync(path, '{"id":"a","vector":[1,2]}\n');
+      const started = performance.now();
+      const result = await runCli(["--address", `127.0.0.1:${port}`, "ingest", "--collection", "any", "--stall-timeout-ms", "500", path]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe("error: no acknowledgement from the server for 0.5 s (--stall-timeout-ms 500): it is stalled or unreachable; the acknowledged batches are durable, rerun with --resume\n");
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(held.length).toBe(1);
+    } finally {
+      stalled.forceShutdown();
+    }
+  });
+
+  it("snapshot create, list, download, restore and delete", async () => {
+    const path = join(dir, "snap.jsonl");
+    writeFileSync(path, Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: `s${i}`, vector: [i, 1, 0], payload: { i } })).join("\n"));
+    expect((await runCli([...at, "ingest", "--collection", "cli_snap", "--create", "--distance", "euclidean", path])).code).toBe(0);
+    const created = await runCli([...at, "snapshot", "create", "cli_snap"]);
+    expect(created.stderr).toBe("");
+    const snapshot = (JSON.parse(created.stdout) as { snapshot: { name: string; sha256: string; pointCount: string; sizeBytes: string } }).snapshot;
+    expect(snapshot).toMatchObject({ pointCount: "50", name: expect.stringMatching(/^cli_snap-.*\.snapshot$/) });
+    const listed = JSON.parse((await runCli([...at, "snapshot", "list", "cli_snap"])).stdout) as { snapshots: unknown[] };
+    expect(listed.snapshots).toEqual([expect.objectContaining({ name: snapshot.name, sha256: snapshot.sha256 })]);
+    const file = join(dir, "copy.snapshot");
+    const downloaded = await runCli([...at, "snapshot", "download", "cli_snap", snapshot.name, "--output", file]);
+    expect(downloaded.stderr).toBe("");
+    expect(JSON.parse(downloaded.stdout)).toEqual({ name: snapshot.name, path: file, sizeBytes: snapshot.sizeBytes, sha256: snapshot.sha256 });
+    const restored = await runCli([...at, "snapshot", "restore", file, "--collection", "cli_snap_copy"]);
+    expect(restored.stderr).toBe("");
+    expect(JSON.parse(restored.stdout).collection).toMatchObject({ name: "cli_snap_copy", pointCount: "50", dimension: 3 });
+    const wrong = await runCli([...at, "snapshot", "restore", file, "--collection", "cli_snap_bad", "--sha256", "0".repeat(64)]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^error: DATA_LOSS: \[data_loss\] sha256: /);
+    expect((await runCli([...at, "snapshot", "delete", "cli_snap", snapshot.name])).stdout).toBe("{}\n");
+    const gone = await runCli([...at, "snapshot", "download", "cli_snap", snapshot.name, "--output", join(dir, "gone.snapshot")]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^error: NOT_FOUND: .*has no snapshot/);
+    expect(existsSync(join(dir, "gone.snapshot"))).toBe(false);
   });
 
   const sift = datasetFile("sift10k", "siftsmall_base.fvecs");

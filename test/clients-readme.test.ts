@@ -1,12 +1,14 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { debianPython, describeRun, GoWorkspace, root, runChild, setupClientToolchains } from "./helpers/clients.js";
+import { debianPython, describeRun, GoWorkspace, root, runChecked, runChild, setupClientToolchains } from "./helpers/clients.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 /**
- * The Python and Go examples of the README's "Clients" section, run verbatim against a real server:
- * the only change is the address `127.0.0.1:50051`, replaced by the test server's.
+ * The TypeScript, Python and Go examples of the README's "Clients" section, run verbatim against a
+ * real server: the only change is the address `127.0.0.1:50051`, replaced by the test server's. The
+ * TypeScript one runs in a project of its own that installed the packed npm package.
  */
 
 const readmeAddress = "127.0.0.1:50051";
@@ -54,6 +56,27 @@ describe("README Clients examples", () => {
     const { collections } = await server!.client.collections.listCollections({});
     if (collections.some((c) => c.name === "docs")) await server!.client.collections.deleteCollection({ name: "docs" });
   });
+
+  it("packs the TypeScript client as its own npm package, which needs no server dependency, and runs its example", async () => {
+    const project = mkdtempSync(join(tmpdir(), "vectordb-ts-client-"));
+    try {
+      await runChecked("npm", ["run", "pack:client", "--", "--pack-destination", project], { cwd: root, timeoutMs: 120_000 });
+      const tarball = readdirSync(project).find((name) => name.endsWith(".tgz"));
+      expect(tarball).toBe("vectordb-grpc-client-0.1.0.tgz");
+      writeFileSync(join(project, "package.json"), JSON.stringify({ name: "readme-example", private: true, type: "module" }));
+      // The dependencies come from npm's cache that this project's own install filled (same versions).
+      await runChecked("npm", ["install", `./${tarball}`, "--prefer-offline", "--no-audit", "--no-fund"], { cwd: project, timeoutMs: 300_000 });
+      const installed = readdirSync(join(project, "node_modules"));
+      for (const serverOnly of ["pino", "commander", "cli-progress", "grpc-health-check"]) expect(installed).not.toContain(serverOnly);
+      expect(readdirSync(join(project, "node_modules/@grpc"))).not.toContain("reflection");
+      writeFileSync(join(project, "example.mjs"), pointedAt(readmeExample("TypeScript", "ts"), server!.address));
+      const result = await runChild(process.execPath, ["example.mjs"], { timeoutMs: runTimeoutMs, cwd: project });
+      expect(result.code, describeRun(result)).toBe(0);
+      expect(result.stdout.trim().split("\n")).toEqual(['a 0.995 {"lang":"en"}', "b 0.100 {}", '{"batches":1,"inserted":100,"updated":0}']);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  }, 480_000);
 
   it("runs the Python example (clients/python from source)", async (ctx) => {
     if (pythonSkip !== undefined) return ctx.skip();

@@ -1,3 +1,8 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
@@ -8,7 +13,7 @@ import { createLogger } from "../src/logger.js";
 import { dataServices } from "../src/service/index.js";
 import { startServer } from "../src/transport/index.js";
 import { Distance, RpcError, VectorDbClient, type IngestRequestInit } from "../src/client/index.js";
-import { bufCurl } from "./helpers/buf-curl.js";
+import { bufBinary, bufCurl } from "./helpers/buf-curl.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
 let t: TestServer;
@@ -33,6 +38,21 @@ describe("server reflection through buf curl", () => {
       "vectordb.v1.PointService/Ingest",
       "vectordb.v1.PointService/Search",
       "vectordb.v1.PointService/Upsert",
+      "vectordb.v1.PointService/Scroll",
+      "vectordb.v1.PointService/Count",
+      "vectordb.v1.PointService/SetPayload",
+      "vectordb.v1.PointService/OverwritePayload",
+      "vectordb.v1.PointService/DeletePayloadKeys",
+      "vectordb.v1.PointService/ClearPayload",
+      "vectordb.v1.PointService/IngestStream",
+      "vectordb.v1.CollectionService/UpdateCollection",
+      "vectordb.v1.CollectionService/UpdateAliases",
+      "vectordb.v1.CollectionService/ListAliases",
+      "vectordb.v1.SnapshotService/CreateSnapshot",
+      "vectordb.v1.SnapshotService/ListSnapshots",
+      "vectordb.v1.SnapshotService/DeleteSnapshot",
+      "vectordb.v1.SnapshotService/DownloadSnapshot",
+      "vectordb.v1.SnapshotService/RestoreSnapshot",
       "grpc.health.v1.Health/Check",
     ]) {
       expect(methods).toContain(method);
@@ -70,6 +90,47 @@ describe("server reflection through buf curl", () => {
     expect(found.hits[0]).toMatchObject({ id: "a", score: 1, payload: { lang: "en", year: 2024 } });
   });
 
+  it("runs the README's examples of scroll, payloads, aliases, snapshots and resumable loads", async () => {
+    const readme = readFileSync("README.md", "utf8");
+    const section = readme.split(/^## /m).find((part) => part.startsWith("Scroll, payloads, aliases, snapshots and resumable loads\n"));
+    expect(section, "README section").toBeDefined();
+    const blocks = [...section!.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
+    expect(blocks).toHaveLength(5);
+    // The snapshot example names a snapshot and a downloaded file: make them exist under those names.
+    const cwd = mkdtempSync(join(tmpdir(), "vectordb-readme-"));
+    const placeholder = "docs-20250101T120000000Z-1a2b3c4d.snapshot";
+    const outputs: string[] = [];
+    try {
+      for (const block of blocks) {
+        let script = block.replaceAll("npx buf", bufBinary);
+        if (script.includes(placeholder)) {
+          const { snapshot } = await t.client.snapshots.createSnapshot({ collection: "docs" });
+          const chunks: Uint8Array[] = [];
+          for await (const { chunk } of t.client.snapshots.downloadSnapshot({ collection: "docs", name: snapshot!.name })) chunks.push(chunk);
+          writeFileSync(join(cwd, "docs.snapshot"), Buffer.concat(chunks));
+          script = script.replaceAll(placeholder, snapshot!.name);
+        }
+        const { stdout } = await runScript(script, { ...process.env, S: base }, cwd);
+        outputs.push(stdout);
+      }
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+    const [scroll, payloads, aliases, snapshots, ingest] = outputs.map((out) => out.split(/\n(?=\{)/).filter((text) => text.trim() !== "").map((text) => JSON.parse(text) as Record<string, unknown>));
+    expect(scroll![0]).toEqual({ points: [{ id: "a", payload: { lang: "en", year: 2024 } }], nextCursor: "c1.YQ" });
+    expect((scroll![1]!.points as { id: string }[]).map((p) => p.id)).toEqual(["b", "c"]);
+    expect(scroll![1]!.nextCursor).toBeUndefined();
+    expect(scroll![2]).toEqual({ count: "2" });
+    expect(payloads).toEqual([{ updated: 2 }, { updated: 1 }, { updated: 2 }, { updated: 1 }]);
+    expect(aliases![0]).toMatchObject({ collection: { name: "docs", hnsw: { m: 16, efConstruction: 200, ef: 128 } } });
+    expect(aliases![3]).toEqual({ aliases: [{ alias: "live", collection: "docs" }] });
+    expect(snapshots![0]).toMatchObject({ snapshot: { collection: "docs", name: expect.stringMatching(/^docs-.*\.snapshot$/) } });
+    expect(snapshots!.some((message) => (message.collection as { name?: string } | undefined)?.name === "docs_copy")).toBe(true);
+    expect(ingest).toEqual([{}, { durableBatchSeq: "1", inserted: "2" }, { durableBatchSeq: "2", inserted: "1" }]);
+    const points = await t.client.points.get({ collection: "docs", ids: ["a", "b", "c", "f"], withVector: false });
+    expect(points.points.map((p) => [p.id, p.payload])).toEqual([["a", { lang: "en", meta: {}, reviewed: true }], ["b", undefined], ["c", { lang: "de" }], ["f", undefined]]);
+  });
+
   it("reports errors with their status through buf curl", async () => {
     await expect(bufCurl([`${base}/vectordb.v1.CollectionService/GetCollection`, "-d", '{"name": "missing"}'])).rejects.toThrow(
       /not_found.*collection \\?"missing\\?" does not exist/,
@@ -82,6 +143,15 @@ describe("server reflection through buf curl", () => {
     expect(await t.client.health()).toBe("SERVING");
   });
 });
+
+/** Runs a shell script with bash (-e -o pipefail); rejects with its stderr when it fails. */
+async function runScript(script: string, env: NodeJS.ProcessEnv, cwd: string): Promise<{ stdout: string }> {
+  try {
+    return await promisify(execFile)("bash", ["-e", "-o", "pipefail", "-c", script], { env, cwd, timeout: 60_000 });
+  } catch (error) {
+    throw new Error(`the script failed: ${(error as { stderr?: string }).stderr ?? String(error)}\n${script}`);
+  }
+}
 
 describe("health while starting and shutting down", () => {
   it("says NOT_SERVING and answers UNAVAILABLE until the server is ready, and NOT_SERVING once it shuts down", async () => {

@@ -6,11 +6,12 @@ import {
   distanceToProto,
   GetCollectionResponseSchema,
   ListCollectionsResponseSchema,
+  ScalarType,
   type DistanceKind,
 } from "../client/index.js";
-import { action } from "./cli-errors.js";
+import { action, UsageError } from "./cli-errors.js";
 import { print, withClient } from "./client-context.js";
-import { integerIn, messageJson } from "./parse.js";
+import { finiteNumber, integerIn, messageJson } from "./parse.js";
 
 /** Options of `collections create`. */
 interface CreateOptions {
@@ -19,6 +20,8 @@ interface CreateOptions {
   m?: number;
   efConstruction?: number;
   ef?: number;
+  quantization?: "int8";
+  quantile?: number;
 }
 
 /**
@@ -46,8 +49,12 @@ export function collectionsCommand(): Command {
     .addOption(new Option("--dimension <n>", "vector dimension").argParser(integerIn(1, 0xffff_ffff)).makeOptionMandatory())
     .addOption(new Option("--distance <distance>", "distance").choices(distanceNames).makeOptionMandatory());
   for (const option of hnswOptions()) create.addOption(option);
+  create
+    .addOption(new Option("--quantization <type>", "scalar quantization of the vectors (searches score int8 codes, then rescore)").choices(["int8"]))
+    .addOption(new Option("--quantile <q>", "share of each component's values the int8 range spans, in (0.5, 1] (default: server's, 0.99)").argParser(finiteNumber));
   create.action(
     action(async (name: string, options: CreateOptions) => {
+      if (options.quantile !== undefined && options.quantization === undefined) throw new UsageError("--quantile needs --quantization int8");
       await withClient(create, async ({ client, timeoutMs }) => {
         const response = await client.collections.createCollection(
           {
@@ -55,6 +62,10 @@ export function collectionsCommand(): Command {
             dimension: options.dimension,
             distance: distanceToProto(options.distance),
             hnsw: { m: options.m ?? 0, efConstruction: options.efConstruction ?? 0, ef: options.ef ?? 0 },
+            quantization:
+              options.quantization === undefined
+                ? undefined
+                : { method: { case: "scalar", value: { type: ScalarType.INT8, quantile: options.quantile } } },
           },
           { timeoutMs },
         );

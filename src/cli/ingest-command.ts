@@ -6,9 +6,10 @@ import { distanceNames, distanceToProto, RpcError, type DistanceKind, type Vecto
 import { action, UsageError } from "./cli-errors.js";
 import { print, withClient } from "./client-context.js";
 import { hnswOptions } from "./collections-command.js";
+import { runLoad, type LoadBatch } from "./ingest-load.js";
+import { resumeLoad, startLoad, type IngestLoad } from "./ingest-state.js";
 import { integerIn } from "./parse.js";
 import { fileBytes, inspectFvecsFile, streamFvecsRecords, streamJsonlRecords, vectorFileFormat } from "../datasets/index.js";
-
 
 /** Options of `ingest`. */
 interface IngestOptions {
@@ -20,6 +21,9 @@ interface IngestOptions {
   efConstruction?: number;
   ef?: number;
   progress: boolean;
+  resume?: boolean;
+  /** No acknowledgement for this long while one is due ends the load, ms. */
+  stallTimeoutMs: number;
 }
 
 /** A point to send, with the progress position reached once it is read. */
@@ -70,29 +74,21 @@ async function openPointSource(path: string): Promise<PointSource> {
   return { points: jsonlPoints(path), total: await fileBytes(path), unit: "bytes" };
 }
 
-/** Groups points into Ingest messages of at most `batchSize` points; `onBatch` sees each one's last position. */
-async function* batches(
-  collection: string,
-  first: SourcePoint,
-  rest: AsyncIterator<SourcePoint>,
-  batchSize: number,
-  onBatch: (points: number, position: number) => void,
-): AsyncGenerator<{ collection: string; points: SourcePoint["point"][] }> {
-  let points: SourcePoint["point"][] = [first.point];
+/** Groups points into batches of at most `batchSize` points, each with the position reached at its end. */
+async function* batches(first: SourcePoint, rest: AsyncIterator<SourcePoint>, batchSize: number): AsyncGenerator<LoadBatch> {
+  let points: LoadBatch["points"] = [first.point];
   let position = first.position;
   for (;;) {
     const next = await rest.next();
     if (next.done) break;
     if (points.length === batchSize) {
-      onBatch(points.length, position);
-      yield { collection, points };
+      yield { points, position };
       points = [];
     }
     points.push(next.value.point);
     position = next.value.position;
   }
-  onBatch(points.length, position);
-  yield { collection, points };
+  yield { points, position };
 }
 
 /** A progress bar on stderr, or nothing when disabled. */
@@ -128,74 +124,86 @@ export function formatRate(points: number, seconds: number): string {
   return String(rate).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
-async function createCollection(client: VectorDbClient, options: IngestOptions, distance: DistanceKind, dimension: number, timeoutMs: number): Promise<void> {
-  await client.collections.createCollection(
-    {
-      name: options.collection,
-      dimension,
-      distance: distanceToProto(distance),
-      hnsw: { m: options.m ?? 0, efConstruction: options.efConstruction ?? 0, ef: options.ef ?? 0 },
-    },
-    { timeoutMs },
-  );
+/** Creates the collection of `--create` (dimension from the first vector); with `--resume`, one that exists already is fine. */
+async function createCollection(client: VectorDbClient, options: IngestOptions, distance: DistanceKind, dimension: number, timeoutMs: number | undefined): Promise<void> {
+  try {
+    await client.collections.createCollection(
+      {
+        name: options.collection,
+        dimension,
+        distance: distanceToProto(distance),
+        hnsw: { m: options.m ?? 0, efConstruction: options.efConstruction ?? 0, ef: options.ef ?? 0 },
+      },
+      { timeoutMs },
+    );
+  } catch (error) {
+    if (!(options.resume === true && error instanceof RpcError && error.statusName === "ALREADY_EXISTS")) throw error;
+  }
 }
 
-/** Creates the collection when asked, streams the batches, prints the totals and the rate. */
-async function ingest(
-  client: VectorDbClient,
-  timeoutMs: number | undefined,
-  options: IngestOptions,
-  source: PointSource,
-  first: SourcePoint,
-  rest: AsyncIterator<SourcePoint>,
-): Promise<void> {
+/** Creates the collection when asked, runs the resumable load, prints the totals and the rate. */
+async function ingest(client: VectorDbClient, timeoutMs: number | undefined, options: IngestOptions, load: IngestLoad, source: PointSource, first: SourcePoint, rest: AsyncIterator<SourcePoint>): Promise<void> {
   // The action checked that --create comes with --distance.
-  if (options.create && options.distance !== undefined) await createCollection(client, options, options.distance, first.point.vector.length, timeoutMs ?? cliDefaults.callTimeoutMs);
+  if (options.create && options.distance !== undefined) await createCollection(client, options, options.distance, first.point.vector.length, timeoutMs);
   const startedMs = performance.now();
   const progress = progressBar(options.progress && process.stderr.isTTY === true, source.total, source.unit, startedMs);
-  let sentPoints = 0;
-  let lastBatch = { points: 0, position: 0 };
-  const messages = batches(options.collection, first, rest, options.batchSize, (points, position) => {
-    lastBatch = { points, position };
-  });
+  let durablePoints = 0;
   try {
-    const response = await client.points.ingest(messages, {
-      timeoutMs,
-      // Called for the message just yielded, before the next one is read, so lastBatch is its own.
-      onSent: () => {
-        sentPoints += lastBatch.points;
-        progress.update(lastBatch.position, sentPoints);
+    const result = await runLoad(client, {
+      collection: options.collection,
+      ingestId: load.state.ingestId,
+      batches: batches(first, rest, options.batchSize),
+      stallTimeoutMs: options.stallTimeoutMs,
+      abortedRetryMs: cliDefaults.ingestResumeRetryMs,
+      onResume(batchesDone, points) {
+        if (batchesDone > 0) print(`resuming after batch ${batchesDone}: ${points} points of the file were durable already\n`);
+      },
+      onDurable(points, position) {
+        durablePoints += points;
+        progress.update(position, durablePoints);
       },
     });
     progress.stop();
+    await load.markComplete();
     const seconds = (performance.now() - startedMs) / 1000;
-    const inserted = Number(response.inserted);
-    const updated = Number(response.updated);
-    const points = inserted + updated;
-    print(`ingested ${points} points (${inserted} inserted, ${updated} updated) in ${seconds.toFixed(2)} s: ${formatRate(points, seconds)} vectors/s\n`);
+    const points = result.inserted + result.updated;
+    print(`ingested ${points} points (${result.inserted} inserted, ${result.updated} updated) in ${seconds.toFixed(2)} s: ${formatRate(points, seconds)} vectors/s\n`);
   } catch (error) {
     progress.stop();
-    // A file error after some batches: say that the call was cut short with part of the file applied.
-    if (sentPoints > 0 && !(error instanceof RpcError)) process.stderr.write(`note: ${sentPoints} points were sent before the error; the batches the server applied stay applied\n`);
+    if (durablePoints > 0) process.stderr.write(`note: ${durablePoints} points of this run are durable; rerun with --resume to continue after them\n`);
     throw error;
   }
 }
 
 /**
- * `vectordb ingest --collection <name> <file>`: streams a `.fvecs` or `.jsonl` file to the server's
- * client-streaming Ingest in batches of `--batch-size` points (default 1000). Messages are written only
- * when the transport has room, so memory stays bounded. With `--create --distance <d>` the collection is
- * created first, its dimension taken from the first vector. Shows a progress bar on stderr when it is a
- * TTY (unless `--no-progress`); prints `ingested N points (I inserted, U updated) in S s: R vectors/s`.
- * Exits 1 on a server error or a malformed file (naming the record or line; batches sent before it stay
- * applied), 2 on a usage error. No deadline unless `--timeout-ms` is given.
+ * `vectordb ingest --collection <name> <file>`: a resumable bulk load of a `.fvecs` or `.jsonl` file
+ * through the server's IngestStream, in batches of `--batch-size` points (default 1000), numbered in
+ * file order. Batches are written only when the transport has room, so memory stays bounded. The load's
+ * `ingest_id` is recorded in the state directory (see `ingest-state.ts`); after any failure, the same
+ * command with `--resume` asks the server which batch is durable and continues after it (none is
+ * applied twice). With `--create --distance <d>` the collection is created first, its dimension taken
+ * from the first vector. The progress bar (stderr, when a TTY, unless `--no-progress`) counts durable
+ * points. Prints `ingested N points (I inserted, U updated) in S s: R vectors/s` (after
+ * `resuming after batch B: …` when resuming).
+ *
+ * The load has no overall deadline (`--timeout-ms` bounds only its CreateCollection call); it gives up
+ * when no batch is acknowledged for `--stall-timeout-ms` (default 60 s) while some wait. Exits 1 on a
+ * server error, a stall or a malformed file (naming the record or line; the acknowledged batches stay
+ * durable), 2 on a usage error.
  */
 export function ingestCommand(): Command {
   const command = new Command("ingest")
     .description("bulk-load points from a .fvecs file (ids = record index) or a .jsonl/.ndjson file ({id, vector, payload} per line)")
     .argument("<file>", "a .fvecs, .jsonl or .ndjson file")
     .requiredOption("--collection <name>", "target collection (required)")
-    .addOption(new Option("--batch-size <n>", "points per Ingest message").argParser(integerIn(1)).default(cliDefaults.ingestBatchSize))
+    .addOption(new Option("--batch-size <n>", "points per batch (keep it the same for --resume)").argParser(integerIn(1)).default(cliDefaults.ingestBatchSize))
+    .option("--resume", "continue the interrupted load of this file into this collection after its last durable batch")
+    .addOption(
+      new Option("--stall-timeout-ms <n>", "give up when no batch is acknowledged for this long (ms); the load itself has no deadline")
+        .argParser(integerIn(1))
+        .env("VECTORDB_STALL_TIMEOUT_MS")
+        .default(cliDefaults.ingestStallTimeoutMs),
+    )
     .option("--create", "create the collection first (dimension from the first vector; needs --distance)")
     .addOption(new Option("--distance <distance>", "distance of the collection created by --create").choices(distanceNames));
   for (const option of hnswOptions()) command.addOption(option);
@@ -217,7 +225,8 @@ export function ingestCommand(): Command {
       try {
         const first = await iterator.next();
         if (first.done) throw new Error(`${file}: no points to ingest`);
-        await withClient(command, (context) => ingest(context.client, context.timeoutMs, options, source, first.value, iterator), undefined);
+        const load = options.resume === true ? await resumeLoad(options.collection, file, options.batchSize) : await startLoad(options.collection, file, options.batchSize);
+        await withClient(command, (context) => ingest(context.client, context.timeoutMs, options, load, source, first.value, iterator));
       } finally {
         // Closes the file when the call ended before the whole file was read.
         await iterator.return?.(undefined);

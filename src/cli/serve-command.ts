@@ -2,11 +2,11 @@ import { Command, Option } from "commander";
 import { configFromSettings, configOptions, makeConfig, type ServerConfig } from "../config.js";
 import { action, UsageError } from "./cli-errors.js";
 
-/** The default of a setting, read from {@link makeConfig} at its dotted `path`, as a flag string. */
-function defaultAt(config: ServerConfig, path: string): string {
+/** The default of a setting, read from {@link makeConfig} at its dotted `path`, as a flag string; undefined when it has none (an API key, say). */
+function defaultAt(config: ServerConfig, path: string): string | undefined {
   let value: unknown = config;
   for (const key of path.split(".")) value = (value as Record<string, unknown>)[key];
-  return String(value);
+  return value === undefined ? undefined : String(value);
 }
 
 /**
@@ -15,11 +15,11 @@ function defaultAt(config: ServerConfig, path: string): string {
  */
 export function serveOptions(): Option[] {
   const defaults = makeConfig();
-  return configOptions.map((option) =>
-    new Option(`--${option.flag} <${option.kind === "integer" ? "n" : "value"}>`, option.description)
-      .env(option.env)
-      .default(defaultAt(defaults, option.path)),
-  );
+  return configOptions.map((option) => {
+    const flag = new Option(`--${option.flag} <${option.kind === "integer" ? "n" : "value"}>`, option.description).env(option.env);
+    const fallback = defaultAt(defaults, option.path);
+    return fallback === undefined ? flag : flag.default(fallback);
+  });
 }
 
 /**

@@ -1,11 +1,13 @@
-export { VectorDbClient, createTypedClient, type TypedClient, type CallOptions, type StreamCallOptions, type VectorDbClientOptions } from "./client.js";
+export { VectorDbClient, createTypedClient, type TypedClient, type CallOptions, type StreamCallOptions, type VectorDbClientOptions, type BidiStream } from "./client.js";
 export { RpcError, distanceNames, distanceToProto, distanceFromProto, type DistanceKind } from "../rpc/index.js";
 export { VectorDbError, type ErrorCode } from "../errors.js";
+export { toPlain, type Plain } from "./plain.js";
 // The generated messages, enums and schemas (for toJson/fromJson), so users need no import from gen/.
 export * from "../../gen/vectordb/v1/collection_pb.js";
 export * from "../../gen/vectordb/v1/collection_service_pb.js";
 export * from "../../gen/vectordb/v1/point_pb.js";
 export * from "../../gen/vectordb/v1/point_service_pb.js";
+export * from "../../gen/vectordb/v1/snapshot_service_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { FilterSchema, PointSchema, SearchQuerySchema } from "../../gen/vectordb/v1/point_pb.js";
 import type { IngestRequestSchema } from "../../gen/vectordb/v1/point_service_pb.js";

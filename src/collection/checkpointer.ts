@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { checkpointRetryMs } from "../config.js";
-import { type Wal, writeSegment } from "../storage/index.js";
+import { type StorageIo, type Wal, writeSegment } from "../storage/index.js";
 import { encodeStateSections, segmentFileName } from "./disk/index.js";
 import type { MemoryCollection } from "./memory-collection.js";
 
@@ -48,8 +48,10 @@ export class Checkpointer {
   /**
    * @param segmentSequence the sequence the segment on disk holds (0 when there is none).
    * @param walBytesMax WAL size past which {@link maybeCheckpoint} starts one, bytes.
+   * @param io the disk the segment is written to, and the clock of the retry delay.
    */
   constructor(
+    private readonly io: StorageIo,
     private readonly dir: string,
     private readonly collection: MemoryCollection,
     private readonly wal: Wal,
@@ -91,9 +93,9 @@ export class Checkpointer {
    */
   maybeCheckpoint(allowed: boolean): void {
     if (this.wal.sizeBytes <= this.walBytesMax || this.running || !allowed) return;
-    if (performance.now() < this.retryAt) return;
+    if (this.io.clock.now() < this.retryAt) return;
     this.checkpoint().catch((error: unknown) => {
-      this.retryAt = performance.now() + checkpointRetryMs;
+      this.retryAt = this.io.clock.now() + checkpointRetryMs;
       this.logger?.error({ err: error, collection: this.collection.name }, "checkpoint failed; the WAL keeps every write and the checkpoint will be retried");
     });
   }
@@ -102,7 +104,7 @@ export class Checkpointer {
     const started = performance.now();
     if (this.collection.appliedSequence === this.segmentSeq && this.wal.recordCount === 0) return undefined;
     let written = { sequence: this.segmentSeq, pauseMs: 0, vectorCopyMs: 0, encodeMs: 0, writeMs: 0, segmentBytes: 0 };
-    if (this.collection.appliedSequence > this.segmentSeq) written = await this.writeSegment(started);
+    if (this.collection.appliedSequence > this.segmentSeq) written = await this.writeSegment();
     const { sequence } = written;
     const cutStarted = performance.now();
     const droppedRecords = await this.wal.truncateUpTo(sequence);
@@ -110,22 +112,23 @@ export class Checkpointer {
     const { pauseMs, vectorCopyMs, encodeMs, writeMs, segmentBytes } = written;
     const report: CheckpointReport = { sequence, pauseMs, vectorCopyMs, encodeMs, writeMs, cutMs, totalMs: performance.now() - started, segmentBytes, droppedRecords };
     this.lastReport = report;
-    this.logger?.debug({ collection: this.collection.name, ...report }, "checkpoint");
+    this.logger?.info({ collection: this.collection.name, ...report }, "checkpoint written");
     return report;
   }
 
   /** Snapshots the collection and writes it as the new segment; returns its sequence and timings. */
-  private async writeSegment(started: number): Promise<Pick<CheckpointReport, "sequence" | "pauseMs" | "vectorCopyMs" | "encodeMs" | "writeMs" | "segmentBytes">> {
-    const snapshot = this.collection.beginSnapshot();
-    const state = snapshot.state;
-    const pauseMs = performance.now() - started;
+  private async writeSegment(): Promise<Pick<CheckpointReport, "sequence" | "pauseMs" | "vectorCopyMs" | "encodeMs" | "writeMs" | "segmentBytes">> {
+    // A snapshot (SnapshotService) may be copying its vectors: this one starts once that copy is done.
+    const snapshot = await this.collection.beginSnapshotWhenFree();
+    const { state, pauseMs } = snapshot;
+    const copyStarted = performance.now();
     await snapshot.vectorsCopied;
-    const vectorCopyMs = performance.now() - started - pauseMs;
+    const vectorCopyMs = performance.now() - copyStarted;
     const encodeStarted = performance.now();
     const sections = await encodeStateSections(state, this.collection.spec);
     const encodeMs = performance.now() - encodeStarted;
     const writeStarted = performance.now();
-    const segmentBytes = (await writeSegment(join(this.dir, segmentFileName), { sequence: state.sequence, sections })).sizeBytes;
+    const segmentBytes = (await writeSegment(this.io.fs, join(this.dir, segmentFileName), { sequence: state.sequence, sections })).sizeBytes;
     const writeMs = performance.now() - writeStarted;
     this.segmentSeq = state.sequence;
     return { sequence: state.sequence, pauseMs, vectorCopyMs, encodeMs, writeMs, segmentBytes };

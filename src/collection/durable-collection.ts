@@ -1,13 +1,22 @@
 import type { Logger } from "pino";
 import { VectorDbError } from "../errors.js";
-import type { Wal } from "../storage/index.js";
+import { realStorageIo, type SegmentSectionInput, type StorageIo, type Wal } from "../storage/index.js";
 import { Checkpointer, type CheckpointReport } from "./checkpointer.js";
-import { encodeDeleteFilterRecord, encodeDeleteIdsRecord, encodeUpsertRecord, walRecordType } from "./disk/index.js";
+import {
+  encodeDeleteFilterRecord,
+  encodeDeleteIdsRecord,
+  encodeIngestBatchRecord,
+  encodePayloadChangeRecord,
+  encodeSnapshotSections,
+  encodeUpsertRecord,
+  walRecordType,
+  writeSpec,
+} from "./disk/index.js";
 import type { IndexingOptions } from "./indexer.js";
 import type { MemoryCollection } from "./memory-collection.js";
-import { recoverCollection, type RecoveryReport, type WalSettings } from "./recovery.js";
+import { recoverCollection, type LoadedSegment, type RecoveryReport, type WalSettings } from "./recovery.js";
 import type { SearchPlan } from "./search-planner.js";
-import type { CollectionSpec, CollectionStats, Filter, Hit, PointInput, PointRecord, SearchParams, UpsertResult } from "./types.js";
+import type { CollectionSpec, CollectionStats, Filter, Hit, PayloadChange, PointInput, PointRecord, PointSelector, ScrollPage, ScrollParams, SearchParams, UpsertResult } from "./types.js";
 import type { CollectionLimits } from "./validate-points.js";
 import { WriteSequencer } from "./write-sequencer.js";
 
@@ -19,6 +28,8 @@ export interface DurabilityOptions {
   walBytesMax: number;
   /** Where checkpoint failures and recovery details are logged; silent when absent. */
   logger?: Logger;
+  /** The disk and the clock every file operation and timer goes through. Default the real ones. */
+  io?: StorageIo;
 }
 
 /**
@@ -38,11 +49,18 @@ export interface DurabilityOptions {
  * further writes).
  */
 export class DurableCollection {
+  private written = 0;
   private readonly sequencer: WriteSequencer;
   private readonly checkpointer: Checkpointer;
   private newPointsInFlight = 0;
   private closing: Promise<void> | undefined;
   private dropped = false;
+  /** Spec changes (UpdateCollection), chained so that they reach collection.json in order. */
+  private specChain: Promise<unknown> = Promise.resolve();
+  /** Ingest ids with an IngestStream open now (see {@link claimIngest}). */
+  private readonly ingestsOpen = new Set<string>();
+  /** The disk and clock of every file operation (see {@link DurabilityOptions.io}). */
+  private readonly io: StorageIo;
 
   private constructor(
     readonly dir: string,
@@ -52,7 +70,8 @@ export class DurableCollection {
     /** What recovery found when the collection was opened. */
     readonly recovery: RecoveryReport,
   ) {
-    this.checkpointer = new Checkpointer(dir, collection, wal, options.walBytesMax, recovery.segmentSequence, options.logger);
+    this.io = options.io ?? realStorageIo;
+    this.checkpointer = new Checkpointer(this.io, dir, collection, wal, options.walBytesMax, recovery.segmentSequence, options.logger);
     this.sequencer = new WriteSequencer(wal, collection.name, () => this.maybeCheckpoint(), options.logger);
   }
 
@@ -60,6 +79,7 @@ export class DurableCollection {
    * Opens (recovers) the collection stored in `dir` (see `recoverCollection`), then starts a checkpoint
    * if the WAL is already past `walBytesMax`.
    *
+   * @param loaded the folder's segment, when the caller has read and decoded it already (a restore).
    * @throws VectorDbError data_loss (DATA_LOSS) naming the file and offset for a corrupt segment or WAL;
    *   failed_precondition (FAILED_PRECONDITION) for an unknown file format version; unavailable
    *   (UNAVAILABLE) / not_found (NOT_FOUND) on I/O errors.
@@ -70,8 +90,9 @@ export class DurableCollection {
     limits: Readonly<CollectionLimits>,
     indexing: IndexingOptions,
     options: Readonly<DurabilityOptions>,
+    loaded?: LoadedSegment,
   ): Promise<DurableCollection> {
-    const { collection, wal, report } = await recoverCollection(dir, spec, limits, indexing, options.wal);
+    const { collection, wal, report } = await recoverCollection(dir, spec, limits, indexing, options.wal, options.io ?? realStorageIo, loaded);
     const durable = new DurableCollection(dir, collection, wal, options, report);
     durable.maybeCheckpoint();
     return durable;
@@ -107,6 +128,21 @@ export class DurableCollection {
     return this.checkpointer.lastReport;
   }
 
+  /** The sequence the next write will take (its WAL record's); for tests and the simulation. */
+  get nextSequence(): number {
+    return this.wal.nextSequence;
+  }
+
+  /** Duration of the last checkpoint, ms (undefined before the first); for the metrics. */
+  get lastCheckpointMs(): number | undefined {
+    return this.checkpointer.lastReport?.totalMs;
+  }
+
+  /** Points inserted or replaced since the collection was opened (acknowledged writes); for the metrics. */
+  get pointsWritten(): number {
+    return this.written;
+  }
+
   /** Size of the WAL file in bytes. */
   get walBytes(): number {
     return this.wal.sizeBytes;
@@ -127,6 +163,11 @@ export class DurableCollection {
     return this.collection.stats();
   }
 
+  /** Resolves when the recall monitor has scored every sample it queued (tests). */
+  recallSettled(): Promise<void> {
+    return this.collection.recallSettled();
+  }
+
   /** Resolves when every point is linked into the graph. */
   whenIndexed(): Promise<void> {
     return this.collection.whenIndexed();
@@ -142,6 +183,11 @@ export class DurableCollection {
     return this.collection.search(params);
   }
 
+  /** Several searches, some on the builder threads (see {@link MemoryCollection.searchBatch}). */
+  searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string): Promise<Hit[][]> {
+    return this.collection.searchBatch(batch, fieldOf);
+  }
+
   /**
    * Inserts or replaces points durably; resolves once the batch's WAL record is durable and applied.
    *
@@ -151,24 +197,111 @@ export class DurableCollection {
    *   described in the class documentation.
    */
   upsert(points: readonly PointInput[], field = "points"): Promise<UpsertResult> {
-    let prepared;
+    return this.submitUpsert(points, field, walRecordType.upsert, (body) => body, (sequence, payloadBytes) => this.collection.applyUpsert(points, payloadBytes, sequence));
+  }
+
+  /** The highest batch of the resumable load `ingestId` that is durable and applied (0: none known). */
+  durableIngestBatch(ingestId: string): number {
+    return this.collection.durableIngestBatch(ingestId);
+  }
+
+  /**
+   * Marks an IngestStream of `ingestId` open on this collection, so that no second stream of the same
+   * load interleaves its batches; returns the function that releases it.
+   * @throws VectorDbError aborted (ABORTED) when a stream of `ingestId` is open already.
+   */
+  claimIngest(ingestId: string, field: string): () => void {
+    if (this.ingestsOpen.has(ingestId)) {
+      throw new VectorDbError("aborted", `${field}: another IngestStream of ingest_id ${JSON.stringify(ingestId)} is open on collection "${this.name}"; retry once it has ended`);
+    }
+    this.ingestsOpen.add(ingestId);
+    let released = false;
+    return () => {
+      if (!released) this.ingestsOpen.delete(ingestId);
+      released = true;
+    };
+  }
+
+  /**
+   * Upserts batch `batch` of the resumable load `ingestId` durably: one WAL record holds the points and
+   * the pair (`ingestId`, `batch`), so the batch and the fact that it is applied survive a crash
+   * together. Resolves once the record is durable and applied; a batch at or below
+   * {@link durableIngestBatch} when it is applied is skipped (counts 0).
+   *
+   * @param field name of the list in error messages.
+   * @throws VectorDbError (as a rejection) as {@link upsert}.
+   */
+  ingestBatch(ingestId: string, batch: number, points: readonly PointInput[], field: string): Promise<UpsertResult> {
+    return this.submitUpsert(
+      points,
+      field,
+      walRecordType.ingestBatch,
+      (body) => encodeIngestBatchRecord(ingestId, batch, body),
+      (sequence, payloadBytes) => this.collection.applyIngestBatch(ingestId, batch, points, payloadBytes, sequence),
+    );
+  }
+
+  /** As {@link MemoryCollection.scroll}. */
+  scroll(params: ScrollParams): ScrollPage {
+    return this.collection.scroll(params);
+  }
+
+  /** As {@link MemoryCollection.count}. */
+  count(filter?: Filter): number {
+    return this.collection.count(filter);
+  }
+
+  /**
+   * Applies a payload change durably to the points `selector` chooses (a filter is evaluated when the
+   * change is applied, in sequence order); resolves with how many points it applied to.
+   *
+   * @param field the request field of the selector, for errors.
+   * @throws VectorDbError (as a rejection) invalid_argument as {@link MemoryCollection.preparePayloadChange}
+   *   (nothing written); unavailable, not_found or internal as described in the class documentation.
+   */
+  changePayload(selector: PointSelector, change: PayloadChange, field: string): Promise<number> {
+    let payloadJson: string | undefined;
     try {
       this.checkWritable();
-      prepared = this.collection.prepareUpsert(points, field, this.newPointsInFlight);
+      payloadJson = this.collection.preparePayloadChange(selector, change, field).payloadJson;
     } catch (error) {
       return Promise.reject(error);
     }
-    const body = encodeUpsertRecord(points, prepared.payloadJson, this.spec.dimension);
-    const reserved = prepared.newPoints;
-    this.newPointsInFlight += reserved;
-    return this.sequencer.submit(
-      walRecordType.upsert,
-      body,
-      (sequence) => this.collection.applyUpsert(points, prepared.payloadBytes, sequence),
-      () => {
-        this.newPointsInFlight -= reserved;
-      },
-    );
+    const body = encodePayloadChangeRecord(selector, change, payloadJson);
+    return this.sequencer.submit(walRecordType.payloadChange, body, (sequence) => this.collection.applyPayloadChange(selector, change, sequence));
+  }
+
+  /**
+   * Sets the default search `ef` durably: `collection.json` is replaced (atomically) before the new value
+   * is used. Changes are applied in call order.
+   * @throws VectorDbError (as a rejection) unavailable on an I/O error (the old value stays), not_found
+   *   once the collection was dropped.
+   */
+  updateSearchEf(ef: number): Promise<Readonly<CollectionSpec>> {
+    const next = this.specChain.then(async () => {
+      this.checkWritable();
+      const spec = { ...this.spec, hnsw: { ...this.spec.hnsw, ef } };
+      await writeSpec(this.io.fs, this.dir, spec);
+      this.collection.setSearchEf(ef);
+      return this.spec;
+    });
+    this.specChain = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * A consistent copy of the collection at one sequence, encoded as the sections of a snapshot file
+   * (`disk/snapshot-file.ts`): the state is taken as a checkpoint takes it (a short synchronous pause,
+   * then the vectors copied in slices, copy-on-write, while reads and writes go on) with the spec of
+   * that moment. Waits for a checkpoint's copy in progress first.
+   */
+  async captureSnapshot(): Promise<{ sequence: number; pointCount: number; spec: Readonly<CollectionSpec>; sections: SegmentSectionInput[] }> {
+    if (this.dropped) throw new VectorDbError("not_found", `collection "${this.name}" does not exist (it was dropped)`);
+    const snapshot = await this.collection.beginSnapshotWhenFree();
+    const spec = this.spec;
+    await snapshot.vectorsCopied;
+    const sections = await encodeSnapshotSections(snapshot.state, spec);
+    return { sequence: snapshot.state.sequence, pointCount: snapshot.state.liveCount, spec, sections };
   }
 
   /**
@@ -233,6 +366,43 @@ export class DurableCollection {
       }
     })();
     return this.closing;
+  }
+
+  /**
+   * Validates an upsert batch, logs it as a record of `type` (its body made by `encode` from the
+   * type-1 body) and applies it with `apply` once durable, reserving its new points against
+   * `collectionPointsMax` meanwhile.
+   */
+  private submitUpsert(
+    points: readonly PointInput[],
+    field: string,
+    type: number,
+    encode: (upsertBody: Uint8Array[]) => Uint8Array[],
+    apply: (sequence: number, payloadBytes: readonly number[]) => UpsertResult,
+  ): Promise<UpsertResult> {
+    let prepared;
+    try {
+      this.checkWritable();
+      prepared = this.collection.prepareUpsert(points, field, this.newPointsInFlight);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const body = encode(encodeUpsertRecord(points, prepared.payloadJson, this.spec.dimension));
+    const reserved = prepared.newPoints;
+    this.newPointsInFlight += reserved;
+    const { payloadBytes } = prepared;
+    return this.sequencer.submit(
+      type,
+      body,
+      (sequence) => {
+        const result = apply(sequence, payloadBytes);
+        this.written += result.inserted + result.updated;
+        return result;
+      },
+      () => {
+        this.newPointsInFlight -= reserved;
+      },
+    );
   }
 
   private checkWritable(): void {

@@ -5,7 +5,7 @@ export type { CollectionState } from "./snapshot.js";
 export type { IndexingOptions } from "./indexer.js";
 export { GraphBuilderPool } from "../index/index.js";
 export type { SearchPlan } from "./search-planner.js";
-export type { RecoveryReport, WalSettings } from "./recovery.js";
+export type { RecoveryReport, WalSettings, LoadedSegment } from "./recovery.js";
 export type { CheckpointReport } from "./checkpointer.js";
 export { checkCollectionName, collectionNamePattern, collectionNameSource } from "./collection-name.js";
 export { matchesFilter, matchesCondition } from "./filter.js";
@@ -18,9 +18,16 @@ export {
   encodeSpec,
   decodeSpec,
   readSpec,
+  readSpecFile,
+  writeSpec,
+  collectionFormatVersionsRead,
   walRecordType,
   filterToJson,
   filterFromJson,
   sectionKind,
+  sectionKindName,
+  decodeStateSections,
+  decodeSnapshotSpec,
+  parseVersionedJson,
 } from "./disk/index.js";
 export type * from "./types.js";

@@ -1,5 +1,5 @@
 import type { IndexingConfig } from "../config.js";
-import type { BuildChannel, GraphBuilderPool, HnswIndex } from "../index/index.js";
+import type { BuildChannel, GraphBuilderPool, HnswIndex, SearchJob, SearchJobResult } from "../index/index.js";
 import { FifoQueue } from "./fifo-queue.js";
 import { grownToHold } from "./point-table.js";
 
@@ -188,6 +188,17 @@ export class Indexer {
    */
   quiesced<T>(work: () => T): T {
     return this.channel === undefined ? work() : this.channel.paused(work);
+  }
+
+  /** Builder threads that can run searches for this graph (0 without builders, or once closed). */
+  get searchThreads(): number {
+    return this.channel === undefined || this.closed ? 0 : this.channel.threads;
+  }
+
+  /** Runs unfiltered graph searches on the builder threads (see BuildChannel.search). */
+  searchOnBuilders(job: SearchJob): Promise<SearchJobResult> {
+    if (this.channel === undefined) return Promise.reject(new Error("no builder threads"));
+    return this.channel.search(job);
   }
 
   /** Stops linking for good (jobs in flight finish on their threads) and releases the waiters. */

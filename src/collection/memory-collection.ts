@@ -1,12 +1,20 @@
+import { quantizationDefaults } from "../config.js";
 import { VectorDbError } from "../errors.js";
-import { type HnswIndex, internalThreshold, scanRows, scoreOf, TopK, type VectorStore } from "../index/index.js";
+import { type HnswIndex, internalThreshold, type QuantizedSearch, scanRows, scoreOf, type SlotHits, TopK, type VectorStore } from "../index/index.js";
 import { matchesFilter } from "./filter.js";
+import { IngestProgress } from "./ingest-progress.js";
 import { Indexer, type IndexingOptions } from "./indexer.js";
+import { RecallMonitor } from "./recall-monitor.js";
+import { changedPayload, checkPayloadChange, payloadJsonBytes } from "./payload-change.js";
+import { countMatching, scrollSlots, selectedSlots } from "./point-queries.js";
 import type { PointTable } from "./point-table.js";
 import { SearchPlanner, type SearchPlan } from "./search-planner.js";
 import { captureState, emptyParts, restoreParts, RowCopy, type CollectionState } from "./snapshot.js";
-import type { CollectionSpec, CollectionStats, Filter, Hit, PointInput, PointRecord, SearchParams, UpsertResult } from "./types.js";
+import type { CollectionSpec, CollectionStats, Filter, Hit, PayloadChange, PointInput, PointRecord, PointSelector, ScrollPage, ScrollParams, SearchParams, UpsertResult } from "./types.js";
 import { checkVector, validatePoints, type CollectionLimits } from "./validate-points.js";
+
+/** A BatchSearch of at least this many queries sends its graph searches to the builder threads. */
+const builderSearchBatchMin = 8;
 
 /** Estimated heap bytes per slot beyond its vector: the id string, map entry and array slots. */
 const pointOverheadBytes = 96;
@@ -58,19 +66,27 @@ export class MemoryCollection {
   private lastSequence = 0;
   /** The vector copy of a snapshot taken by {@link beginSnapshot}, while it runs. */
   private rowCopy: RowCopy | undefined;
+  /** Settles when the copy of {@link rowCopy} has finished. */
+  private rowCopyDone: Promise<void> = Promise.resolve();
+  private currentSpec: Readonly<CollectionSpec>;
+  private readonly ingests: IngestProgress;
   /** The plan of the last search (for tests and the benchmark). */
   lastPlan: SearchPlan = "exact";
+  /** Samples graph searches and re-runs them exactly (see RecallMonitor); undefined without a graph or at rate 0. */
+  private readonly recall: RecallMonitor | undefined;
 
   /**
    * An empty collection (`restored` is for {@link restore}).
    * @throws RangeError (from the index) for a dimension below 1 or HNSW parameters out of range.
    */
   constructor(
-    readonly spec: Readonly<CollectionSpec>,
+    spec: Readonly<CollectionSpec>,
     private readonly limits: Readonly<CollectionLimits>,
     indexing: IndexingOptions,
     restored?: CollectionState,
   ) {
+    this.currentSpec = spec;
+    this.ingests = new IngestProgress(restored?.ingests);
     const threadSlots = indexing.builders?.threadSlots ?? 1;
     const parts = restored === undefined ? emptyParts(spec, threadSlots) : restoreParts(spec, restored, threadSlots);
     this.store = parts.store;
@@ -84,6 +100,8 @@ export class MemoryCollection {
     this.indexer.ensureCapacity(table.live.length);
     for (const slot of parts.pending) this.indexer.enqueue(slot);
     this.indexer.schedule();
+    this.trainQuantizationIfDue();
+    if (indexing.recallSampleRate > 0) this.recall = new RecallMonitor(indexing.recallSampleRate, (query, k) => this.exactTopK(query, k));
   }
 
   /**
@@ -104,6 +122,16 @@ export class MemoryCollection {
     return this.lastSequence;
   }
 
+  /** What the collection was created with, and its settings since changed (see {@link setSearchEf}). */
+  get spec(): Readonly<CollectionSpec> {
+    return this.currentSpec;
+  }
+
+  /** Sets the default search `ef` (`spec.hnsw.ef`), the one setting that changes without a rebuild. */
+  setSearchEf(ef: number): void {
+    this.currentSpec = { ...this.currentSpec, hnsw: { ...this.currentSpec.hnsw, ef } };
+  }
+
   get name(): string {
     return this.spec.name;
   }
@@ -113,9 +141,83 @@ export class MemoryCollection {
     return this.table.liveCount;
   }
 
-  /** Point count, points linked into the graph, and approximate memory. */
+  /** Point count, points linked into the graph, approximate memory, and the bytes of vectors and codes. */
   stats(): CollectionStats {
-    return { pointCount: this.size, memoryBytes: this.memoryBytes(), indexedPointCount: this.indexedPointCount() };
+    return {
+      pointCount: this.size,
+      memoryBytes: this.memoryBytes(),
+      indexedPointCount: this.indexedPointCount(),
+      vectorBytes: this.store.rowBytesAllocated,
+      quantizedVectorBytes: this.store.codeBytesAllocated,
+      quantizationTrained: this.store.quantization !== undefined,
+      recallEstimate: this.recall?.estimate,
+      recallSamples: this.recall?.samples ?? 0,
+    };
+  }
+
+  /** Resolves when the recall monitor has scored every sample it queued (tests). */
+  recallSettled(): Promise<void> {
+    return this.recall?.settled() ?? Promise.resolve();
+  }
+
+  /**
+   * The slots of the exact top-k of `query` over the live points now (the recall monitor's
+   * reference): on a builder thread when there is one; else here, in slices of 16,384 rows between
+   * which the event loop runs, so that calls are never held up for long.
+   */
+  private async exactTopK(query: Float32Array, k: number): Promise<ArrayLike<number>> {
+    const indexer = this.indexer;
+    const rows = this.table.slotCount;
+    if (indexer !== undefined && indexer.searchThreads > 0) {
+      const kept = Math.min(k, Math.max(1, this.table.liveCount));
+      const found = await indexer.searchOnBuilders({
+        queries: query,
+        count: 1,
+        dimension: this.spec.dimension,
+        k: Uint32Array.of(kept),
+        width: Uint32Array.of(kept),
+        codes: Uint8Array.of(0),
+        rescored: Uint32Array.of(0),
+        exactRows: rows,
+      });
+      return found.ids.subarray(0, found.found[0]!);
+    }
+    const top = new TopK(Math.max(1, Math.min(k, this.table.liveCount)));
+    const slice = 16_384;
+    for (let start = 0; start < rows; start += slice) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      // Other searches use the query scratch between slices: set it each time.
+      this.store.setQuery(query);
+      scanRows(this.store, top, { start, end: Math.min(rows, start + slice), mask: this.table.live });
+    }
+    return top.drainSorted().slots;
+  }
+
+  /**
+   * int8 quantization: trains the ranges from the stored vectors when the collection is quantized,
+   * has none yet and holds at least {@link quantizationDefaults}.trainingPoints points (codes every
+   * row); afterwards writes are coded as they land.
+   */
+  private trainQuantizationIfDue(): void {
+    const quantization = this.spec.quantization;
+    if (quantization === undefined || this.store.quantization !== undefined || this.table.liveCount < quantizationDefaults.trainingPoints) return;
+    this.store.trainQuantization(this.table.slotCount, quantization.quantile);
+  }
+
+  /**
+   * int8 quantization: trains the ranges again (and re-codes every row) when the vectors coded since
+   * the last training are clipped much more often than the quantile implies (see
+   * {@link quantizationDefaults}). Runs at checkpoints; returns whether it trained.
+   */
+  retrainQuantizationIfDrifted(): boolean {
+    const quantization = this.spec.quantization;
+    const store = this.store;
+    if (quantization === undefined || store.quantization === undefined) return false;
+    const { trainingPoints, driftFactor, driftSlack } = quantizationDefaults;
+    if (store.valuesCodedSinceTraining < trainingPoints * this.spec.dimension) return false;
+    if (store.clippedShare <= driftFactor * (1 - quantization.quantile) + driftSlack) return false;
+    store.trainQuantization(this.table.slotCount, quantization.quantile);
+    return true;
   }
 
   /**
@@ -141,9 +243,10 @@ export class MemoryCollection {
     return this.indexer?.whenIndexed() ?? Promise.resolve();
   }
 
-  /** Stops background indexing; the collection is being dropped or the server is closing. */
+  /** Stops background indexing and recall sampling; the collection is being dropped or the server is closing. */
   close(): void {
     this.indexer?.close();
+    this.recall?.close();
   }
 
   /**
@@ -220,6 +323,7 @@ export class MemoryCollection {
       }
     });
     this.indexer?.schedule();
+    this.trainQuantizationIfDue();
     return { inserted, updated };
   }
 
@@ -269,6 +373,67 @@ export class MemoryCollection {
   }
 
   /**
+   * The next page of points in ascending id order (see {@link ScrollParams}); synchronous, so the page
+   * is one consistent state. A point live for the whole scroll is in exactly one page.
+   */
+  scroll(params: ScrollParams): ScrollPage {
+    const { slots, more } = scrollSlots(this.table, params);
+    const points = slots.map((slot) => this.record(slot, params.withPayload, params.withVector));
+    return { points, nextAfter: more ? points[points.length - 1]?.id : undefined };
+  }
+
+  /** The exact number of points matching `filter` (all of them without one). */
+  count(filter?: Filter): number {
+    return countMatching(this.table, filter);
+  }
+
+  /**
+   * Checks a payload change against the points `selector` chooses now (see `checkPayloadChange`);
+   * returns the JSON of its payload. @throws VectorDbError invalid_argument for a payload too large.
+   */
+  preparePayloadChange(selector: PointSelector, change: PayloadChange, field: string): { payloadJson: string | undefined } {
+    return checkPayloadChange(this.table, selectedSlots(this.table, selector), change, field, this.limits.payloadBytesMax);
+  }
+
+  /**
+   * Applies a payload change to the selected points as the write with `sequence` (default: the next
+   * one); the selector is evaluated now, against the state at that sequence. Returns how many points
+   * it applied to; a sequence not above {@link appliedSequence} changes nothing and returns 0.
+   */
+  applyPayloadChange(selector: PointSelector, change: PayloadChange, sequence = this.lastSequence + 1): number {
+    if (sequence <= this.lastSequence) return 0;
+    this.lastSequence = sequence;
+    const slots = selectedSlots(this.table, selector);
+    for (const slot of slots) {
+      const payload = changedPayload(this.table.payloads[slot], change);
+      this.table.update(slot, payload, payloadJsonBytes(payload), sequence);
+    }
+    return slots.length;
+  }
+
+  /** The highest batch of the resumable load `ingestId` applied, 0 when none is known. */
+  durableIngestBatch(ingestId: string): number {
+    return this.ingests.durableBatch(ingestId);
+  }
+
+  /**
+   * Applies batch `batch` of the resumable load `ingestId` (an upsert that passed
+   * {@link prepareUpsert}) as the write with `sequence` (default: the next one), and records the batch
+   * as applied. A batch at or below the one recorded is skipped (the write still takes its sequence),
+   * so a batch is never applied twice. Never throws for a validated batch.
+   */
+  applyIngestBatch(ingestId: string, batch: number, points: readonly PointInput[], payloadBytes: readonly number[], sequence = this.lastSequence + 1): UpsertResult {
+    if (sequence <= this.lastSequence) return { inserted: 0, updated: 0 };
+    if (batch <= this.ingests.durableBatch(ingestId)) {
+      this.lastSequence = sequence;
+      return { inserted: 0, updated: 0 };
+    }
+    const result = this.applyUpsert(points, payloadBytes, sequence);
+    this.ingests.record(ingestId, batch);
+    return result;
+  }
+
+  /**
    * The exact state at {@link appliedSequence}, copied synchronously (vector rows, graph bytes, masks
    * and sequences are copied; ids and payloads are immutable values whose arrays are copied). Writes
    * may continue while the caller encodes it. See {@link beginSnapshot} for the same state with a
@@ -290,6 +455,8 @@ export class MemoryCollection {
    * @throws Error if the vectors of a previous `beginSnapshot` are still being copied.
    */
   beginSnapshot(): { state: CollectionState; vectorsCopied: Promise<void> } {
+    // A checkpoint is when quantization ranges that no longer fit the data are trained again.
+    this.retrainQuantizationIfDrifted();
     if (this.rowCopy !== undefined) throw new Error(`collection "${this.name}": a snapshot is being copied already`);
     const state = this.snapshotWithoutVectors();
     const copy = new RowCopy(this.store, state.slotCount, this.spec.dimension);
@@ -298,7 +465,21 @@ export class MemoryCollection {
     const vectorsCopied = copy.run(() => {
       this.rowCopy = undefined;
     });
+    this.rowCopyDone = vectorsCopied.catch(() => undefined);
     return { state, vectorsCopied };
+  }
+
+  /**
+   * {@link beginSnapshot} once no other snapshot copy runs (waiting for it first, if one does), so that
+   * a checkpoint and a SnapshotService snapshot may start at any time. `pauseMs` is the synchronous
+   * part (how long writes and searches were held), not counting the wait.
+   */
+  async beginSnapshotWhenFree(): Promise<{ state: CollectionState; vectorsCopied: Promise<void>; pauseMs: number }> {
+    while (this.rowCopy !== undefined) await this.rowCopyDone;
+    // No await between the check above and this call: no other snapshot can start in between.
+    const started = performance.now();
+    const snapshot = this.beginSnapshot();
+    return { ...snapshot, pauseMs: performance.now() - started };
   }
 
   /**
@@ -327,7 +508,93 @@ export class MemoryCollection {
     } else {
       this.searchGraph(this.graph, this.indexer, params, k, top, accept, maxDistance);
     }
-    return this.hits(top, params);
+    const found = top.drainSorted();
+    if (plan === "graph") this.recall?.offer(params.vector, k, found.slots);
+    return this.hits(found, params);
+  }
+
+  /**
+   * Several searches at once (BatchSearch). With builder threads, no point waiting to be linked, and
+   * at least 8 queries, the unfiltered graph searches run on the builder threads, split between them,
+   * while this thread is free; the others run here one by one, as {@link search} does. A query whose
+   * hits were rewritten or deleted while the threads searched runs again here, so every answer holds
+   * for one moment of the collection.
+   *
+   * @param fieldOf the request field of query `i`, prefixed to its errors (e.g. `queries[3]`).
+   * @throws VectorDbError as {@link search}, its message prefixed with the query's field; every
+   *   query's vector is checked before any search runs.
+   */
+  async searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string): Promise<Hit[][]> {
+    const prefixed = <T>(i: number, run: () => T): T => {
+      try {
+        return run();
+      } catch (error) {
+        if (error instanceof VectorDbError) throw new VectorDbError(error.code, `${fieldOf(i)}.${error.rawMessage}`);
+        throw error;
+      }
+    };
+    batch.forEach((params, i) => prefixed(i, () => checkVector(params.vector, "vector", this.spec)));
+    const results: Hit[][] = new Array(batch.length);
+    const offloaded: number[] = [];
+    const graph = this.graph;
+    const indexer = this.indexer;
+    const threads = indexer?.searchThreads ?? 0;
+    if (graph !== undefined && indexer !== undefined && threads > 0 && batch.length >= builderSearchBatchMin && !indexer.hasPending && graph.size > 0) {
+      batch.forEach((params, i) => {
+        const plan = this.planner.plan({ graphUsable: true, exact: params.exact, liveCount: this.table.liveCount, pendingCount: 0, accept: params.filter === undefined ? undefined : () => true });
+        if (plan === "graph") offloaded.push(i);
+      });
+    }
+    const onBuilders = new Set(offloaded);
+    batch.forEach((params, i) => {
+      if (!onBuilders.has(i)) results[i] = prefixed(i, () => this.search(params));
+    });
+    if (offloaded.length === 0 || graph === undefined || indexer === undefined) return results;
+    const sequence = this.lastSequence;
+    const dimension = this.spec.dimension;
+    const job = {
+      queries: new Float32Array(offloaded.length * dimension),
+      count: offloaded.length,
+      dimension,
+      k: new Uint32Array(offloaded.length),
+      width: new Uint32Array(offloaded.length),
+      codes: new Uint8Array(offloaded.length),
+      rescored: new Uint32Array(offloaded.length),
+    };
+    offloaded.forEach((i, j) => {
+      const params = batch[i]!;
+      const k = Math.min(params.k, this.table.liveCount);
+      const { codes, kept, width } = graph.widths(k, Math.max(params.ef ?? this.spec.hnsw.ef, k), this.quantizedSearch(params));
+      job.queries.set(params.vector, j * dimension);
+      job.k[j] = k;
+      job.width[j] = width;
+      job.codes[j] = codes ? 1 : 0;
+      job.rescored[j] = codes && (params.rescore ?? true) ? kept : 0;
+    });
+    const found = await indexer.searchOnBuilders(job);
+    const { live, pointSequences } = this.table;
+    let at = 0;
+    offloaded.forEach((i, j) => {
+      const params = batch[i]!;
+      const n = found.found[j]!;
+      let stale = false;
+      for (let h = at; h < at + n; h++) {
+        const slot = found.ids[h]!;
+        if (live[slot] !== 1 || pointSequences[slot]! > sequence) stale = true;
+      }
+      if (stale) {
+        results[i] = prefixed(i, () => this.search(params));
+      } else {
+        const top = new TopK(Math.max(1, job.k[j]!));
+        const maxDistance = params.scoreThreshold === undefined ? Number.POSITIVE_INFINITY : internalThreshold(this.spec.distance, params.scoreThreshold);
+        for (let h = at; h < at + n; h++) if (found.distances[h]! <= maxDistance) top.push(found.distances[h]!, found.ids[h]!);
+        const sorted = top.drainSorted();
+        this.recall?.offer(params.vector, job.k[j]!, sorted.slots);
+        results[i] = this.hits(sorted, params);
+      }
+      at += job.k[j]!;
+    });
+    return results;
   }
 
   /**
@@ -361,7 +628,7 @@ export class MemoryCollection {
     const ef = Math.max(params.ef ?? this.spec.hnsw.ef, k);
     // The graph returns no deleted or pending node (a reused slot still linked under its old vector
     // is pending): those are scored exactly below.
-    const found = graph.search(params.vector, k, ef, accept);
+    const found = graph.search(params.vector, k, ef, accept, this.quantizedSearch(params));
     for (let i = 0; i < found.ids.length; i++) {
       if (found.distances[i]! <= maxDistance) top.push(found.distances[i]!, found.ids[i]!);
     }
@@ -372,9 +639,14 @@ export class MemoryCollection {
     }
   }
 
+  /** How a graph search walks the codes of a quantized collection; undefined without quantization. */
+  private quantizedSearch(params: SearchParams): QuantizedSearch | undefined {
+    if (this.spec.quantization === undefined) return undefined;
+    return { oversampling: params.oversampling ?? quantizationDefaults.oversampling, rescore: params.rescore ?? true };
+  }
+
   /** The hits in `top`, best first, with payloads and vectors as asked. */
-  private hits(top: TopK, params: SearchParams): Hit[] {
-    const found = top.drainSorted();
+  private hits(found: SlotHits, params: SearchParams): Hit[] {
     const hits: Hit[] = [];
     for (let i = 0; i < found.slots.length; i++) {
       const slot = found.slots[i]!;
@@ -391,7 +663,7 @@ export class MemoryCollection {
   private snapshotWithoutVectors(): CollectionState {
     const live = this.table.live;
     const pending = this.indexer?.pendingSlots((slot) => live[slot] === 1) ?? [];
-    const capture = (): CollectionState => captureState(this.table, this.lastSequence, pending, this.graph);
+    const capture = (): CollectionState => captureState(this.table, this.lastSequence, pending, this.graph, this.store, this.ingests.entries());
     // The graph's bytes are taken between two links of the builder threads.
     return this.indexer === undefined ? capture() : this.indexer.quiesced(capture);
   }

@@ -1,3 +1,4 @@
+import { IdOrder } from "./id-order.js";
 import type { JsonObject, PointInput } from "./types.js";
 
 /** Slots the per-slot arrays hold before their first growth. */
@@ -41,6 +42,8 @@ export class PointTable {
   payloadBytesTotal = 0;
   /** 2 bytes per UTF-16 unit of every live id. */
   idBytesTotal = 0;
+  /** The live ids in ascending order, for Scroll (built on first use). */
+  readonly order = new IdOrder();
 
   /** Grows `live` and `pointSequences` to hold `slots` slots. */
   ensureCapacity(slots: number): void {
@@ -74,6 +77,7 @@ export class PointTable {
     this.pointSequences[slot] = sequence;
     this.liveCount++;
     this.slotById.set(point.id, slot);
+    this.order.noteInserted(point.id);
     this.idBytesTotal += point.id.length * 2;
     this.payloadBytesTotal += payloadBytes;
   }
@@ -91,6 +95,7 @@ export class PointTable {
     const id = this.ids[slot];
     if (id !== undefined) {
       this.slotById.delete(id);
+      this.order.noteRemoved();
       this.idBytesTotal -= id.length * 2;
     }
     this.payloadBytesTotal -= this.payloadBytes[slot] ?? 0;

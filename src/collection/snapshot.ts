@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { VectorDbError } from "../errors.js";
-import { HnswIndex, VectorStore } from "../index/index.js";
+import { HnswIndex, VectorStore, type QuantizationRange } from "../index/index.js";
 import { PointTable } from "./point-table.js";
 import type { CollectionSpec, JsonObject } from "./types.js";
 
@@ -35,6 +35,10 @@ export interface CollectionState {
   pointSequences: Float64Array;
   /** `HnswIndex.toBytes()` of the graph; undefined for a dot-product collection (no graph). */
   graph: Uint8Array | undefined;
+  /** The int8 quantization ranges; undefined without quantization or before it is trained. */
+  quantization?: QuantizationRange | undefined;
+  /** The resumable loads: `[ingest_id, highest batch_seq applied]`, written to least recently first. */
+  ingests: [string, number][];
 }
 
 /** Bytes of vector rows a {@link RowCopy} copies per turn of the event loop. */
@@ -46,7 +50,14 @@ export const rowCopySliceBytes = 4 * 1024 * 1024;
  *
  * @param pending the live pending slots, in queue order.
  */
-export function captureState(table: PointTable, sequence: number, pending: readonly number[], graph: HnswIndex | undefined): CollectionState {
+export function captureState(
+  table: PointTable,
+  sequence: number,
+  pending: readonly number[],
+  graph: HnswIndex | undefined,
+  store: VectorStore,
+  ingests: [string, number][],
+): CollectionState {
   const { slotCount } = table;
   return {
     sequence,
@@ -61,6 +72,8 @@ export function captureState(table: PointTable, sequence: number, pending: reado
     live: table.live.slice(0, slotCount),
     pointSequences: table.pointSequences.slice(0, slotCount),
     graph: graph?.toBytes(),
+    quantization: store.quantization,
+    ingests,
   };
 }
 
@@ -136,7 +149,8 @@ const graphSeed = 0x5eed;
  * threads: this one and the builders), or for vectors only (dot product: no graph).
  */
 function storeFor(spec: Readonly<CollectionSpec>, threadSlots: number): VectorStore {
-  const graph = spec.distance === "dot" ? undefined : { m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, threadSlots };
+  const quantized = spec.quantization !== undefined;
+  const graph = spec.distance === "dot" ? undefined : { m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, threadSlots, quantized };
   return new VectorStore(spec.dimension, spec.distance, { graph });
 }
 
@@ -169,6 +183,10 @@ export function restoreParts(spec: Readonly<CollectionSpec>, state: CollectionSt
   if (state.slotCount > store.rowsMax) throw dataLoss(`${state.slotCount} slots exceed the 4 GiB vector store (${store.rowsMax} rows)`);
   // One copy per row, no per-point parsing.
   store.copyRowsIn(0, state.vectors);
+  if (state.quantization !== undefined) {
+    if (spec.quantization === undefined || store.codeBytes === 0) throw dataLoss("quantization: ranges stored for a collection without quantization");
+    store.setQuantization(state.quantization, state.slotCount);
+  }
   const graph = restoreGraph(spec, store, state.graph);
   const table = restoreTable(state);
   const pending: number[] = [];

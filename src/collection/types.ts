@@ -15,6 +15,18 @@ export interface HnswParams {
   ef: number;
 }
 
+/**
+ * int8 scalar quantization of a collection's vectors (see the proto's ScalarQuantization): codes of
+ * one byte per component beside the float32 vectors, searched with integer SIMD and rescored.
+ */
+export interface QuantizationSpec {
+  type: "int8";
+  /** Share of each component's values the code range spans, in (0.5, 1]. */
+  quantile: number;
+  /** Accepted and reported; every vector is in memory anyway. */
+  alwaysRam: boolean;
+}
+
 /** What a collection is created with. */
 export interface CollectionSpec {
   name: string;
@@ -22,6 +34,8 @@ export interface CollectionSpec {
   dimension: number;
   distance: DistanceKind;
   hnsw: HnswParams;
+  /** Absent: no quantization. */
+  quantization?: QuantizationSpec | undefined;
 }
 
 /** A point as written: `vector` has exactly the collection's dimension. */
@@ -51,6 +65,13 @@ export interface SearchParams {
   ef?: number | undefined;
   /** Force a brute-force scan. */
   exact: boolean;
+  /**
+   * With quantization: rescore the best `oversampling × k` candidates on float32 (default true);
+   * absent = default.
+   */
+  rescore?: boolean | undefined;
+  /** With quantization: candidates kept for rescoring, as a multiple of k (at least 1; default 2). */
+  oversampling?: number | undefined;
   withPayload: boolean;
   withVector: boolean;
 }
@@ -70,6 +91,16 @@ export interface CollectionStats {
   memoryBytes: number;
   /** Live points linked into the HNSW graph (all of them for a collection searched exactly). */
   indexedPointCount: number;
+  /** Bytes of the float32 vectors (allocated rows). */
+  vectorBytes: number;
+  /** Bytes of the quantization codes (allocated rows; 0 without quantization). */
+  quantizedVectorBytes: number;
+  /** Whether searches use the quantization codes (trained), false without quantization. */
+  quantizationTrained: boolean;
+  /** The recall monitor's mean recall@k of sampled graph searches; undefined before the first sample. */
+  recallEstimate?: number | undefined;
+  /** Samples behind {@link recallEstimate} (at most 1,000: a sliding window). */
+  recallSamples: number;
 }
 
 /** Result of an upsert. */
@@ -97,3 +128,36 @@ export type Condition =
   | { kind: "isNull"; path: string[]; isNull: boolean }
   | { kind: "hasId"; ids: ReadonlySet<string> }
   | { kind: "filter"; filter: Filter };
+
+/** Which points a write that is not an upsert applies to: listed ids, or every point matching a filter. */
+export type PointSelector = { kind: "ids"; ids: readonly string[] } | { kind: "filter"; filter: Filter };
+
+/**
+ * A change to the payloads of the selected points: `set` adds or replaces top-level keys, `overwrite`
+ * replaces the payload, `deleteKeys` removes keys (each a path, `["meta", "lang"]` for `meta.lang`),
+ * `clear` removes the payload.
+ */
+export type PayloadChange =
+  | { kind: "set"; payload: JsonObject }
+  | { kind: "overwrite"; payload: JsonObject }
+  | { kind: "deleteKeys"; keys: readonly (readonly string[])[] }
+  | { kind: "clear" };
+
+/** One page of a scroll through the points in id order. */
+export interface ScrollParams {
+  /** Only ids above this one (exclusive); undefined for the first page. */
+  after?: string | undefined;
+  /** Most points in the page, at least 1. */
+  limit: number;
+  filter?: Filter | undefined;
+  withPayload: boolean;
+  withVector: boolean;
+}
+
+/** A page of a scroll. */
+export interface ScrollPage {
+  /** At most `limit` points, ascending by id (UTF-16 code unit order, as JavaScript compares strings). */
+  points: PointRecord[];
+  /** The id to continue after, undefined when no matching point follows this page. */
+  nextAfter: string | undefined;
+}

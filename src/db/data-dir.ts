@@ -17,13 +17,12 @@
  * whole or not at all.
  *
  * Every failure is a {@link VectorDbError}: I/O errors are `unavailable` (UNAVAILABLE) naming the path.
+ * Every file operation goes through the {@link FileSystem} given.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readdir, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
-import { collectionNamePattern, collectionNameSource, encodeSpec, specFileName, type CollectionSpec } from "../collection/index.js";
+import { dirname, join } from "node:path";
+import { collectionNamePattern, collectionNameSource, writeSpec, type CollectionSpec } from "../collection/index.js";
 import { VectorDbError } from "../errors.js";
-import { fsyncDirectory, ioError as storageIoError, writeFileAtomic } from "../storage/index.js";
+import { errorCode, type FileSystem, fsyncDirectory, makeDirectoryDurably, removeTree, ioError as storageIoError } from "../storage/index.js";
 
 /** The folder of collections inside the data directory. */
 export const collectionsDirName = "collections";
@@ -41,17 +40,17 @@ export function collectionsDir(dataDir: string): string {
 }
 
 /**
- * Creates `<dataDir>/collections/` if needed (and the data directory itself), durably.
+ * Creates `<dataDir>/collections/` if needed (and the data directory and its missing parents), durably:
+ * each directory created is followed by an fsync of its parent; then fsyncs the data directory and
+ * its parent anyway, in case a crashed predecessor created them and died before its fsync.
  * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
  */
-export async function prepareDataDir(dataDir: string): Promise<void> {
+export async function prepareDataDir(fs: FileSystem, dataDir: string): Promise<void> {
   const dir = collectionsDir(dataDir);
   try {
-    const created = await mkdir(dir, { recursive: true });
-    if (created !== undefined) {
-      await fsyncDirectory(dataDir);
-      await fsyncDirectory(join(dataDir, ".."));
-    }
+    await makeDirectoryDurably(fs, dir);
+    await fsyncDirectory(fs, dataDir);
+    await fsyncDirectory(fs, dirname(dataDir));
   } catch (error) {
     throw ioError(dir, "creating the data directory", error);
   }
@@ -69,33 +68,78 @@ export interface CollectionScan {
 
 /**
  * Lists the collection folders of `collections/` and removes the temporary ones a crash left behind
- * (a create that was never acknowledged, or a drop that was already durable).
+ * (a create that was never acknowledged, or a drop that was already durable), then fsyncs
+ * `collections/`: a create whose rename was done but not yet fsynced when the process died is
+ * visible now, and must not vanish at a later power loss once it serves.
  * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
  */
-export async function scanCollections(dataDir: string): Promise<CollectionScan> {
+export async function scanCollections(fs: FileSystem, dataDir: string): Promise<CollectionScan> {
   const dir = collectionsDir(dataDir);
   let entries;
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = await fs.readdir(dir);
   } catch (error) {
     throw ioError(dir, "listing collections", error);
   }
   const scan: CollectionScan = { names: [], removed: [], ignored: [] };
   for (const entry of entries) {
-    if (entry.isDirectory() && collectionNamePattern.test(entry.name)) scan.names.push(entry.name);
+    if (entry.isDirectory && collectionNamePattern.test(entry.name)) scan.names.push(entry.name);
     else if (leftoverDirPattern.test(entry.name)) scan.removed.push(entry.name);
     else scan.ignored.push(entry.name);
   }
+  scan.removed.sort();
   for (const name of scan.removed) {
     try {
-      await rm(join(dir, name), { recursive: true, force: true });
+      await removeTree(fs, join(dir, name));
     } catch (error) {
       throw ioError(join(dir, name), "removing a leftover folder", error);
     }
   }
-  if (scan.removed.length > 0) await fsyncDirectory(dir);
+  await fsyncDirectory(fs, dir);
   scan.names.sort();
   return scan;
+}
+
+/**
+ * A new, empty staging folder for collection `name`: `collections/<name>.tmp-<hex>/` (removed on the
+ * next open if it is never published). Returns its path.
+ * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
+ */
+export async function makeStagingDir(fs: FileSystem, dataDir: string, name: string): Promise<string> {
+  const temporary = join(collectionsDir(dataDir), `${name}.tmp-${fs.uniqueSuffix()}`);
+  try {
+    await fs.mkdir(temporary);
+  } catch (error) {
+    throw ioError(temporary, "creating a staging folder", error);
+  }
+  return temporary;
+}
+
+/**
+ * Publishes a complete staging folder (from {@link makeStagingDir}, its files fsynced) as collection
+ * `name`: fsyncs it, renames it to `collections/<name>` and fsyncs `collections/`. Returns the final
+ * path. On failure the staging folder is removed and nothing is left under the final name.
+ * @throws VectorDbError already_exists (ALREADY_EXISTS) if the folder exists; unavailable
+ *   (UNAVAILABLE) on an I/O error.
+ */
+export async function publishCollectionDir(fs: FileSystem, dataDir: string, staging: string, name: string): Promise<string> {
+  const parent = collectionsDir(dataDir);
+  const final = join(parent, name);
+  try {
+    await fsyncDirectory(fs, staging);
+    try {
+      await fs.rename(staging, final);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === "ENOTEMPTY" || code === "EEXIST") throw new VectorDbError("already_exists", `name: collection "${name}" already exists on disk (${final})`);
+      throw error;
+    }
+  } catch (error) {
+    await removeTree(fs, staging).catch(() => undefined);
+    throw ioError(final, "creating the collection folder", error);
+  }
+  await fsyncDirectory(fs, parent);
+  return final;
 }
 
 /**
@@ -104,27 +148,16 @@ export async function scanCollections(dataDir: string): Promise<CollectionScan> 
  * @throws VectorDbError already_exists (ALREADY_EXISTS) if the folder exists; unavailable
  *   (UNAVAILABLE) on an I/O error (nothing is left under the final name).
  */
-export async function createCollectionDir(dataDir: string, spec: Readonly<CollectionSpec>): Promise<string> {
-  const parent = collectionsDir(dataDir);
-  const final = join(parent, spec.name);
-  const temporary = join(parent, `${spec.name}.tmp-${randomBytes(8).toString("hex")}`);
+export async function createCollectionDir(fs: FileSystem, dataDir: string, spec: Readonly<CollectionSpec>): Promise<string> {
+  const staging = await makeStagingDir(fs, dataDir, spec.name);
   try {
-    await mkdir(temporary);
-    // Fsyncs the file and the temporary folder.
-    await writeFileAtomic(join(temporary, specFileName), [Buffer.from(encodeSpec(spec), "utf8")]);
-    try {
-      await rename(temporary, final);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOTEMPTY" || code === "EEXIST") throw new VectorDbError("already_exists", `name: collection "${spec.name}" already exists on disk (${final})`);
-      throw error;
-    }
+    // Fsyncs the file and the staging folder.
+    await writeSpec(fs, staging, spec);
   } catch (error) {
-    await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
-    throw ioError(final, "creating the collection folder", error);
+    await removeTree(fs, staging).catch(() => undefined);
+    throw ioError(join(collectionsDir(dataDir), spec.name), "creating the collection folder", error);
   }
-  await fsyncDirectory(parent);
-  return final;
+  return publishCollectionDir(fs, dataDir, staging, spec.name);
 }
 
 /**
@@ -132,18 +165,18 @@ export async function createCollectionDir(dataDir: string, spec: Readonly<Collec
  * `collections/`, then deletes it (a crash during the delete leaves a folder that the next open removes).
  * @throws VectorDbError unavailable (UNAVAILABLE) on an I/O error.
  */
-export async function dropCollectionDir(dataDir: string, name: string): Promise<void> {
+export async function dropCollectionDir(fs: FileSystem, dataDir: string, name: string): Promise<void> {
   const parent = collectionsDir(dataDir);
   const dir = join(parent, name);
-  const doomed = join(parent, `${name}.dropped-${randomBytes(8).toString("hex")}`);
+  const doomed = join(parent, `${name}.dropped-${fs.uniqueSuffix()}`);
   try {
-    await rename(dir, doomed);
+    await fs.rename(dir, doomed);
   } catch (error) {
     throw ioError(dir, "renaming the collection folder for the drop", error);
   }
-  await fsyncDirectory(parent);
+  await fsyncDirectory(fs, parent);
   try {
-    await rm(doomed, { recursive: true, force: true });
+    await removeTree(fs, doomed);
   } catch (error) {
     throw ioError(doomed, "deleting the dropped collection folder", error);
   }

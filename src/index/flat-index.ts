@@ -11,10 +11,10 @@ export interface FlatSearchOptions {
 }
 
 /**
- * Which rows {@link scanRows} scores: rows `0 .. end-1` (those with `mask[row] === 1` when a mask is
- * given), or exactly the rows in `list`.
+ * Which rows {@link scanRows} scores: rows `start .. end-1` (start 0 by default; those with
+ * `mask[row] === 1` when a mask is given), or exactly the rows in `list`.
  */
-export type RowSelection = { end: number; mask?: Uint8Array } | { list: ArrayLike<number> };
+export type RowSelection = { start?: number; end: number; mask?: Uint8Array } | { list: ArrayLike<number> };
 
 /**
  * Exact search over chosen rows of a store: scores each selected row against the store's query
@@ -45,8 +45,8 @@ export function scanRows(store: VectorStore, top: TopK, selection: RowSelection,
       if (fill === batchRowsMax) flush();
     }
   } else {
-    const { end, mask } = selection;
-    for (let row = 0; row < end; row++) {
+    const { start = 0, end, mask } = selection;
+    for (let row = start; row < end; row++) {
       if (mask !== undefined && mask[row] !== 1) continue;
       ids[fill++] = row;
       if (fill === batchRowsMax) flush();

@@ -24,7 +24,25 @@ export interface GraphLayout {
    * {@link threadSlotsMax}; default 1). Each gets its own scratch and visited tags (2 bytes per node).
    */
   threadSlots?: number;
+  /**
+   * Keep int8 scalar-quantization codes beside the graph (align16(dimension) + 16 bytes per node), so
+   * that searches can walk the graph on them: see {@link VectorStore.trainQuantization}.
+   */
+  quantized?: boolean;
 }
+
+/**
+ * The ranges of int8 scalar quantization, per dimension: component i of a row is coded as
+ * round((x − offsets[i]) / scales[i]) in [−127, 127]. Each array has `dimension` entries.
+ */
+export interface QuantizationRange {
+  scales: Float32Array;
+  offsets: Float32Array;
+}
+
+/** Values sampled from the rows to find the quantization ranges (at least 1,000 per dimension). */
+const quantizationSampleValues = 200_000;
+const quantizationSampleRowsMin = 1_000;
 
 /** Options of a {@link VectorStore}. */
 export interface VectorStoreOptions {
@@ -60,6 +78,8 @@ export class VectorStore {
   readonly engine: EngineExports;
   /** The graph layout, when the memory has node records. */
   readonly graph: Readonly<Required<GraphLayout>> | undefined;
+  /** Bytes of int8 codes per row (0 without quantization). */
+  readonly codeBytes: number;
   /** The filter of the search in progress (called from WebAssembly; see HnswIndex.search). */
   acceptForSearch: ((id: number) => boolean) | undefined;
 
@@ -71,6 +91,10 @@ export class VectorStore {
   private out!: Float32Array;
   private viewBytes = 0;
   private rows = 0;
+  private range: QuantizationRange | undefined;
+  /** Values coded and clipped since the range was set (for drift: see {@link clippedShare}). */
+  private valuesCoded = 0;
+  private valuesClipped = 0;
 
   /**
    * @param dimension components per vector, 1 or more.
@@ -87,20 +111,25 @@ export class VectorStore {
     const m = graph?.m ?? 0;
     const efConstruction = graph?.efConstruction ?? 1;
     const threadSlots = graph?.threadSlots ?? 1;
+    const quantized = graph?.quantized ?? false;
     if (graph !== undefined) {
       if (!Number.isInteger(m) || m < 2 || m > 256) throw new RangeError(`m must be an integer in 2..256, got ${m}`);
       if (!Number.isInteger(efConstruction) || efConstruction < 1) throw new RangeError(`ef_construction must be a positive integer, got ${efConstruction}`);
       if (!Number.isInteger(threadSlots) || threadSlots < 1 || threadSlots > threadSlotsMax) {
         throw new RangeError(`threadSlots must be an integer in 1..${threadSlotsMax}, got ${threadSlots}`);
       }
-      this.graph = Object.freeze({ m, efConstruction, threadSlots });
+      this.graph = Object.freeze({ m, efConstruction, threadSlots, quantized });
     }
-    const nodeBytes = dimension * 4 + (m === 0 ? 4 : 16 + 8 * m + 1 + 2 * threadSlots);
+    const codeBytes = quantized ? Math.ceil(dimension / 16) * 16 + 16 : 0;
+    const recordBytes = m === 0 ? 4 : 16 + 8 * m;
+    const blockBytes = quantized ? Math.ceil((codeBytes + recordBytes) / 64) * 64 : recordBytes;
+    const nodeBytes = dimension * 4 + blockBytes + (m === 0 ? 0 : 1 + 2 * threadSlots);
     const chunkShift = Math.max(0, Math.floor(Math.log2(chunkBytesTarget / nodeBytes)));
     this.memory = new WebAssembly.Memory({ initial: 1, maximum: pagesMax, shared: true });
     this.engine = instantiateEngine(this.memory, (id) => (this.acceptForSearch === undefined || this.acceptForSearch(id) ? 1 : 0));
     const kind = engineKind[distance];
-    const failed = this.engine.init(dimension, kind, m, efConstruction, threadSlots, chunkShift, batchRowsMax);
+    const failed = this.engine.init(dimension, kind, m, efConstruction, threadSlots, chunkShift, batchRowsMax, quantized ? 1 : 0);
+    this.codeBytes = this.engine.codeBytesPerNode();
     if (failed !== 0) throw new RangeError(`the vector store's memory could not be laid out (code ${failed})`);
     this.refreshViews();
     this.ensureCapacity(Math.max(1, initialCapacity ?? 1));
@@ -121,6 +150,16 @@ export class VectorStore {
     return this.memory.buffer.byteLength;
   }
 
+  /** Bytes of float32 rows the allocated chunks hold (capacity × 4 × dimension). */
+  get rowBytesAllocated(): number {
+    return this.rows * this.dimension * 4;
+  }
+
+  /** Bytes of int8 codes the allocated chunks hold (capacity × code bytes per row; 0 without quantization). */
+  get codeBytesAllocated(): number {
+    return this.rows * this.codeBytes;
+  }
+
   /**
    * Makes room for rows `0 .. rows-1`, one chunk at a time.
    * @throws RangeError when `rows` exceeds {@link rowsMax} (4 GiB of memory) or memory cannot grow.
@@ -138,10 +177,14 @@ export class VectorStore {
     this.refreshViews();
   }
 
-  /** Copies `vector` (`dimension` components) into `row`, normalised for cosine. `row` must be below capacity. */
+  /**
+   * Copies `vector` (`dimension` components) into `row`, normalised for cosine, and codes it when
+   * quantization is trained. `row` must be below capacity.
+   */
   write(row: number, vector: Float32Array): void {
     this.f32.set(vector, this.engine.rowPtr(row) >>> 2);
     if (this.distance === "cosine") this.engine.normalizeRow(row);
+    if (this.range !== undefined) this.code(row, 1);
   }
 
   /** A copy of the stored vector in `row`. */
@@ -176,6 +219,82 @@ export class VectorStore {
     this.ensureCapacity(start + count);
     const u8 = this.u8;
     for (let i = 0; i < count; i++) u8.set(source.subarray(i * rowBytes, (i + 1) * rowBytes), this.engine.rowPtr(start + i));
+    if (this.range !== undefined) this.code(start, count);
+  }
+
+  /** The quantization range in use, or undefined when the store holds no codes (yet). */
+  get quantization(): QuantizationRange | undefined {
+    return this.range;
+  }
+
+  /** Values written and coded since the ranges were set (not counting the rows coded then). */
+  get valuesCodedSinceTraining(): number {
+    return this.valuesCoded;
+  }
+
+  /**
+   * Share of the values written since the range was set that fell outside it and were clipped. With a
+   * range from the `q` quantile about 1 − q is expected; much more means the data drifted.
+   */
+  get clippedShare(): number {
+    return this.valuesCoded === 0 ? 0 : this.valuesClipped / this.valuesCoded;
+  }
+
+  /**
+   * Finds the int8 quantization ranges of rows `0 .. rows-1` and codes them: per dimension, the range
+   * spans the central `quantile` of that component's values in up to max(1,000, 200,000 / dimension)
+   * rows sampled evenly (values beyond it are clipped), so x ≈ scale·c + offset with c in [−127, 127].
+   * Qdrant's scalar quantization takes one range for all components; one per component keeps more
+   * precision when components spread differently (measured on GloVe-100k: see the README).
+   * @throws RangeError when the store has no room for codes (not laid out `quantized`), or quantile
+   *   is outside (0, 1].
+   */
+  trainQuantization(rows: number, quantile: number): QuantizationRange {
+    if (this.codeBytes === 0) throw new RangeError("the vector store is not laid out for quantization");
+    if (!(quantile > 0 && quantile <= 1)) throw new RangeError(`quantile must be in (0, 1], got ${quantile}`);
+    const { dimension } = this;
+    const sampleRows = Math.max(1, Math.min(rows, Math.max(quantizationSampleRowsMin, Math.ceil(quantizationSampleValues / dimension))));
+    const starts = Array.from({ length: sampleRows }, (_, i) => this.engine.rowPtr(Math.floor((i * rows) / sampleRows)) >>> 2);
+    const column = new Float32Array(sampleRows);
+    const scales = new Float32Array(dimension);
+    const offsets = new Float32Array(dimension);
+    const tail = ((1 - quantile) / 2) * sampleRows;
+    for (let d = 0; d < dimension; d++) {
+      for (let i = 0; i < sampleRows; i++) column[i] = this.f32[starts[i]! + d]!;
+      column.sort();
+      const low = column[Math.min(sampleRows - 1, Math.floor(tail))]!;
+      const high = column[Math.max(0, Math.ceil(sampleRows - 1 - tail))]!;
+      // A constant component still needs a positive scale.
+      scales[d] = Math.max((high - low) / 254, 1e-12);
+      offsets[d] = (high + low) / 2;
+    }
+    const range = { scales, offsets };
+    this.setQuantization(range, rows);
+    return range;
+  }
+
+  /** Sets the int8 quantization ranges (as trained before, e.g. read from a segment) and codes rows `0 .. rows-1`. */
+  setQuantization(range: QuantizationRange, rows: number): void {
+    if (this.codeBytes === 0) throw new RangeError("the vector store is not laid out for quantization");
+    if (range.scales.length !== this.dimension || range.offsets.length !== this.dimension) {
+      throw new RangeError(`quantization ranges have ${range.scales.length} and ${range.offsets.length} entries, the dimension is ${this.dimension}`);
+    }
+    const table = this.engine.quantizationTable();
+    if (table === 0) throw new RangeError("the vector store's memory is full (4 GiB): no room for the quantization table");
+    this.refreshViews();
+    this.f32.set(range.scales, table >>> 2);
+    this.f32.set(range.offsets, (table >>> 2) + this.dimension);
+    this.range = { scales: Float32Array.from(range.scales), offsets: Float32Array.from(range.offsets) };
+    this.code(0, rows);
+    this.engine.setQuantizationReady(1);
+    // Drift is measured on the vectors written from now on.
+    this.valuesCoded = 0;
+    this.valuesClipped = 0;
+  }
+
+  private code(start: number, count: number): void {
+    this.valuesClipped += this.engine.encodeRows(start, count);
+    this.valuesCoded += count * this.dimension;
   }
 
   /** Copies `query` (`dimension` components) into the main thread's query scratch, normalised for cosine. */

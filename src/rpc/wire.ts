@@ -22,6 +22,8 @@ function deserializer<Desc extends DescMessage>(schema: Desc): (bytes: Buffer) =
 export interface WireOptions {
   /** Builds the request deserializer of each method; default: protobuf-es `fromBinary`, which throws on bad bytes. */
   requestDeserializer?: (schema: DescMessage) => (bytes: Buffer) => unknown;
+  /** Wraps the response serializer (protobuf-es `toBinary`) of each method, e.g. to record sizes. */
+  wrapResponseSerializer?: (serialize: (value: unknown) => Buffer) => (value: unknown) => Buffer;
 }
 
 /**
@@ -32,6 +34,7 @@ export interface WireOptions {
 export function grpcServiceDefinition(service: DescService, options: WireOptions = {}): ServiceDefinition {
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
   const requestDeserializer = options.requestDeserializer ?? deserializer;
+  const wrapResponseSerializer = options.wrapResponseSerializer ?? ((serialize) => serialize);
   for (const method of service.methods) {
     definition[method.localName] = {
       path: methodPath(method),
@@ -39,7 +42,7 @@ export function grpcServiceDefinition(service: DescService, options: WireOptions
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
       requestSerialize: serializer(method.input) as (value: unknown) => Buffer,
       requestDeserialize: requestDeserializer(method.input),
-      responseSerialize: serializer(method.output) as (value: unknown) => Buffer,
+      responseSerialize: wrapResponseSerializer(serializer(method.output) as (value: unknown) => Buffer),
       responseDeserialize: deserializer(method.output),
       originalName: method.name,
     };

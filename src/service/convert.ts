@@ -9,13 +9,22 @@ import type {
   JsonObject,
   PointInput,
   PointRecord,
+  PointSelector,
+  QuantizationSpec,
   SearchParams,
 } from "../collection/index.js";
-import type { HnswDefaults, Limits } from "../config.js";
+import { quantizationDefaults, type HnswDefaults, type Limits } from "../config.js";
 import { invalidArgument, quote } from "../errors.js";
 import type { DistanceKind } from "../index/index.js";
 import { distanceFromProto as rpcDistanceFromProto } from "../rpc/index.js";
-import type { Distance, HnswConfig } from "../../gen/vectordb/v1/collection_pb.js";
+import {
+  type Distance,
+  type HnswConfig,
+  type QuantizationConfig,
+  QuantizationConfigSchema,
+  ScalarQuantizationSchema,
+  ScalarType,
+} from "../../gen/vectordb/v1/collection_pb.js";
 import {
   type Filter as ProtoFilter,
   type Point,
@@ -47,6 +56,30 @@ export function hnswFromProto(hnsw: HnswConfig | undefined, defaults: HnswDefaul
   if (efConstruction > limits.efMax) throw invalidArgument(`hnsw.ef_construction: ${efConstruction} is above ef_max ${limits.efMax}`);
   if (ef > limits.efMax) throw invalidArgument(`hnsw.ef: ${ef} is above ef_max ${limits.efMax}`);
   return { m, efConstruction, ef };
+}
+
+/**
+ * The quantization of a new collection: undefined when the request sets none; `quantile` defaults
+ * to 0.99. INVALID_ARGUMENT for a config without a method, a type other than SCALAR_TYPE_INT8, a
+ * quantile outside (0.5, 1], or a dot-product collection (searched exactly, so nothing to quantize).
+ */
+export function quantizationFromProto(config: QuantizationConfig | undefined, distance: DistanceKind): QuantizationSpec | undefined {
+  if (config === undefined) return undefined;
+  if (config.method.case !== "scalar") throw invalidArgument("quantization: sets no method (expected scalar)");
+  const scalar = config.method.value;
+  if (scalar.type !== ScalarType.INT8) throw invalidArgument(`quantization.scalar.type: must be SCALAR_TYPE_INT8, got ${scalar.type}`);
+  const quantile = scalar.quantile ?? quantizationDefaults.quantile;
+  if (!(quantile > 0.5 && quantile <= 1)) throw invalidArgument(`quantization.scalar.quantile: ${quantile} is outside (0.5, 1]`);
+  if (distance === "dot") throw invalidArgument("quantization: DISTANCE_DOT collections are always searched exactly; quantization is for cosine and euclidean");
+  return { type: "int8", quantile, alwaysRam: scalar.alwaysRam };
+}
+
+/** The quantization of a collection as the API reports it. */
+export function quantizationToProto(spec: QuantizationSpec | undefined): QuantizationConfig | undefined {
+  if (spec === undefined) return undefined;
+  return create(QuantizationConfigSchema, {
+    method: { case: "scalar", value: create(ScalarQuantizationSchema, { type: ScalarType.INT8, quantile: spec.quantile, alwaysRam: spec.alwaysRam }) },
+  });
 }
 
 /** A proto point as a domain point; the vector is copied into a Float32Array. */
@@ -81,9 +114,43 @@ export function checkIds(ids: readonly string[], field: string, limits: Limits, 
   }
 }
 
+/**
+ * A payload key (`meta.lang`) as a path (`["meta", "lang"]`), checked: not empty, at most
+ * `filterKeyBytesMax` bytes, no empty segment between dots.
+ */
+export function keyPathFromProto(key: string, field: string, limits: Limits): string[] {
+  const keyBytes = Buffer.byteLength(key, "utf8");
+  if (keyBytes === 0) throw invalidArgument(`${field}: must not be empty`);
+  if (keyBytes > limits.filterKeyBytesMax) throw invalidArgument(`${field}: is ${keyBytes} bytes, the limit is filter_key_bytes_max ${limits.filterKeyBytesMax}`);
+  const path = key.split(".");
+  if (path.some((part) => part === "")) throw invalidArgument(`${field}: ${quote(key)} has an empty segment between dots`);
+  return path;
+}
+
+/**
+ * The points a write other than an upsert applies to (Delete, the payload updates): exactly one of
+ * `ids` and `filter`; an empty filter is refused, since it would match every point.
+ *
+ * @param what the write, for the message about an empty filter (`delete`, `update`).
+ */
+export function selectorFromProto(request: { ids: readonly string[]; filter?: ProtoFilter | undefined }, limits: Limits, what: string): PointSelector {
+  if ((request.ids.length > 0) === (request.filter !== undefined)) throw invalidArgument("ids, filter: give exactly one of ids and filter");
+  if (request.filter === undefined) {
+    checkIds(request.ids, "ids", limits);
+    return { kind: "ids", ids: request.ids };
+  }
+  const filter = filterFromProto(request.filter, "filter", limits);
+  // An empty filter matches every point. A generated client sets `filter` merely by touching it, so
+  // applying a write to everything that way is refused.
+  if (filter.must.length + filter.should.length + filter.mustNot.length === 0) {
+    throw invalidArgument(`filter: is empty and would ${what} every point; give at least one condition`);
+  }
+  return { kind: "filter", filter };
+}
+
 /** A search query (SearchRequest or one SearchQuery of a BatchSearch) in domain form. */
 export function searchFromProto(
-  query: Pick<SearchQuery, "vector" | "k" | "filter" | "scoreThreshold" | "ef" | "exact" | "withPayload" | "withVector">,
+  query: Pick<SearchQuery, "vector" | "k" | "filter" | "scoreThreshold" | "ef" | "exact" | "withPayload" | "withVector" | "rescore" | "oversampling">,
   field: string,
   limits: Limits,
 ): SearchParams {
@@ -93,6 +160,15 @@ export function searchFromProto(
   if (query.scoreThreshold !== undefined && Number.isNaN(query.scoreThreshold)) {
     throw invalidArgument(`${prefix}score_threshold: must be a number, got NaN`);
   }
+  const { oversampling } = query;
+  if (oversampling !== undefined) {
+    if (!(oversampling >= 1 && oversampling <= quantizationDefaults.oversamplingMax)) {
+      throw invalidArgument(`${prefix}oversampling: ${oversampling} is outside 1..${quantizationDefaults.oversamplingMax}`);
+    }
+    if (Math.ceil(oversampling * query.k) > limits.efMax) {
+      throw invalidArgument(`${prefix}oversampling: ${oversampling} × k ${query.k} keeps more candidates than ef_max ${limits.efMax}`);
+    }
+  }
   return {
     vector: Float32Array.from(query.vector),
     k: query.k,
@@ -100,6 +176,8 @@ export function searchFromProto(
     scoreThreshold: query.scoreThreshold,
     ef: query.ef === 0 ? undefined : Math.max(query.ef, query.k),
     exact: query.exact,
+    rescore: query.rescore,
+    oversampling,
     withPayload: query.withPayload ?? true,
     withVector: query.withVector ?? false,
   };
@@ -143,13 +221,7 @@ function convertCondition(
     }
     case "field": {
       const { key, match } = condition.value;
-      const keyBytes = Buffer.byteLength(key, "utf8");
-      if (keyBytes === 0) throw invalidArgument(`${field}.field.key: must not be empty`);
-      if (keyBytes > limits.filterKeyBytesMax) {
-        throw invalidArgument(`${field}.field.key: is ${keyBytes} bytes, the limit is filter_key_bytes_max ${limits.filterKeyBytesMax}`);
-      }
-      const path = key.split(".");
-      if (path.some((part) => part === "")) throw invalidArgument(`${field}.field.key: ${quote(key)} has an empty segment between dots`);
+      const path = keyPathFromProto(key, `${field}.field.key`, limits);
       switch (match.case) {
         case "equals":
           return { kind: "equals", path, value: scalarFromValue(match.value, `${field}.field.equals`) };

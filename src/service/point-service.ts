@@ -5,25 +5,42 @@ import type { Database } from "../db/index.js";
 import type { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
 import type { Point, ScoredPoint, SearchQuery } from "../../gen/vectordb/v1/point_pb.js";
 import type { IngestRequest } from "../../gen/vectordb/v1/point_service_pb.js";
-import { checkIds, filterFromProto, hitToProto, pointFromProto, pointToProto, searchFromProto } from "./convert.js";
+import { checkIds, filterFromProto, hitToProto, pointFromProto, pointToProto, searchFromProto, selectorFromProto } from "./convert.js";
 import type { CallContext, ServiceHandlers } from "./handler-types.js";
+import { serveIngestStream } from "./ingest-stream.js";
+import { payloadHandlers } from "./payload-handlers.js";
+import { decodeCursor, encodeCursor } from "./scroll-cursor.js";
 
 /**
  * Handlers of `vectordb.v1.PointService`: validate, convert, delegate to the collection, convert back.
  *
- * Writes (Upsert, Delete, each Ingest message) resolve once their WAL record is durable under the
- * fsync policy and applied (see `DurableCollection`).
+ * Writes (Upsert, Delete, the payload updates, each Ingest and IngestStream batch) resolve once their
+ * WAL record is durable under the fsync policy and applied (see `DurableCollection`). Every call that
+ * names a collection accepts an alias of it.
  *
  * Errors (as VectorDbError): NOT_FOUND for an unknown collection; INVALID_ARGUMENT for a wrong
  * dimension, a non-finite component, an empty, duplicate or over-long id, a k or ef out of range, a
  * malformed filter, a batch over `batch_points_max`; RESOURCE_EXHAUSTED past `collection_points_max`
- * or with `ingest_streams_max` Ingest streams already open; UNAVAILABLE when the WAL cannot be
+ * or with `ingest_streams_max` Ingest and IngestStream streams already open; ABORTED for a second
+ * IngestStream of one load; UNAVAILABLE when the WAL cannot be
  * written; DATA_LOSS for a collection that failed recovery;
  * CANCELLED/DEADLINE_EXCEEDED come from the transport.
  */
 export function pointServiceHandlers(db: Database, config: ServerConfig): ServiceHandlers<typeof PointService> {
   const { limits } = config;
   let ingestStreamsOpen = 0;
+  /** Runs a bulk-load stream, counted against `ingest_streams_max`. */
+  const admitStream = async <T>(serve: () => Promise<T>): Promise<T> => {
+    if (ingestStreamsOpen >= limits.ingestStreamsMax) {
+      throw new VectorDbError("resource_exhausted", `ingest_streams_max ${limits.ingestStreamsMax} Ingest streams are open already (Ingest and IngestStream count together); retry when one ends`);
+    }
+    ingestStreamsOpen++;
+    try {
+      return await serve();
+    } finally {
+      ingestStreamsOpen--;
+    }
+  };
   return {
     async upsert(request) {
       const collection = db.get(request.collection);
@@ -44,19 +61,9 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
 
     async delete(request) {
       const collection = db.get(request.collection);
-      const byIds = request.ids.length > 0;
-      if (byIds === (request.filter !== undefined)) throw invalidArgument("ids, filter: give exactly one of ids and filter");
-      if (request.filter === undefined) {
-        checkIds(request.ids, "ids", limits);
-        return { deleted: await collection.deleteIds(request.ids) };
-      }
-      const filter = filterFromProto(request.filter, "filter", limits);
-      // An empty filter matches every point. A generated client sets `filter` merely by touching it,
-      // so deleting everything that way is refused; DeleteCollection is the explicit way.
-      if (filter.must.length + filter.should.length + filter.mustNot.length === 0) {
-        throw invalidArgument("filter: is empty and would delete every point; give at least one condition (or use DeleteCollection)");
-      }
-      return { deleted: await collection.deleteByFilter(filter) };
+      const selector = selectorFromProto(request, limits, "delete");
+      if (selector.kind === "ids") return { deleted: await collection.deleteIds(selector.ids) };
+      return { deleted: await collection.deleteByFilter(selector.filter) };
     },
 
     async search(request) {
@@ -67,19 +74,36 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
 
     async batchSearch(request) {
       const collection = db.get(request.collection);
-      return { results: batchSearch(collection, request.queries, limits) };
+      return { results: await batchSearch(collection, request.queries, limits) };
     },
 
     async ingest(requests, context) {
-      if (ingestStreamsOpen >= limits.ingestStreamsMax) {
-        throw new VectorDbError("resource_exhausted", `ingest_streams_max ${limits.ingestStreamsMax} Ingest streams are open already; retry when one ends`);
-      }
-      ingestStreamsOpen++;
-      try {
-        return await ingestStream(db, limits, requests, context);
-      } finally {
-        ingestStreamsOpen--;
-      }
+      return admitStream(() => ingestStream(db, limits, requests, context));
+    },
+
+    async scroll(request) {
+      const collection = db.get(request.collection);
+      if (request.limit > limits.scrollPointsMax) throw invalidArgument(`limit: ${request.limit} is above scroll_points_max ${limits.scrollPointsMax}`);
+      const page = collection.scroll({
+        after: decodeCursor(request.cursor, "cursor"),
+        limit: request.limit === 0 ? limits.scrollPointsDefault : request.limit,
+        filter: request.filter === undefined ? undefined : filterFromProto(request.filter, "filter", limits),
+        withPayload: request.withPayload ?? true,
+        withVector: request.withVector ?? false,
+      });
+      return { points: page.points.map(pointToProto), nextCursor: page.nextAfter === undefined ? "" : encodeCursor(page.nextAfter) };
+    },
+
+    async count(request) {
+      const collection = db.get(request.collection);
+      const filter = request.filter === undefined ? undefined : filterFromProto(request.filter, "filter", limits);
+      return { count: BigInt(collection.count(filter)) };
+    },
+
+    ...payloadHandlers(db, limits),
+
+    async ingestStream(requests, responses, context) {
+      await admitStream(() => serveIngestStream(db, limits, requests, responses, context));
     },
   };
 }
@@ -90,21 +114,18 @@ function checkBatch(points: readonly Point[], field: string, limits: Readonly<Li
   }
 }
 
-/** Every query of a BatchSearch, validated all before any runs (a bad query costs no search time). */
-function batchSearch(collection: DurableCollection, queries: readonly SearchQuery[], limits: Readonly<Limits>): { hits: ScoredPoint[] }[] {
+/**
+ * Every query of a BatchSearch, validated all before any runs (a bad query costs no search time);
+ * the collection may run them on its builder threads (see MemoryCollection.searchBatch).
+ */
+async function batchSearch(collection: DurableCollection, queries: readonly SearchQuery[], limits: Readonly<Limits>): Promise<{ hits: ScoredPoint[] }[]> {
   if (queries.length === 0) throw invalidArgument("queries: must hold at least one query");
   if (queries.length > limits.batchQueriesMax) {
     throw invalidArgument(`queries: has ${queries.length} queries, the limit is batch_queries_max ${limits.batchQueriesMax}`);
   }
   const params = queries.map((query, i) => searchFromProto(query, `queries[${i}]`, limits));
-  return params.map((query, i) => {
-    try {
-      return { hits: collection.search(query).map(hitToProto) };
-    } catch (error) {
-      if (error instanceof VectorDbError) throw new VectorDbError(error.code, `queries[${i}].${error.rawMessage}`);
-      throw error;
-    }
-  });
+  const results = await collection.searchBatch(params, (i) => `queries[${i}]`);
+  return results.map((hits) => ({ hits: hits.map(hitToProto) }));
 }
 
 /** The messages of one Ingest stream, each upserted durably before the next is read. */

@@ -1,7 +1,8 @@
 /**
- * File helpers of the storage layer: fsync of a file and of a directory, an atomic whole-file write
- * (temporary name, fsync, rename, directory fsync), cleanup of temporaries left by a crash, and a
- * positional write that finishes partial writes.
+ * File helpers of the storage layer, over the {@link FileSystem} seam: fsync of a file and of a
+ * directory, an atomic whole-file write (temporary name, fsync, rename, directory fsync), cleanup of
+ * temporaries left by a crash, a positional write that finishes partial writes, whole-file reads,
+ * durable directory creation and recursive removal.
  *
  * Every failure is a {@link VectorDbError}: a missing file is `not_found` (gRPC NOT_FOUND), any other
  * I/O error (ENOSPC, EIO, EACCES, …) is `unavailable` (gRPC UNAVAILABLE), with the path, the action
@@ -12,11 +13,9 @@
  * leaves either the old file or the new one under the final name, never a mix; a temporary may remain
  * and is removed by {@link removeStaleTemporaries} on the next open.
  */
-import { randomBytes } from "node:crypto";
-import type { FileHandle } from "node:fs/promises";
-import { open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { type ErrorCode, VectorDbError } from "../errors.js";
+import { errorCode, type FileSystem, type StorageFile } from "./file-system.js";
 
 /** The infix of temporary file names: `<final name>.tmp-<16 hex digits>`. */
 export const temporaryInfix = ".tmp-";
@@ -25,7 +24,7 @@ export const temporaryInfix = ".tmp-";
 const iovecsPerWriteMax = 1024;
 
 /**
- * Turns an error from `node:fs` into a {@link VectorDbError}: ENOENT → `missing` (`not_found` unless
+ * Turns an error from a {@link FileSystem} (node:fs's errors) into a {@link VectorDbError}: ENOENT → `missing` (`not_found` unless
  * the caller knows a missing file means something else), anything else → `unavailable`. A
  * {@link VectorDbError} passes through unchanged.
  *
@@ -34,32 +33,19 @@ const iovecsPerWriteMax = 1024;
  */
 export function ioError(path: string, action: string, error: unknown, missing: ErrorCode = "not_found"): VectorDbError {
   if (error instanceof VectorDbError) return error;
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const code = errorCode(error);
   const detail = error instanceof Error ? error.message : String(error);
   return new VectorDbError(code === "ENOENT" ? missing : "unavailable", `${path}: ${action} failed: ${detail}`, { cause: error });
 }
 
-/** A fresh temporary name next to `path`: `path + ".tmp-" + 16 random hex digits`. */
-export function temporaryPathFor(path: string): string {
-  return `${path}${temporaryInfix}${randomBytes(8).toString("hex")}`;
+/** A fresh temporary name next to `path`: `path + ".tmp-" + 16 hex digits` (from `fs.uniqueSuffix()`). */
+export function temporaryPathFor(fs: FileSystem, path: string): string {
+  return `${path}${temporaryInfix}${fs.uniqueSuffix()}`;
 }
 
 /** True if `name` (a file name, not a path) is a temporary made by {@link temporaryPathFor}. */
 export function isTemporaryName(name: string): boolean {
   return /\.tmp-[0-9a-f]+$/.test(name);
-}
-
-/** Opens `path` read-only and fsyncs it; `action` names the step in the error. */
-async function fsyncPath(path: string, action: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(path, "r");
-    await handle.sync();
-  } catch (error) {
-    throw ioError(path, action, error);
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
 }
 
 /**
@@ -68,8 +54,16 @@ async function fsyncPath(path: string, action: string): Promise<void> {
  * @throws VectorDbError `not_found` (NOT_FOUND) if the file does not exist, `unavailable`
  *   (UNAVAILABLE) on any other I/O error.
  */
-export function fsyncFile(path: string): Promise<void> {
-  return fsyncPath(path, "fsync");
+export async function fsyncFile(fs: FileSystem, path: string): Promise<void> {
+  let file: StorageFile | undefined;
+  try {
+    file = await fs.open(path, "r");
+    await file.sync();
+  } catch (error) {
+    throw ioError(path, "fsync", error);
+  } finally {
+    await file?.close().catch(() => undefined);
+  }
 }
 
 /**
@@ -81,9 +75,12 @@ export function fsyncFile(path: string): Promise<void> {
  * @throws VectorDbError `not_found` (NOT_FOUND) if the directory does not exist, `unavailable`
  *   (UNAVAILABLE) on any other I/O error.
  */
-export async function fsyncDirectory(path: string): Promise<void> {
-  if (process.platform === "win32") return;
-  await fsyncPath(path, "fsync of the directory");
+export async function fsyncDirectory(fs: FileSystem, path: string): Promise<void> {
+  try {
+    await fs.syncDirectory(path);
+  } catch (error) {
+    throw ioError(path, "fsync of the directory", error);
+  }
 }
 
 /**
@@ -91,15 +88,15 @@ export async function fsyncDirectory(path: string): Promise<void> {
  * written (a single call may write less, and takes at most 1024 buffers). Empty chunks are skipped.
  * Returns the number of bytes written (the sum of the chunk lengths).
  *
- * Raw errors from `node:fs` propagate unchanged; callers wrap them with {@link ioError}.
+ * Raw errors from the file system propagate unchanged; callers wrap them with {@link ioError}.
  */
-export async function writeChunksAt(handle: FileHandle, chunks: readonly Uint8Array[], position: number): Promise<number> {
+export async function writeChunksAt(file: StorageFile, chunks: readonly Uint8Array[], position: number): Promise<number> {
   const queue = chunks.filter((chunk) => chunk.byteLength > 0);
   let at = position;
   let next = 0;
   while (next < queue.length) {
     const group = queue.slice(next, next + iovecsPerWriteMax);
-    const { bytesWritten } = await handle.writev(group, at);
+    const bytesWritten = await file.write(group, at);
     if (bytesWritten <= 0) throw new Error(`writev at byte ${at} wrote ${bytesWritten} bytes`);
     at += bytesWritten;
     let remaining = bytesWritten;
@@ -130,23 +127,23 @@ export async function writeChunksAt(handle: FileHandle, chunks: readonly Uint8Ar
  * @throws VectorDbError `not_found` (NOT_FOUND) if the directory does not exist, `unavailable`
  *   (UNAVAILABLE) on any other I/O error (ENOSPC, EIO, …).
  */
-export async function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): Promise<number> {
-  const temporary = temporaryPathFor(path);
-  let handle: FileHandle | undefined;
+export async function writeFileAtomic(fs: FileSystem, path: string, chunks: readonly Uint8Array[]): Promise<number> {
+  const temporary = temporaryPathFor(fs, path);
+  let file: StorageFile | undefined;
   let size: number;
   try {
-    handle = await open(temporary, "wx");
-    size = await writeChunksAt(handle, chunks, 0);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(temporary, path);
+    file = await fs.open(temporary, "wx");
+    size = await writeChunksAt(file, chunks, 0);
+    await file.sync();
+    await file.close();
+    file = undefined;
+    await fs.rename(temporary, path);
   } catch (error) {
-    await handle?.close().catch(() => undefined);
-    await unlink(temporary).catch(() => undefined);
+    await file?.close().catch(() => undefined);
+    await fs.unlink(temporary).catch(() => undefined);
     throw ioError(path, "atomic write", error);
   }
-  await fsyncDirectory(dirname(path));
+  await fsyncDirectory(fs, dirname(path));
   return size;
 }
 
@@ -165,10 +162,10 @@ export interface RemoveTemporariesOptions {
  * @throws VectorDbError `not_found` (NOT_FOUND) if `dir` does not exist, `unavailable` (UNAVAILABLE)
  *   on any other I/O error.
  */
-export async function removeStaleTemporaries(dir: string, options: RemoveTemporariesOptions = {}): Promise<string[]> {
+export async function removeStaleTemporaries(fs: FileSystem, dir: string, options: RemoveTemporariesOptions = {}): Promise<string[]> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = (await fs.readdir(dir)).map((entry) => entry.name);
   } catch (error) {
     throw ioError(dir, "listing the directory", error);
   }
@@ -176,12 +173,12 @@ export async function removeStaleTemporaries(dir: string, options: RemoveTempora
   const stale = names.filter((name) => isTemporaryName(name) && (prefix === undefined || name.startsWith(prefix))).sort();
   for (const name of stale) {
     try {
-      await unlink(join(dir, name));
+      await fs.unlink(join(dir, name));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(join(dir, name), "removing a stale temporary", error);
+      if (errorCode(error) !== "ENOENT") throw ioError(join(dir, name), "removing a stale temporary", error);
     }
   }
-  if (stale.length > 0) await fsyncDirectory(dir);
+  if (stale.length > 0) await fsyncDirectory(fs, dir);
   return stale;
 }
 
@@ -191,15 +188,166 @@ export async function removeStaleTemporaries(dir: string, options: RemoveTempora
  *
  * @param sizeBytes the file's size, from `stat`.
  */
-export async function readWholeFile(handle: FileHandle, sizeBytes: number): Promise<Buffer> {
+export async function readWholeFile(file: StorageFile, sizeBytes: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafeSlow(sizeBytes);
   let at = 0;
   while (at < sizeBytes) {
     // A single read(2) returns at most ~2 GiB.
     const length = Math.min(sizeBytes - at, 1 << 30);
-    const { bytesRead } = await handle.read(buffer, at, length, at);
+    const bytesRead = await file.read(buffer, at, length, at);
     if (bytesRead === 0) return buffer.subarray(0, at);
     at += bytesRead;
   }
   return buffer;
+}
+
+/**
+ * Reads the whole file at `path` into one buffer of its own. Raw errors propagate (ENOENT for a
+ * missing file); callers wrap them with {@link ioError}.
+ */
+export async function readFileBytes(fs: FileSystem, path: string): Promise<Buffer> {
+  const file = await fs.open(path, "r");
+  try {
+    return await readWholeFile(file, await file.size());
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Creates `path` and every missing parent, durably: after each directory is made its parent is
+ * fsynced, so that a power loss cannot lose it. Does nothing for a directory that exists.
+ *
+ * @returns the directories created, outermost first (empty when `path` existed).
+ * @throws VectorDbError `unavailable` (UNAVAILABLE) on an I/O error, or when `path` or a parent is a file.
+ */
+export async function makeDirectoryDurably(fs: FileSystem, path: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let at = path; ; ) {
+    try {
+      const found = await fs.stat(at);
+      if (!found.isDirectory) throw new VectorDbError("unavailable", `${at}: creating the directory ${path} failed: ${at} is not a directory`);
+      break;
+    } catch (error) {
+      if (errorCode(error) !== "ENOENT") throw ioError(at, "creating a directory", error, "unavailable");
+    }
+    missing.push(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  missing.reverse();
+  for (const dir of missing) {
+    try {
+      await fs.mkdir(dir);
+    } catch (error) {
+      if (errorCode(error) !== "EEXIST") throw ioError(dir, "creating a directory", error, "unavailable");
+    }
+    await fsyncDirectory(fs, dirname(dir));
+  }
+  return missing;
+}
+
+/**
+ * Removes `path` and everything below it (`rm -rf`); nothing when it does not exist. Not atomic: a
+ * caller that needs atomicity renames the tree to a name its recovery removes first. Raw errors
+ * propagate; callers wrap them with {@link ioError}.
+ */
+export async function removeTree(fs: FileSystem, path: string): Promise<void> {
+  let entries;
+  try {
+    const found = await fs.stat(path);
+    if (!found.isDirectory) {
+      await fs.unlink(path);
+      return;
+    }
+    entries = await fs.readdir(path);
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return;
+    throw error;
+  }
+  for (const entry of entries) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory) await removeTree(fs, child);
+    else await fs.unlink(child).catch((error: unknown) => {
+      if (errorCode(error) !== "ENOENT") throw error;
+    });
+  }
+  await fs.rmdir(path).catch((error: unknown) => {
+    if (errorCode(error) !== "ENOENT") throw error;
+  });
+}
+
+/**
+ * Reads the file at `path` in order, in chunks of at most `chunkBytes` bytes (each a new buffer), for
+ * streaming a large file without holding it whole. The file is closed when the iteration ends, early
+ * or not.
+ *
+ * @throws VectorDbError `not_found` (NOT_FOUND) if the file does not exist, `unavailable`
+ *   (UNAVAILABLE) on any other I/O error.
+ */
+export async function* readFileChunks(fs: FileSystem, path: string, chunkBytes: number): AsyncGenerator<Buffer> {
+  let file: StorageFile;
+  try {
+    file = await fs.open(path, "r");
+  } catch (error) {
+    throw ioError(path, "opening", error);
+  }
+  try {
+    for (let at = 0; ; ) {
+      const buffer = Buffer.allocUnsafe(chunkBytes);
+      let bytesRead: number;
+      try {
+        bytesRead = await file.read(buffer, 0, chunkBytes, at);
+      } catch (error) {
+        throw ioError(path, "reading", error);
+      }
+      if (bytesRead === 0) return;
+      at += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Creates the file `path` (which must not exist) from `chunks` as they arrive, in order, then fsyncs
+ * it (not its directory: the caller renames or fsyncs what holds it). On any failure, of the I/O or
+ * of the iteration, the partial file is removed and the error rethrown.
+ *
+ * @returns the size of the file, in bytes.
+ * @throws VectorDbError `not_found` (NOT_FOUND) if the directory does not exist, `unavailable`
+ *   (UNAVAILABLE) on any other I/O error; the iteration's own errors unchanged.
+ */
+export async function writeNewFile(fs: FileSystem, path: string, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+  let file: StorageFile | undefined;
+  let size = 0;
+  try {
+    try {
+      file = await fs.open(path, "wx");
+    } catch (error) {
+      throw ioError(path, "creating", error);
+    }
+    for await (const chunk of chunks) {
+      try {
+        size += await writeChunksAt(file, [chunk], size);
+      } catch (error) {
+        throw ioError(path, "writing", error);
+      }
+    }
+    try {
+      await file.sync();
+    } catch (error) {
+      throw ioError(path, "fsync", error);
+    }
+  } catch (error) {
+    await file?.close().catch(() => undefined);
+    file = undefined;
+    await fs.unlink(path).catch(() => undefined);
+    throw error;
+  } finally {
+    await file?.close().catch(() => undefined);
+  }
+  return size;
 }

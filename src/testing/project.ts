@@ -9,14 +9,14 @@ import { fileURLToPath } from "node:url";
 
 let root: string | undefined;
 
-/** The project folder: the nearest folder above this file whose package.json names `vectordb`. */
+/** The project folder: the nearest folder above this file whose package.json names `vectordb-grpc-server`. */
 export function projectRoot(): string {
   if (root !== undefined) return root;
   const here = dirname(fileURLToPath(import.meta.url));
   for (let candidate = here; ; candidate = dirname(candidate)) {
     try {
       const manifest = JSON.parse(readFileSync(join(candidate, "package.json"), "utf8")) as { name?: unknown };
-      if (manifest.name === "vectordb") return (root = candidate);
+      if (manifest.name === "vectordb-grpc-server") return (root = candidate);
     } catch {
       // Not there: try the folder above.
     }

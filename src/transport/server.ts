@@ -4,9 +4,13 @@ import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import { decodeRecursionLimit, type ServerConfig } from "../config.js";
 import { VectorDbError } from "../errors.js";
-import { grpcServiceDefinition, tolerantDeserializer } from "../rpc/index.js";
+import { grpcServiceDefinition, tolerantDeserializer, type WireOptions } from "../rpc/index.js";
 import { Health } from "../../gen/health/v1/health_pb.js";
+import { ApiKeyGate, resolveApiKeys } from "./auth.js";
+import { CallObserver, type CallSink } from "./call-observer.js";
+import { MessageSizes } from "./message-sizes.js";
 import { addReflection } from "./reflection.js";
+import { serverCredentials } from "./tls.js";
 import type { ServiceBinding } from "../service/index.js";
 import { type CallHooks, grpcServiceImplementation } from "./service-adapter.js";
 import { guardStatuses } from "./status-guard.js";
@@ -74,7 +78,10 @@ class CallGate implements CallHooks {
  *
  * @throws Error when the address cannot be bound (in use, bad host).
  */
-export async function startServer(config: ServerConfig, services: readonly ServiceBinding[], logger: Logger): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, services: readonly ServiceBinding[], logger: Logger, sink?: CallSink): Promise<RunningServer> {
+  // Checked before anything binds: a bad key file or certificate stops the start with its flag named.
+  const credentials = serverCredentials(config.tls);
+  const keys = new ApiKeyGate(resolveApiKeys(config.auth));
   const server = new grpc.Server({
     "grpc.max_receive_message_length": config.limits.messageBytesMax,
     "grpc.max_send_message_length": config.limits.messageBytesMax,
@@ -90,16 +97,26 @@ export async function startServer(config: ServerConfig, services: readonly Servi
   };
   const recursionLimit = decodeRecursionLimit(config.limits);
   // Requests that do not decode reach the adapter as MalformedMessage (INVALID_ARGUMENT), not as a throw.
-  const wire = { requestDeserializer: (schema: DescMessage) => tolerantDeserializer(schema, recursionLimit) };
+  // With debug logging, the per-call log line gives the request and response sizes.
+  const sizes = logger.isLevelEnabled("debug") ? new MessageSizes() : undefined;
+  const wire: WireOptions = {
+    requestDeserializer: (schema: DescMessage) => (sizes === undefined ? tolerantDeserializer(schema, recursionLimit) : sizes.deserializer(tolerantDeserializer(schema, recursionLimit))),
+    ...(sizes === undefined ? {} : { wrapResponseSerializer: (serialize) => sizes.serializer(serialize) }),
+  };
   for (const { service, handlers } of services) {
-    server.addService(grpcServiceDefinition(service, wire), grpcServiceImplementation(service, handlers, { logger, limits: config.limits, hooks: [gate] }));
+    server.addService(
+      grpcServiceDefinition(service, wire),
+      grpcServiceImplementation(service, handlers, { logger, limits: config.limits, hooks: [new CallObserver(sink, logger, sizes), gate, keys] }),
+    );
   }
+  // Health stays open (probes carry no key); reflection needs a key when keys are set, unless told not to.
   health.addToServer(server);
-  addReflection(server, [...services.map(({ service }) => service), Health]);
+  const reflectionGuard = keys.enabled && !config.auth.reflectionWithoutKey ? (metadata: grpc.Metadata) => keys.admit({ path: "/grpc.reflection/ServerReflectionInfo", metadata }) : undefined;
+  addReflection(server, [...services.map(({ service }) => service), Health], reflectionGuard);
 
   const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${config.port}`, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+    server.bindAsync(`${host}:${config.port}`, credentials, (error, boundPort) =>
       error ? reject(error) : resolve(boundPort),
     );
   });

@@ -2,6 +2,7 @@ import { create, type DescService } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Limits } from "../config.js";
+import type { Readable } from "node:stream";
 import { grpcStatusOf, VectorDbError, wellFormed } from "../errors.js";
 import { MalformedMessage, methodPath } from "../rpc/index.js";
 import type { CallContext, ServiceHandlers } from "../service/index.js";
@@ -12,6 +13,10 @@ export interface CallInfo {
   readonly path: string;
   /** The request metadata (headers): where an API key or a trace id would be read. */
   readonly metadata: grpc.Metadata;
+  /** The decoded request of a unary call (undefined for a stream or a request that did not decode). */
+  readonly request?: unknown;
+  /** The response message of a unary call that succeeded, once it is sent. */
+  response?: unknown;
 }
 
 /**
@@ -26,6 +31,8 @@ export interface CallHooks {
   started?(call: CallInfo): void;
   /** An admitted call ended; `code` is its gRPC status (0 OK). */
   finished?(call: CallInfo, code: number): void;
+  /** A call some hook refused (UNAVAILABLE, UNAUTHENTICATED, …) ended with status `code`; its handler never ran. */
+  refused?(call: CallInfo, code: number): void;
 }
 
 /** Where the adapter reports what it does not answer itself: bugs (INTERNAL) at error level, cancellations at debug. */
@@ -36,7 +43,11 @@ export interface AdapterOptions {
   hooks?: readonly CallHooks[];
 }
 
-type ServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>;
+type ServerCall =
+  | grpc.ServerUnaryCall<unknown, unknown>
+  | grpc.ServerReadableStream<unknown, unknown>
+  | grpc.ServerWritableStream<unknown, unknown>
+  | grpc.ServerDuplexStream<unknown, unknown>;
 
 /** INVALID_ARGUMENT for a request that did not decode; `at` names it (`request`, `messages[3]`). */
 export function malformedError(message: MalformedMessage, at: string, limits: AdapterOptions["limits"]): VectorDbError {
@@ -65,7 +76,7 @@ function callContext(call: ServerCall): CallContext {
         const made = new AbortController();
         controller = made;
         if (call.cancelled) made.abort();
-        else call.once("cancelled", () => made.abort());
+        else (call as NodeJS.EventEmitter).once("cancelled", () => made.abort());
       }
       return controller.signal;
     },
@@ -77,10 +88,10 @@ function callContext(call: ServerCall): CallContext {
  * with INVALID_ARGUMENT naming its index (`messages[i]`), and a stream cut by the client (cancel,
  * dropped connection) ends it with CANCELLED instead of a stream error.
  */
-async function* streamMessages(call: grpc.ServerReadableStream<unknown, unknown>, limits: AdapterOptions["limits"]): AsyncGenerator<unknown> {
+async function* streamMessages(call: ServerCall, messages: AsyncIterable<unknown>, limits: AdapterOptions["limits"]): AsyncGenerator<unknown> {
   let index = 0;
   try {
-    for await (const message of call) {
+    for await (const message of messages) {
       if (message instanceof MalformedMessage) throw malformedError(message, `messages[${index}]`, limits);
       index++;
       yield message;
@@ -103,26 +114,50 @@ function toServiceError(error: unknown, path: string, logger: Logger): Partial<g
 }
 
 /**
+ * Writes one response to a call with a response stream; resolves once the transport has room again
+ * (at once if it has), rejects with `cancelled` when the call ends first.
+ */
+function writeResponse(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, message: unknown, signal: AbortSignal): Promise<void> {
+  const cancelled = (): VectorDbError => new VectorDbError("cancelled", "the call was cancelled (or its deadline passed) while responses were being sent");
+  if (signal.aborted) return Promise.reject(cancelled());
+  if (call.write(message)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    };
+    const onAbort = (): void => {
+      call.removeListener("drain", onDrain);
+      reject(cancelled());
+    };
+    call.once("drain", onDrain);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
  * grpc-js handlers for a service: each call is handed to the matching handler; a thrown
  * {@link VectorDbError} becomes its gRPC status (errors.ts), anything else INTERNAL (and is logged at
  * error level). A request that did not decode ({@link MalformedMessage}, from the server's tolerant
  * deserializers) answers INVALID_ARGUMENT naming what failed; a client that cancels or drops a stream
  * is logged at debug only. `options.hooks` admit or refuse each call and see it end (the server uses
- * one to drain calls on shutdown). Client-streaming handlers get the call's messages as an async
- * iterable: grpc-js reads the next message from HTTP/2 only when the iterator asks for it, so a slow
- * handler throttles a fast client.
+ * one to drain calls on shutdown). Client-streaming and bidirectional handlers get the call's messages
+ * as an async iterable: grpc-js reads the next message from HTTP/2 only when the iterator asks for it,
+ * so a slow handler throttles a fast client. Handlers with a response stream get a sink whose `send`
+ * waits while the transport is full; the stream ends with OK when the handler resolves, or with its
+ * error's status.
  */
 export function grpcServiceImplementation<S extends DescService>(service: S, handlers: ServiceHandlers<S>, options: AdapterOptions): grpc.UntypedServiceImplementation {
   const { logger, limits, hooks = [] } = options;
   const implementation: grpc.UntypedServiceImplementation = {};
-  const table = handlers as unknown as Record<string, (input: unknown, context: CallContext) => Promise<unknown>>;
+  const table = handlers as unknown as Record<string, (input: unknown, ...rest: unknown[]) => Promise<unknown>>;
   for (const method of service.methods) {
     const handler = table[method.localName];
     const path = methodPath(method);
     if (handler === undefined) throw new Error(`no handler for ${path}`);
     /** Admits the call, runs the handler, sends its response or status, and tells the hooks. */
     const run = (call: ServerCall, input: unknown, callback: grpc.sendUnaryData<unknown>, onError: () => void): void => {
-      const info: CallInfo = { path, metadata: call.metadata };
+      const info: CallInfo = { path, metadata: call.metadata, request: method.methodKind === "unary" && !(input instanceof MalformedMessage) ? input : undefined };
       let admitted = false;
       let code = 0;
       Promise.resolve()
@@ -134,7 +169,11 @@ export function grpcServiceImplementation<S extends DescService>(service: S, han
           return handler(input, callContext(call));
         })
         .then(
-          (response) => callback(null, create(method.output, response as never)),
+          (response) => {
+            const message = create(method.output, response as never);
+            info.response = message;
+            callback(null, message);
+          },
           (error: unknown) => {
             onError();
             const status = toServiceError(error, path, logger);
@@ -144,7 +183,43 @@ export function grpcServiceImplementation<S extends DescService>(service: S, han
         )
         .catch((error: unknown) => logger.error({ err: error, path }, "internal error"))
         .finally(() => {
-          if (!admitted) return;
+          if (!admitted) {
+            for (const hook of hooks) hook.refused?.(info, code);
+            return;
+          }
+          for (let i = hooks.length - 1; i >= 0; i--) hooks[i]!.finished?.(info, code);
+        });
+    };
+    /** As `run`, for a method with a response stream: the handler writes through a sink. */
+    const stream = (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>, input: unknown, onError: () => void): void => {
+      const info: CallInfo = { path, metadata: call.metadata, request: method.methodKind === "server_streaming" && !(input instanceof MalformedMessage) ? input : undefined };
+      let admitted = false;
+      let code = 0;
+      const context = callContext(call);
+      const sink = { send: (message: unknown) => writeResponse(call, create(method.output, message as never), context.signal) };
+      Promise.resolve()
+        .then(() => {
+          for (const hook of hooks) hook.admit(info);
+          admitted = true;
+          for (const hook of hooks) hook.started?.(info);
+          if (input instanceof MalformedMessage) throw malformedError(input, "request", limits);
+          return handler(input, sink, context);
+        })
+        .then(
+          () => call.end(),
+          (error: unknown) => {
+            onError();
+            const status = toServiceError(error, path, logger);
+            code = status.code ?? 2;
+            call.emit("error", status);
+          },
+        )
+        .catch((error: unknown) => logger.error({ err: error, path }, "internal error"))
+        .finally(() => {
+          if (!admitted) {
+            for (const hook of hooks) hook.refused?.(info, code);
+            return;
+          }
           for (let i = hooks.length - 1; i >= 0; i--) hooks[i]!.finished?.(info, code);
         });
     };
@@ -156,10 +231,17 @@ export function grpcServiceImplementation<S extends DescService>(service: S, han
       case "client_streaming":
         // On error, stop reading what the client still sends: the status ends the call.
         implementation[method.localName] = (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-          run(call, streamMessages(call, limits), callback, () => call.pause());
+          run(call, streamMessages(call, call, limits), callback, () => call.pause());
         break;
-      default:
-        throw new Error(`${path}: ${method.methodKind} methods are not supported by this adapter`);
+      case "server_streaming":
+        implementation[method.localName] = (call: grpc.ServerWritableStream<unknown, unknown>) => stream(call, call.request, () => {});
+        break;
+      case "bidi_streaming":
+        // Not the call itself as the iterable: a finished for-await destroys the stream it iterates,
+        // which here would also destroy the response side before the status is sent.
+        implementation[method.localName] = (call: grpc.ServerDuplexStream<unknown, unknown>) =>
+          stream(call, streamMessages(call, (call as unknown as Readable).iterator({ destroyOnReturn: false }), limits), () => call.pause());
+        break;
     }
   }
   return implementation;

@@ -42,16 +42,25 @@ export interface WalRecordLayout {
   type: number;
 }
 
-/** The records of a WAL file, read with the documented layout: 24-byte header, then u32 length, u64 sequence, u8 type, body, u32 CRC. */
-export function walRecords(path: string): WalRecordLayout[] {
+/**
+ * The frames of a WAL file, read with the documented layout: 24-byte header, then u32 length, u64
+ * sequence, u8 type, body, u32 CRC. Type 0 frames are the WAL's durability marks (their "sequence"
+ * is the sequence they say was fsynced).
+ */
+export function walFrames(path: string): WalRecordLayout[] {
   const bytes = readFileSync(path);
-  const records: WalRecordLayout[] = [];
+  const frames: WalRecordLayout[] = [];
   for (let at = 24; at + 17 <= bytes.length; ) {
     const bodyLength = bytes.readUInt32LE(at);
-    records.push({ offset: at, bodyLength, sequence: Number(bytes.readBigUInt64LE(at + 4)), type: bytes[at + 12]! });
+    frames.push({ offset: at, bodyLength, sequence: Number(bytes.readBigUInt64LE(at + 4)), type: bytes[at + 12]! });
     at += 17 + bodyLength;
   }
-  return records;
+  return frames;
+}
+
+/** The records of a WAL file ({@link walFrames} without the durability marks). */
+export function walRecords(path: string): WalRecordLayout[] {
+  return walFrames(path).filter((frame) => frame.type !== 0);
 }
 
 /** One entry of a segment's section table (format table in src/storage/segment/segment.ts). */

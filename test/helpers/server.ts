@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeConfig, type IndexingConfig, type Limits, type ServerConfig, type StorageConfig } from "../../src/config.js";
+import { makeConfig, type AuthConfig, type IndexingConfig, type Limits, type ServerConfig, type StorageConfig, type TlsConfig } from "../../src/config.js";
 import { openServer, type VectorDbServer } from "../../src/main.js";
 import type { Logger } from "pino";
 import { createLogger } from "../../src/logger.js";
@@ -32,6 +32,10 @@ export async function startTestServer(
     dataDir?: string;
     /** The server's logger (silent by default); see `captureLogs` in logs.ts. */
     logger?: Logger;
+    /** Port of the metrics listener; 0 (the default here) = none. */
+    metricsPort?: number;
+    auth?: Partial<AuthConfig>;
+    tls?: Partial<TlsConfig>;
   } = {},
 ): Promise<TestServer> {
   const dataDir = settings.dataDir ?? mkdtempSync(join(tmpdir(), "vectordb-test-"));
@@ -43,6 +47,10 @@ export async function startTestServer(
     shutdownGraceMs: settings.shutdownGraceMs ?? 2_000,
     ...(settings.keepaliveTimeMs === undefined ? {} : { keepaliveTimeMs: settings.keepaliveTimeMs }),
     ...(settings.keepaliveTimeoutMs === undefined ? {} : { keepaliveTimeoutMs: settings.keepaliveTimeoutMs }),
+    // No metrics listener unless a test passes a port (0 = off).
+    metricsPort: settings.metricsPort ?? 0,
+    ...(settings.auth === undefined ? {} : { auth: settings.auth }),
+    ...(settings.tls === undefined ? {} : { tls: settings.tls }),
     limits,
     indexing: settings.indexing ?? {},
     storage: settings.storage ?? {},

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { MemoryCollection } from "../../src/collection/index.js";
 import { defaultIndexing, defaultLimits } from "../../src/config.js";
 import { FlatIndex, GraphBuilderPool, HnswIndex, VectorStore, type DistanceKind } from "../../src/index/index.js";
-import { rng } from "../helpers/random.js";
+import { lowRank, rng } from "../helpers/random.js";
 
 /** Clustered random vectors: `clusters` centres, points scattered around them. */
 function clustered(count: number, dimension: number, clusters: number, seed: number): Float32Array[] {
@@ -11,24 +11,6 @@ function clustered(count: number, dimension: number, clusters: number, seed: num
   return Array.from({ length: count }, () => {
     const centre = centres[Math.floor(random() * clusters)]!;
     return Float32Array.from(centre, (x) => x + (random() - 0.5) * 2);
-  });
-}
-
-/**
- * Vectors near a `rank`-dimensional subspace of `dimension`-d space (a random linear map of uniform
- * latent points, plus a little noise): data with a low intrinsic dimension, like real embeddings, on
- * which a small graph reaches a high recall.
- */
-function lowRank(count: number, dimension: number, rank: number, seed: number): Float32Array[] {
-  const random = rng(seed);
-  const basis = Array.from({ length: rank }, () => Float32Array.from({ length: dimension }, () => random() * 2 - 1));
-  return Array.from({ length: count }, () => {
-    const vector = Float32Array.from({ length: dimension }, () => (random() - 0.5) * 0.02);
-    for (const axis of basis) {
-      const weight = random() * 4 - 2;
-      for (let i = 0; i < dimension; i++) vector[i]! += weight * axis[i]!;
-    }
-    return vector;
   });
 }
 
@@ -204,5 +186,43 @@ describe("MemoryCollection with builder threads", () => {
     expect(threadedRecall).toBeGreaterThanOrEqual(localRecall - 0.02);
     threaded.close();
     local.close();
+  });
+});
+
+describe("BatchSearch on the builder threads", () => {
+  it.each([false, true])("answers as the searches on this thread do (quantized: %s), filtered queries included, and drops nothing deleted meanwhile", async (quantized) => {
+    const builders = pool(2);
+    const spec = {
+      name: "batch",
+      dimension: 16,
+      distance: "euclidean" as const,
+      hnsw: { m: 16, efConstruction: 100, ef: 64 },
+      quantization: quantized ? { type: "int8" as const, quantile: 0.99, alwaysRam: false } : undefined,
+    };
+    const c = new MemoryCollection(spec, defaultLimits, { ...defaultIndexing, fullScanPointsMax: 100, builders });
+    c.upsert(lowRank(5_000, 16, 5, 61).map((vector, i) => ({ id: `p${i}`, vector, payload: { even: i % 2 === 0 } })));
+    await c.whenIndexed();
+    const queries = lowRank(40, 16, 5, 62).map((vector, i) => ({
+      vector,
+      k: 10,
+      exact: false,
+      withPayload: false,
+      withVector: false,
+      filter: i % 10 === 0 ? { must: [{ kind: "equals" as const, path: ["even"], value: true }], should: [], mustNot: [] } : undefined,
+    }));
+    const sequential = queries.map((q) => c.search(q));
+    expect(await c.searchBatch(queries, (i) => `queries[${i}]`)).toEqual(sequential);
+    // Deletes while the builders search: their answers never name a deleted point (the filtered
+    // queries ran on this thread when the batch was called, before the deletes).
+    const doomed = new Set(sequential.flatMap((hits) => hits.slice(0, 3).map((hit) => hit.id)));
+    const pending = c.searchBatch(queries, (i) => `queries[${i}]`);
+    c.deleteIds([...doomed]);
+    (await pending).forEach((hits, i) => {
+      if (queries[i]!.filter === undefined) for (const hit of hits) expect(doomed.has(hit.id)).toBe(false);
+    });
+    await expect(c.searchBatch([...queries, { ...queries[0]!, vector: new Float32Array(3) }], (i) => `queries[${i}]`)).rejects.toThrow(
+      "queries[40].vector: has 3 components, the collection's dimension is 16",
+    );
+    c.close();
   });
 });

@@ -88,6 +88,15 @@ def check_server(summary):
     expect_raises(ValueError, lambda: c.create_collection("x", dimension=DIM, distance="manhattan"), "unknown distance")
     assert name in [i.name for i in c.list_collections()], "list_collections"
     assert c.get_collection(name).dimension == DIM, "get_collection"
+    assert info.quantization is None and not info.quantization_trained, info
+    quantized = c.create_collection(name + "_int8", dimension=DIM, distance="euclidean", quantization="int8", quantile=0.95)
+    assert quantized.quantization == "int8" and not quantized.quantization_trained, quantized
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, lambda: c.create_collection("q", dimension=DIM, quantization="int8", quantile=0.3), "quantile", "quantization.scalar.quantile")
+    expect_raises(ValueError, lambda: c.create_collection("q", dimension=DIM, quantile=0.9), "quantile without quantization")
+    c.upsert(name + "_int8", ids=["a"], vectors=[[1.0] * DIM])
+    assert [h.id for h in c.search(name + "_int8", [1.0] * DIM, k=1, rescore=False, oversampling=3.0)] == ["a"], "search with rescore"
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, lambda: c.search(name + "_int8", [1.0] * DIM, k=1, oversampling=0.5), "oversampling", "oversampling")
+    c.delete_collection(name + "_int8")
     passed("collections")
 
     # upsert: numpy float32 (n, d), the exact call of the issue.

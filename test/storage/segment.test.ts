@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   decodeSegment,
   encodeSegment,
+  nodeFileSystem,
   readSegment,
   removeStaleTemporaries,
   segmentHeaderBytes,
@@ -44,15 +45,15 @@ const fileBytes = 248 + 12;
 
 async function written(): Promise<string> {
   const path = join(await tempDir(), "segment.bin");
-  await writeSegment(path, contents());
+  await writeSegment(nodeFileSystem, path, contents());
   return path;
 }
 
 describe("segment file", () => {
   it("round-trips sections, sequence and sizes, with 8-aligned views", async () => {
     const path = join(await tempDir(), "segment.bin");
-    expect(await writeSegment(path, contents())).toEqual({ sizeBytes: fileBytes });
-    const segment = await readSegment(path);
+    expect(await writeSegment(nodeFileSystem, path, contents())).toEqual({ sizeBytes: fileBytes });
+    const segment = await readSegment(nodeFileSystem, path);
     expect(segment.sequence).toBe(123_456_789_012);
     expect(segment.sizeBytes).toBe(fileBytes);
     expect([...segment.sections.keys()]).toEqual([10, 2, 3, 4, 0xffff_ffff]);
@@ -83,8 +84,8 @@ describe("segment file", () => {
 
   it("round-trips an empty segment", async () => {
     const path = join(await tempDir(), "empty.seg");
-    await writeSegment(path, { sequence: 0, sections: [] });
-    const segment = await readSegment(path);
+    await writeSegment(nodeFileSystem, path, { sequence: 0, sections: [] });
+    const segment = await readSegment(nodeFileSystem, path);
     expect(segment.sequence).toBe(0);
     expect(segment.sections.size).toBe(0);
     expect(segment.sizeBytes).toBe(segmentHeaderBytes);
@@ -92,8 +93,8 @@ describe("segment file", () => {
 
   it("replaces an existing segment atomically", async () => {
     const path = await written();
-    await writeSegment(path, { sequence: 9, sections: [{ kind: 1, bytes: pattern(3) }] });
-    const segment = await readSegment(path);
+    await writeSegment(nodeFileSystem, path, { sequence: 9, sections: [{ kind: 1, bytes: pattern(3) }] });
+    const segment = await readSegment(nodeFileSystem, path);
     expect(segment.sequence).toBe(9);
     expect([...segment.sections.keys()]).toEqual([1]);
     expect(await readdir(join(path, ".."))).toEqual(["segment.bin"]);
@@ -109,7 +110,7 @@ describe("segment file", () => {
         const damaged = Buffer.from(original);
         damaged[offset + within]! ^= 0x01;
         await writeFile(path, damaged);
-        const error = await rejectsWith(readSegment(path), "data_loss");
+        const error = await rejectsWith(readSegment(nodeFileSystem, path), "data_loss");
         expect(error.message).toContain(path);
         expect(error.message).toContain(`segment section ${kind} at offset ${offset} fails its CRC`);
       }
@@ -138,7 +139,7 @@ describe("segment file", () => {
     const damaged = Buffer.from(original);
     damaged[40]! ^= 1; // the offset of the first section
     await writeFile(path, damaged);
-    expect((await rejectsWith(readSegment(path), "data_loss")).message).toContain("segment header at offset 0 (with its section table, up to byte 152) fails its CRC");
+    expect((await rejectsWith(readSegment(nodeFileSystem, path), "data_loss")).message).toContain("segment header at offset 0 (with its section table, up to byte 152) fails its CRC");
   });
 
   it("reports DATA_LOSS for non-zero padding and trailing bytes", async () => {
@@ -147,9 +148,9 @@ describe("segment file", () => {
     const padded = Buffer.from(original);
     padded[152 + 13] = 1; // padding after section 10
     await writeFile(path, padded);
-    expect((await rejectsWith(readSegment(path), "data_loss")).message).toContain(`padding byte at offset ${152 + 13}`);
+    expect((await rejectsWith(readSegment(nodeFileSystem, path), "data_loss")).message).toContain(`padding byte at offset ${152 + 13}`);
     await writeFile(path, Buffer.concat([original, Buffer.from([0])]));
-    expect((await rejectsWith(readSegment(path), "data_loss")).message).toContain(`trailing bytes at offset ${fileBytes}`);
+    expect((await rejectsWith(readSegment(nodeFileSystem, path), "data_loss")).message).toContain(`trailing bytes at offset ${fileBytes}`);
   });
 
   it("reports DATA_LOSS for a segment truncated at any length", async () => {
@@ -166,18 +167,18 @@ describe("segment file", () => {
       expect(error!.message).toContain(path);
     }
     await truncate(path, 200);
-    const error = await rejectsWith(readSegment(path), "data_loss");
+    const error = await rejectsWith(readSegment(nodeFileSystem, path), "data_loss");
     expect(error.message).toContain("segment section 2 at offset 168 runs to byte 228, past the end of the 200-byte file (truncated)");
   });
 
   it("rejects a foreign file, a duplicate kind and a bad sequence", async () => {
     const dir = await tempDir();
     await writeFile(join(dir, "x"), Buffer.alloc(64, 0x41));
-    expect((await rejectsWith(readSegment(join(dir, "x")), "data_loss")).message).toContain("not a segment file");
-    await rejectsWith(readSegment(join(dir, "missing")), "not_found");
-    await rejectsWith(writeSegment(join(dir, "y"), { sequence: 1, sections: [{ kind: 1, bytes: pattern(1) }, { kind: 1, bytes: pattern(1) }] }), "invalid_argument");
-    await rejectsWith(writeSegment(join(dir, "y"), { sequence: -1, sections: [] }), "invalid_argument");
-    await rejectsWith(writeSegment(join(dir, "y"), { sequence: 1, sections: [{ kind: -1, bytes: pattern(1) }] }), "invalid_argument");
+    expect((await rejectsWith(readSegment(nodeFileSystem, join(dir, "x")), "data_loss")).message).toContain("not a segment file");
+    await rejectsWith(readSegment(nodeFileSystem, join(dir, "missing")), "not_found");
+    await rejectsWith(writeSegment(nodeFileSystem, join(dir, "y"), { sequence: 1, sections: [{ kind: 1, bytes: pattern(1) }, { kind: 1, bytes: pattern(1) }] }), "invalid_argument");
+    await rejectsWith(writeSegment(nodeFileSystem, join(dir, "y"), { sequence: -1, sections: [] }), "invalid_argument");
+    await rejectsWith(writeSegment(nodeFileSystem, join(dir, "y"), { sequence: 1, sections: [{ kind: -1, bytes: pattern(1) }] }), "invalid_argument");
     expect(await readdir(dir)).toEqual(["x"]);
   });
 
@@ -187,9 +188,9 @@ describe("segment file", () => {
     const stale = "segment.bin.tmp-5f3a9c0d1e2b4a68";
     const full = Buffer.concat(encodeSegment({ sequence: 999, sections: [{ kind: 1, bytes: pattern(4096) }] }).chunks);
     await writeFile(join(dir, stale), full.subarray(0, 1000));
-    expect((await readSegment(path)).sequence).toBe(123_456_789_012);
-    expect(await removeStaleTemporaries(dir)).toEqual([stale]);
+    expect((await readSegment(nodeFileSystem, path)).sequence).toBe(123_456_789_012);
+    expect(await removeStaleTemporaries(nodeFileSystem, dir)).toEqual([stale]);
     expect(await readdir(dir)).toEqual(["segment.bin"]);
-    expect((await readSegment(path)).sequence).toBe(123_456_789_012);
+    expect((await readSegment(nodeFileSystem, path)).sequence).toBe(123_456_789_012);
   });
 });

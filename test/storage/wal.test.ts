@@ -2,7 +2,7 @@ import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
-import { Wal, recordHeaderBytes, recordOverheadBytes, walHeaderBytes, type WalOptions, type WalRecord } from "../../src/storage/index.js";
+import { Wal, recordHeaderBytes, recordOverheadBytes, walFormatVersion, walHeaderBytes, type WalOptions, type WalRecord } from "../../src/storage/index.js";
 import { pattern, rejectsWith, removeTempDirs, tempDir } from "./helpers.js";
 
 afterEach(removeTempDirs);
@@ -11,11 +11,24 @@ async function walPath(): Promise<string> {
   return join(await tempDir(), "wal.log");
 }
 
-/** Opens, appends `count` records (body i of length 10 + i, type 1 + i % 3), closes. */
+/**
+ * Opens, appends `count` records (body i of length 10 + i, type 1 + i % 3), closes. Under the `os`
+ * policy by default: nothing is fsynced before the close, so the file holds no durability mark and
+ * the records lie back to back (see {@link offsetOf}).
+ */
 async function writeRecords(path: string, count: number, options: WalOptions = {}): Promise<void> {
-  const { wal } = await Wal.open(path, options);
+  const { wal } = await Wal.open(path, { durability: "os", ...options });
   for (let i = 0; i < count; i++) await wal.append(1 + (i % 3), pattern(10 + i, i));
   await wal.close();
+}
+
+/** Every frame of a WAL file (records and durability marks, type 0), read with the documented layout. */
+function frames(bytes: Buffer): Array<{ offset: number; sequence: number; type: number }> {
+  const found: Array<{ offset: number; sequence: number; type: number }> = [];
+  for (let at = walHeaderBytes; at + recordOverheadBytes <= bytes.length; at += recordOverheadBytes + bytes.readUInt32LE(at)) {
+    found.push({ offset: at, sequence: Number(bytes.readBigUInt64LE(at + 4)), type: bytes[at + 12]! });
+  }
+  return found;
 }
 
 function summary(records: WalRecord[]): Array<{ sequence: number; type: number; body: number[] }> {
@@ -47,7 +60,9 @@ describe("Wal", () => {
     expect(await wal.append(255, new Uint8Array(0))).toBe(3);
     expect(wal.nextSequence).toBe(4);
     expect(wal.lastSequence).toBe(3);
-    expect(wal.sizeBytes).toBe(walHeaderBytes + 3 * recordOverheadBytes + 108);
+    // Under fsync each append is a batch of its own, and the batches after the first start with a
+    // durability mark (a 17-byte frame of type 0) for the records the previous fsync covered.
+    expect(wal.sizeBytes).toBe(walHeaderBytes + 3 * recordOverheadBytes + 108 + 2 * recordOverheadBytes);
     await wal.close();
     expect((await stat(path)).size).toBe(wal.sizeBytes);
 
@@ -58,7 +73,7 @@ describe("Wal", () => {
       { sequence: 2, type: 2, body: [...pattern(3, 1), ...pattern(5, 2)] },
       { sequence: 3, type: 255, body: [] },
     ]);
-    expect(again.records.map((r) => r.offset)).toEqual([walHeaderBytes, walHeaderBytes + 117, walHeaderBytes + 117 + 25]);
+    expect(again.records.map((r) => r.offset)).toEqual([walHeaderBytes, walHeaderBytes + 117 + 17, walHeaderBytes + 117 + 17 + 25 + 17]);
     expect(again.wal.nextSequence).toBe(4);
     expect(await again.wal.append(7, pattern(1))).toBe(4);
     await again.wal.close();
@@ -137,17 +152,74 @@ describe("Wal", () => {
     await wal.close();
   });
 
-  it("reports DATA_LOSS naming the file and offset when a bad record is followed by good ones, and leaves the file alone", async () => {
+  it("reports DATA_LOSS naming the file and offset when a bad record is followed by proof that it was fsynced, and leaves the file alone", async () => {
     for (const where of [0, 5, recordHeaderBytes + 3]) {
       const path = await walPath();
-      await writeRecords(path, 6);
+      // Under fsync: every batch after the first starts with a durability mark.
+      await writeRecords(path, 6, { durability: "fsync" });
       const size = (await stat(path)).size;
-      await flipByte(path, offsetOf(2) + where);
+      const layout = frames(await readFile(path));
+      const third = layout.filter((frame) => frame.type !== 0)[2]!;
+      const proof = layout.find((frame) => frame.type === 0 && frame.offset > third.offset)!;
+      expect(proof.sequence).toBe(3);
+      await flipByte(path, third.offset + where);
       const error = await rejectsWith(Wal.open(path), "data_loss");
       expect(error.message).toContain(path);
-      expect(error.message).toContain(`corrupt WAL record at byte offset ${offsetOf(2)}`);
+      expect(error.message).toContain(`corrupt WAL record at byte offset ${third.offset}`);
+      expect(error.message).toContain(`the durability mark at byte offset ${proof.offset} says every record up to sequence 3 was fsynced, and the last valid record before the damage is 2, so this is not a torn tail`);
       expect((await stat(path)).size).toBe(size);
     }
+  });
+
+  it("ends the log at a hole in the unsynced tail (no mark proves it durable) and drops the valid records after it (simulation seeds 7, 20)", async () => {
+    // What a power cut leaves when the kernel wrote pages back out of order: zeros where the
+    // third record was, the later records intact, and no fsync since the first two.
+    const path = await walPath();
+    await writeRecords(path, 6);
+    const bytes = await readFile(path);
+    bytes.fill(0, offsetOf(2), offsetOf(3));
+    await writeFile(path, bytes);
+    const { wal, records, truncatedBytes, droppedRecords } = await Wal.open(path);
+    expect(records.map((r) => r.sequence)).toEqual([1, 2]);
+    expect(droppedRecords).toBe(3);
+    expect(truncatedBytes).toBe(bytes.length - offsetOf(2));
+    expect(await wal.append(1, pattern(3))).toBe(3);
+    await wal.close();
+  });
+
+  it("reads version-1 files (no durability marks), where any valid record after a bad one is DATA_LOSS, and upgrades them on open", async () => {
+    const path = await walPath();
+    const version1 = (sequences: number[]): Buffer => {
+      const header = Buffer.alloc(walHeaderBytes);
+      header.write("VDBWAL01", 0, "latin1");
+      header.writeUInt32LE(1, 8);
+      header.writeUInt32LE(1, 12);
+      header.writeUInt32LE(crc32(header.subarray(0, 20)), 20);
+      const records = sequences.map((sequence) => {
+        const record = Buffer.alloc(recordOverheadBytes + 4);
+        record.writeUInt32LE(4, 0);
+        record.writeUInt32LE(sequence, 4);
+        record[12] = 1;
+        record.writeUInt32LE(sequence, recordHeaderBytes);
+        record.writeUInt32LE(crc32(record.subarray(0, recordHeaderBytes + 4)), recordHeaderBytes + 4);
+        return record;
+      });
+      return Buffer.concat([header, ...records]);
+    };
+    const file = version1([1, 2, 3]);
+    file.fill(0, walHeaderBytes + 21, walHeaderBytes + 42);
+    await writeFile(path, file);
+    const error = await rejectsWith(Wal.open(path), "data_loss");
+    expect(error.message).toContain(`corrupt WAL record at byte offset ${walHeaderBytes + 21}`);
+    expect(error.message).toContain(`a valid record follows at byte offset ${walHeaderBytes + 42}, so this is not a torn tail`);
+
+    await writeFile(path, version1([1, 2, 3]));
+    const { wal, records } = await Wal.open(path);
+    expect(records.map((r) => r.sequence)).toEqual([1, 2, 3]);
+    expect((await readFile(path)).readUInt32LE(8)).toBe(walFormatVersion);
+    expect(await wal.append(1, pattern(2))).toBe(4);
+    await wal.close();
+    expect((await Wal.open(path)).records.map((r) => r.sequence)).toEqual([1, 2, 3, 4]);
   });
 
   it("reports DATA_LOSS when sequences do not increase", async () => {
@@ -197,7 +269,8 @@ describe("Wal", () => {
     const sizeBefore = wal.sizeBytes;
     expect(await wal.truncateUpTo(6)).toBe(6);
     expect(wal.recordCount).toBe(4);
-    expect(wal.sizeBytes).toBe(sizeBefore - 6 * (recordOverheadBytes + 20));
+    // Records 1–6 go, with the durability marks in front of records 2–7 (the cut copies from record 7).
+    expect(wal.sizeBytes).toBe(sizeBefore - 6 * (recordOverheadBytes + 20) - 6 * recordOverheadBytes);
     expect((await stat(path)).size).toBe(wal.sizeBytes);
     expect(await wal.append(2, pattern(5))).toBe(11);
     expect(await wal.truncateUpTo(3)).toBe(0);
@@ -308,12 +381,12 @@ describe("Wal", () => {
     const path = await walPath();
     const { wal } = await Wal.open(path);
     await wal.append(1, pattern(10));
-    const handle = (wal as unknown as { handle: { writev: unknown } }).handle;
-    const original = handle.writev;
-    handle.writev = () => Promise.reject(Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }));
+    const handle = (wal as unknown as { handle: { write: unknown } }).handle;
+    const original = handle.write;
+    handle.write = () => Promise.reject(Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }));
     const error = await rejectsWith(wal.append(1, pattern(10)), "unavailable");
     expect(error.message).toContain("ENOSPC");
-    handle.writev = original;
+    handle.write = original;
     expect(wal.sizeBytes).toBe(walHeaderBytes + recordOverheadBytes + 10);
     expect(await wal.append(2, pattern(10))).toBe(3);
     await wal.close();

@@ -26,6 +26,21 @@ type CollectionServiceClient interface {
 	ListCollections(ctx context.Context, in *ListCollectionsRequest, opts ...grpc.CallOption) (*ListCollectionsResponse, error)
 	// Drops a collection and all of its points. NOT_FOUND if it does not exist.
 	DeleteCollection(ctx context.Context, in *DeleteCollectionRequest, opts ...grpc.CallOption) (*DeleteCollectionResponse, error)
+	// Changes the settings of a collection that need no rebuild of its index: the default search `ef`.
+	// Durable when it returns. NOT_FOUND if it does not exist; INVALID_ARGUMENT for a value out of range
+	// or an attempt to change `m` or `ef_construction` (they shape the graph: create a new collection,
+	// load it, and switch an alias to it instead).
+	UpdateCollection(ctx context.Context, in *UpdateCollectionRequest, opts ...grpc.CallOption) (*UpdateCollectionResponse, error)
+	// Creates, deletes and renames aliases: other names of a collection, accepted by every call that
+	// names one (except DeleteCollection and CreateCollection). The actions of one call are applied in
+	// order and atomically: all or none, and no call ever sees a state between two of them, so
+	// `delete_alias` + `create_alias` switches an alias to another collection with no moment where it is
+	// missing. Durable when it returns. Aliases and collection names share one namespace.
+	// INVALID_ARGUMENT for a bad name or no action; NOT_FOUND for an unknown alias or collection;
+	// ALREADY_EXISTS for a name taken by a collection or an alias; RESOURCE_EXHAUSTED past `aliases_max`.
+	UpdateAliases(ctx context.Context, in *UpdateAliasesRequest, opts ...grpc.CallOption) (*UpdateAliasesResponse, error)
+	// Lists the aliases, sorted by alias; of one collection when `collection` is given.
+	ListAliases(ctx context.Context, in *ListAliasesRequest, opts ...grpc.CallOption) (*ListAliasesResponse, error)
 }
 
 type collectionServiceClient struct {
@@ -72,6 +87,33 @@ func (c *collectionServiceClient) DeleteCollection(ctx context.Context, in *Dele
 	return out, nil
 }
 
+func (c *collectionServiceClient) UpdateCollection(ctx context.Context, in *UpdateCollectionRequest, opts ...grpc.CallOption) (*UpdateCollectionResponse, error) {
+	out := new(UpdateCollectionResponse)
+	err := c.cc.Invoke(ctx, "/vectordb.v1.CollectionService/UpdateCollection", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *collectionServiceClient) UpdateAliases(ctx context.Context, in *UpdateAliasesRequest, opts ...grpc.CallOption) (*UpdateAliasesResponse, error) {
+	out := new(UpdateAliasesResponse)
+	err := c.cc.Invoke(ctx, "/vectordb.v1.CollectionService/UpdateAliases", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *collectionServiceClient) ListAliases(ctx context.Context, in *ListAliasesRequest, opts ...grpc.CallOption) (*ListAliasesResponse, error) {
+	out := new(ListAliasesResponse)
+	err := c.cc.Invoke(ctx, "/vectordb.v1.CollectionService/ListAliases", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CollectionServiceServer is the server API for CollectionService service.
 // All implementations must embed UnimplementedCollectionServiceServer
 // for forward compatibility
@@ -85,6 +127,21 @@ type CollectionServiceServer interface {
 	ListCollections(context.Context, *ListCollectionsRequest) (*ListCollectionsResponse, error)
 	// Drops a collection and all of its points. NOT_FOUND if it does not exist.
 	DeleteCollection(context.Context, *DeleteCollectionRequest) (*DeleteCollectionResponse, error)
+	// Changes the settings of a collection that need no rebuild of its index: the default search `ef`.
+	// Durable when it returns. NOT_FOUND if it does not exist; INVALID_ARGUMENT for a value out of range
+	// or an attempt to change `m` or `ef_construction` (they shape the graph: create a new collection,
+	// load it, and switch an alias to it instead).
+	UpdateCollection(context.Context, *UpdateCollectionRequest) (*UpdateCollectionResponse, error)
+	// Creates, deletes and renames aliases: other names of a collection, accepted by every call that
+	// names one (except DeleteCollection and CreateCollection). The actions of one call are applied in
+	// order and atomically: all or none, and no call ever sees a state between two of them, so
+	// `delete_alias` + `create_alias` switches an alias to another collection with no moment where it is
+	// missing. Durable when it returns. Aliases and collection names share one namespace.
+	// INVALID_ARGUMENT for a bad name or no action; NOT_FOUND for an unknown alias or collection;
+	// ALREADY_EXISTS for a name taken by a collection or an alias; RESOURCE_EXHAUSTED past `aliases_max`.
+	UpdateAliases(context.Context, *UpdateAliasesRequest) (*UpdateAliasesResponse, error)
+	// Lists the aliases, sorted by alias; of one collection when `collection` is given.
+	ListAliases(context.Context, *ListAliasesRequest) (*ListAliasesResponse, error)
 	mustEmbedUnimplementedCollectionServiceServer()
 }
 
@@ -103,6 +160,15 @@ func (UnimplementedCollectionServiceServer) ListCollections(context.Context, *Li
 }
 func (UnimplementedCollectionServiceServer) DeleteCollection(context.Context, *DeleteCollectionRequest) (*DeleteCollectionResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteCollection not implemented")
+}
+func (UnimplementedCollectionServiceServer) UpdateCollection(context.Context, *UpdateCollectionRequest) (*UpdateCollectionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateCollection not implemented")
+}
+func (UnimplementedCollectionServiceServer) UpdateAliases(context.Context, *UpdateAliasesRequest) (*UpdateAliasesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateAliases not implemented")
+}
+func (UnimplementedCollectionServiceServer) ListAliases(context.Context, *ListAliasesRequest) (*ListAliasesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListAliases not implemented")
 }
 func (UnimplementedCollectionServiceServer) mustEmbedUnimplementedCollectionServiceServer() {}
 
@@ -189,6 +255,60 @@ func _CollectionService_DeleteCollection_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CollectionService_UpdateCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCollectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CollectionServiceServer).UpdateCollection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/vectordb.v1.CollectionService/UpdateCollection",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CollectionServiceServer).UpdateCollection(ctx, req.(*UpdateCollectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CollectionService_UpdateAliases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAliasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CollectionServiceServer).UpdateAliases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/vectordb.v1.CollectionService/UpdateAliases",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CollectionServiceServer).UpdateAliases(ctx, req.(*UpdateAliasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CollectionService_ListAliases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAliasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CollectionServiceServer).ListAliases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/vectordb.v1.CollectionService/ListAliases",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CollectionServiceServer).ListAliases(ctx, req.(*ListAliasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _CollectionService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "vectordb.v1.CollectionService",
 	HandlerType: (*CollectionServiceServer)(nil),
@@ -208,6 +328,18 @@ var _CollectionService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteCollection",
 			Handler:    _CollectionService_DeleteCollection_Handler,
+		},
+		{
+			MethodName: "UpdateCollection",
+			Handler:    _CollectionService_UpdateCollection_Handler,
+		},
+		{
+			MethodName: "UpdateAliases",
+			Handler:    _CollectionService_UpdateAliases_Handler,
+		},
+		{
+			MethodName: "ListAliases",
+			Handler:    _CollectionService_ListAliases_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -34,6 +34,34 @@ type PointServiceClient interface {
 	// INVALID_ARGUMENT naming the batch index and point id; the batches before it stay applied, the bad
 	// batch is not applied at all. The response gives the totals.
 	Ingest(ctx context.Context, opts ...grpc.CallOption) (PointService_IngestClient, error)
+	// Pages through the points of a collection in ascending id order, `limit` at a time, optionally
+	// only those matching a filter. Pass each response's `next_cursor` as the next request's `cursor`;
+	// an empty `next_cursor` means the end. A point that exists for the whole scroll is returned exactly
+	// once, even while other points are written or deleted; a point written during the scroll is
+	// returned if its id is above the cursor when its page is read.
+	Scroll(ctx context.Context, in *ScrollRequest, opts ...grpc.CallOption) (*ScrollResponse, error)
+	// Counts the points of a collection, or those matching a filter; exact.
+	Count(ctx context.Context, in *CountRequest, opts ...grpc.CallOption) (*CountResponse, error)
+	// Sets keys of the payload of points chosen by ids or by filter: each key of `payload` is added or
+	// replaced; other keys stay. Logged in the WAL and durable before it answers, like every write.
+	SetPayload(ctx context.Context, in *SetPayloadRequest, opts ...grpc.CallOption) (*SetPayloadResponse, error)
+	// Replaces the whole payload of points chosen by ids or by filter.
+	OverwritePayload(ctx context.Context, in *OverwritePayloadRequest, opts ...grpc.CallOption) (*OverwritePayloadResponse, error)
+	// Removes keys from the payload of points chosen by ids or by filter.
+	DeletePayloadKeys(ctx context.Context, in *DeletePayloadKeysRequest, opts ...grpc.CallOption) (*DeletePayloadKeysResponse, error)
+	// Removes the whole payload of points chosen by ids or by filter.
+	ClearPayload(ctx context.Context, in *ClearPayloadRequest, opts ...grpc.CallOption) (*ClearPayloadResponse, error)
+	// Resumable bulk load. The client's first message names the collection and an `ingest_id` of its
+	// choosing; the server answers it at once (before applying anything) with the highest `batch_seq` of
+	// that `ingest_id` already durable (0 for a new one): the client resumes after it. Every message with
+	// points carries the next `batch_seq` (1, 2, 3, …); a batch at or below the durable one is skipped,
+	// not applied twice. Each batch is validated, logged in the WAL together with (`ingest_id`,
+	// `batch_seq`), made durable and applied before the next message is read (HTTP/2 flow control slows
+	// a fast client down), and acknowledged with a response carrying the new `durable_batch_seq`. The
+	// pair survives a crash of the server. Errors end the call: INVALID_ARGUMENT naming the batch and
+	// point (the batches acknowledged before stay), NOT_FOUND, ABORTED when another stream of the same
+	// `ingest_id` is open on the collection, RESOURCE_EXHAUSTED past `ingest_streams_max` open streams.
+	IngestStream(ctx context.Context, opts ...grpc.CallOption) (PointService_IngestStreamClient, error)
 }
 
 type pointServiceClient struct {
@@ -123,6 +151,91 @@ func (x *pointServiceIngestClient) CloseAndRecv() (*IngestResponse, error) {
 	return m, nil
 }
 
+func (c *pointServiceClient) Scroll(ctx context.Context, in *ScrollRequest, opts ...grpc.CallOption) (*ScrollResponse, error) {
+	out := new(ScrollResponse)
+	err := c.cc.Invoke(ctx, "/vectordb.v1.PointService/Scroll", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pointServiceClient) Count(ctx context.Context, in *CountRequest, opts ...grpc.CallOption) (*CountResponse, error) {
+	out := new(CountResponse)
+	err := c.cc.Invoke(ctx, "/vectordb.v1.PointService/Count", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pointServiceClient) SetPayload(ctx context.Context, in *SetPayloadRequest, opts ...grpc.CallOption) (*SetPayloadResponse, error) {
+	out := new(SetPayloadResponse)
+	err := c.cc.Invoke(ctx, "/vectordb.v1.PointService/SetPayload", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pointServiceClient) OverwritePayload(ctx context.Context, in *OverwritePayloadRequest, opts ...grpc.CallOption) (*OverwritePayloadResponse, error) {
+	out := new(OverwritePayloadResponse)
+	err := c.cc.Invoke(ctx, "/vectordb.v1.PointService/OverwritePayload", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pointServiceClient) DeletePayloadKeys(ctx context.Context, in *DeletePayloadKeysRequest, opts ...grpc.CallOption) (*DeletePayloadKeysResponse, error) {
+	out := new(DeletePayloadKeysResponse)
+	err := c.cc.Invoke(ctx, "/vectordb.v1.PointService/DeletePayloadKeys", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pointServiceClient) ClearPayload(ctx context.Context, in *ClearPayloadRequest, opts ...grpc.CallOption) (*ClearPayloadResponse, error) {
+	out := new(ClearPayloadResponse)
+	err := c.cc.Invoke(ctx, "/vectordb.v1.PointService/ClearPayload", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pointServiceClient) IngestStream(ctx context.Context, opts ...grpc.CallOption) (PointService_IngestStreamClient, error) {
+	stream, err := c.cc.NewStream(ctx, &_PointService_serviceDesc.Streams[1], "/vectordb.v1.PointService/IngestStream", opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &pointServiceIngestStreamClient{stream}
+	return x, nil
+}
+
+type PointService_IngestStreamClient interface {
+	Send(*IngestStreamRequest) error
+	Recv() (*IngestStreamResponse, error)
+	grpc.ClientStream
+}
+
+type pointServiceIngestStreamClient struct {
+	grpc.ClientStream
+}
+
+func (x *pointServiceIngestStreamClient) Send(m *IngestStreamRequest) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *pointServiceIngestStreamClient) Recv() (*IngestStreamResponse, error) {
+	m := new(IngestStreamResponse)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // PointServiceServer is the server API for PointService service.
 // All implementations must embed UnimplementedPointServiceServer
 // for forward compatibility
@@ -144,6 +257,34 @@ type PointServiceServer interface {
 	// INVALID_ARGUMENT naming the batch index and point id; the batches before it stay applied, the bad
 	// batch is not applied at all. The response gives the totals.
 	Ingest(PointService_IngestServer) error
+	// Pages through the points of a collection in ascending id order, `limit` at a time, optionally
+	// only those matching a filter. Pass each response's `next_cursor` as the next request's `cursor`;
+	// an empty `next_cursor` means the end. A point that exists for the whole scroll is returned exactly
+	// once, even while other points are written or deleted; a point written during the scroll is
+	// returned if its id is above the cursor when its page is read.
+	Scroll(context.Context, *ScrollRequest) (*ScrollResponse, error)
+	// Counts the points of a collection, or those matching a filter; exact.
+	Count(context.Context, *CountRequest) (*CountResponse, error)
+	// Sets keys of the payload of points chosen by ids or by filter: each key of `payload` is added or
+	// replaced; other keys stay. Logged in the WAL and durable before it answers, like every write.
+	SetPayload(context.Context, *SetPayloadRequest) (*SetPayloadResponse, error)
+	// Replaces the whole payload of points chosen by ids or by filter.
+	OverwritePayload(context.Context, *OverwritePayloadRequest) (*OverwritePayloadResponse, error)
+	// Removes keys from the payload of points chosen by ids or by filter.
+	DeletePayloadKeys(context.Context, *DeletePayloadKeysRequest) (*DeletePayloadKeysResponse, error)
+	// Removes the whole payload of points chosen by ids or by filter.
+	ClearPayload(context.Context, *ClearPayloadRequest) (*ClearPayloadResponse, error)
+	// Resumable bulk load. The client's first message names the collection and an `ingest_id` of its
+	// choosing; the server answers it at once (before applying anything) with the highest `batch_seq` of
+	// that `ingest_id` already durable (0 for a new one): the client resumes after it. Every message with
+	// points carries the next `batch_seq` (1, 2, 3, …); a batch at or below the durable one is skipped,
+	// not applied twice. Each batch is validated, logged in the WAL together with (`ingest_id`,
+	// `batch_seq`), made durable and applied before the next message is read (HTTP/2 flow control slows
+	// a fast client down), and acknowledged with a response carrying the new `durable_batch_seq`. The
+	// pair survives a crash of the server. Errors end the call: INVALID_ARGUMENT naming the batch and
+	// point (the batches acknowledged before stay), NOT_FOUND, ABORTED when another stream of the same
+	// `ingest_id` is open on the collection, RESOURCE_EXHAUSTED past `ingest_streams_max` open streams.
+	IngestStream(PointService_IngestStreamServer) error
 	mustEmbedUnimplementedPointServiceServer()
 }
 
@@ -168,6 +309,27 @@ func (UnimplementedPointServiceServer) BatchSearch(context.Context, *BatchSearch
 }
 func (UnimplementedPointServiceServer) Ingest(PointService_IngestServer) error {
 	return status.Errorf(codes.Unimplemented, "method Ingest not implemented")
+}
+func (UnimplementedPointServiceServer) Scroll(context.Context, *ScrollRequest) (*ScrollResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Scroll not implemented")
+}
+func (UnimplementedPointServiceServer) Count(context.Context, *CountRequest) (*CountResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Count not implemented")
+}
+func (UnimplementedPointServiceServer) SetPayload(context.Context, *SetPayloadRequest) (*SetPayloadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetPayload not implemented")
+}
+func (UnimplementedPointServiceServer) OverwritePayload(context.Context, *OverwritePayloadRequest) (*OverwritePayloadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method OverwritePayload not implemented")
+}
+func (UnimplementedPointServiceServer) DeletePayloadKeys(context.Context, *DeletePayloadKeysRequest) (*DeletePayloadKeysResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeletePayloadKeys not implemented")
+}
+func (UnimplementedPointServiceServer) ClearPayload(context.Context, *ClearPayloadRequest) (*ClearPayloadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ClearPayload not implemented")
+}
+func (UnimplementedPointServiceServer) IngestStream(PointService_IngestStreamServer) error {
+	return status.Errorf(codes.Unimplemented, "method IngestStream not implemented")
 }
 func (UnimplementedPointServiceServer) mustEmbedUnimplementedPointServiceServer() {}
 
@@ -298,6 +460,140 @@ func (x *pointServiceIngestServer) Recv() (*IngestRequest, error) {
 	return m, nil
 }
 
+func _PointService_Scroll_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScrollRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointServiceServer).Scroll(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/vectordb.v1.PointService/Scroll",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointServiceServer).Scroll(ctx, req.(*ScrollRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PointService_Count_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointServiceServer).Count(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/vectordb.v1.PointService/Count",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointServiceServer).Count(ctx, req.(*CountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PointService_SetPayload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetPayloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointServiceServer).SetPayload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/vectordb.v1.PointService/SetPayload",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointServiceServer).SetPayload(ctx, req.(*SetPayloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PointService_OverwritePayload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OverwritePayloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointServiceServer).OverwritePayload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/vectordb.v1.PointService/OverwritePayload",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointServiceServer).OverwritePayload(ctx, req.(*OverwritePayloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PointService_DeletePayloadKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePayloadKeysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointServiceServer).DeletePayloadKeys(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/vectordb.v1.PointService/DeletePayloadKeys",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointServiceServer).DeletePayloadKeys(ctx, req.(*DeletePayloadKeysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PointService_ClearPayload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClearPayloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointServiceServer).ClearPayload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/vectordb.v1.PointService/ClearPayload",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointServiceServer).ClearPayload(ctx, req.(*ClearPayloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PointService_IngestStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PointServiceServer).IngestStream(&pointServiceIngestStreamServer{stream})
+}
+
+type PointService_IngestStreamServer interface {
+	Send(*IngestStreamResponse) error
+	Recv() (*IngestStreamRequest, error)
+	grpc.ServerStream
+}
+
+type pointServiceIngestStreamServer struct {
+	grpc.ServerStream
+}
+
+func (x *pointServiceIngestStreamServer) Send(m *IngestStreamResponse) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *pointServiceIngestStreamServer) Recv() (*IngestStreamRequest, error) {
+	m := new(IngestStreamRequest)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 var _PointService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "vectordb.v1.PointService",
 	HandlerType: (*PointServiceServer)(nil),
@@ -322,11 +618,41 @@ var _PointService_serviceDesc = grpc.ServiceDesc{
 			MethodName: "BatchSearch",
 			Handler:    _PointService_BatchSearch_Handler,
 		},
+		{
+			MethodName: "Scroll",
+			Handler:    _PointService_Scroll_Handler,
+		},
+		{
+			MethodName: "Count",
+			Handler:    _PointService_Count_Handler,
+		},
+		{
+			MethodName: "SetPayload",
+			Handler:    _PointService_SetPayload_Handler,
+		},
+		{
+			MethodName: "OverwritePayload",
+			Handler:    _PointService_OverwritePayload_Handler,
+		},
+		{
+			MethodName: "DeletePayloadKeys",
+			Handler:    _PointService_DeletePayloadKeys_Handler,
+		},
+		{
+			MethodName: "ClearPayload",
+			Handler:    _PointService_ClearPayload_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Ingest",
 			Handler:       _PointService_Ingest_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "IngestStream",
+			Handler:       _PointService_IngestStream_Handler,
+			ServerStreams: true,
 			ClientStreams: true,
 		},
 	},

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vectordb/v1/collection.proto.
  */
 export const file_vectordb_v1_collection: GenFile = /*@__PURE__*/
-  fileDesc("Chx2ZWN0b3JkYi92MS9jb2xsZWN0aW9uLnByb3RvEgt2ZWN0b3JkYi52MSI8CgpIbnN3Q29uZmlnEgkKAW0YASABKA0SFwoPZWZfY29uc3RydWN0aW9uGAIgASgNEgoKAmVmGAMgASgNIskBCg5Db2xsZWN0aW9uSW5mbxIMCgRuYW1lGAEgASgJEhEKCWRpbWVuc2lvbhgCIAEoDRInCghkaXN0YW5jZRgDIAEoDjIVLnZlY3RvcmRiLnYxLkRpc3RhbmNlEiUKBGhuc3cYBCABKAsyFy52ZWN0b3JkYi52MS5IbnN3Q29uZmlnEhMKC3BvaW50X2NvdW50GAUgASgEEhQKDG1lbW9yeV9ieXRlcxgGIAEoBBIbChNpbmRleGVkX3BvaW50X2NvdW50GAcgASgEKmMKCERpc3RhbmNlEhgKFERJU1RBTkNFX1VOU1BFQ0lGSUVEEAASEwoPRElTVEFOQ0VfQ09TSU5FEAESEAoMRElTVEFOQ0VfRE9UEAISFgoSRElTVEFOQ0VfRVVDTElERUFOEANiBnByb3RvMw");
+  fileDesc("Chx2ZWN0b3JkYi92MS9jb2xsZWN0aW9uLnByb3RvEgt2ZWN0b3JkYi52MSI8CgpIbnN3Q29uZmlnEgkKAW0YASABKA0SFwoPZWZfY29uc3RydWN0aW9uGAIgASgNEgoKAmVmGAMgASgNInMKElNjYWxhclF1YW50aXphdGlvbhIlCgR0eXBlGAEgASgOMhcudmVjdG9yZGIudjEuU2NhbGFyVHlwZRIVCghxdWFudGlsZRgCIAEoAkgAiAEBEhIKCmFsd2F5c19yYW0YAyABKAhCCwoJX3F1YW50aWxlIlEKElF1YW50aXphdGlvbkNvbmZpZxIxCgZzY2FsYXIYASABKAsyHy52ZWN0b3JkYi52MS5TY2FsYXJRdWFudGl6YXRpb25IAEIICgZtZXRob2QingMKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSEQoJZGltZW5zaW9uGAIgASgNEicKCGRpc3RhbmNlGAMgASgOMhUudmVjdG9yZGIudjEuRGlzdGFuY2USJQoEaG5zdxgEIAEoCzIXLnZlY3RvcmRiLnYxLkhuc3dDb25maWcSEwoLcG9pbnRfY291bnQYBSABKAQSFAoMbWVtb3J5X2J5dGVzGAYgASgEEhsKE2luZGV4ZWRfcG9pbnRfY291bnQYByABKAQSNQoMcXVhbnRpemF0aW9uGAggASgLMh8udmVjdG9yZGIudjEuUXVhbnRpemF0aW9uQ29uZmlnEhQKDHZlY3Rvcl9ieXRlcxgJIAEoBBIeChZxdWFudGl6ZWRfdmVjdG9yX2J5dGVzGAogASgEEhwKFHF1YW50aXphdGlvbl90cmFpbmVkGAsgASgIEhwKD3JlY2FsbF9lc3RpbWF0ZRgMIAEoAkgAiAEBEhYKDnJlY2FsbF9zYW1wbGVzGA0gASgEQhIKEF9yZWNhbGxfZXN0aW1hdGUqYwoIRGlzdGFuY2USGAoURElTVEFOQ0VfVU5TUEVDSUZJRUQQABITCg9ESVNUQU5DRV9DT1NJTkUQARIQCgxESVNUQU5DRV9ET1QQAhIWChJESVNUQU5DRV9FVUNMSURFQU4QAyo/CgpTY2FsYXJUeXBlEhsKF1NDQUxBUl9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQU0NBTEFSX1RZUEVfSU5UOBABYgZwcm90bzM");
 
 /**
  * Parameters of the HNSW graph index (Malkov & Yashunin, arXiv:1603.09320). A zero value means
@@ -48,6 +48,75 @@ export type HnswConfig = Message<"vectordb.v1.HnswConfig"> & {
  */
 export const HnswConfigSchema: GenMessage<HnswConfig> = /*@__PURE__*/
   messageDesc(file_vectordb_v1_collection, 0);
+
+/**
+ * Scalar quantization (Qdrant's name and shape): every vector also gets int8 codes, one byte per
+ * component, that the graph search scores with integer SIMD; the best candidates are then rescored
+ * with the float32 vectors (see SearchRequest.rescore and oversampling). The range of the codes is
+ * trained per dimension from the collection's points once it holds 1,000 of them (until then searches
+ * use float32), and trained again at a checkpoint when more than twice the expected share of new
+ * values fell outside it.
+ *
+ * @generated from message vectordb.v1.ScalarQuantization
+ */
+export type ScalarQuantization = Message<"vectordb.v1.ScalarQuantization"> & {
+  /**
+   * Code type; required (SCALAR_TYPE_INT8).
+   *
+   * @generated from field: vectordb.v1.ScalarType type = 1;
+   */
+  type: ScalarType;
+
+  /**
+   * Share of each component's values the code range spans, the rest being clipped to its ends
+   * (e.g. 0.99 clips the extreme 0.5% on each side). Default 0.99; range (0.5, 1].
+   *
+   * @generated from field: optional float quantile = 2;
+   */
+  quantile?: number | undefined;
+
+  /**
+   * Keep the codes in memory. Every vector of this server lives in memory, codes included, so this is
+   * accepted for compatibility and reported back; it changes nothing.
+   *
+   * @generated from field: bool always_ram = 3;
+   */
+  alwaysRam: boolean;
+};
+
+/**
+ * Describes the message vectordb.v1.ScalarQuantization.
+ * Use `create(ScalarQuantizationSchema)` to create a new message.
+ */
+export const ScalarQuantizationSchema: GenMessage<ScalarQuantization> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection, 1);
+
+/**
+ * How the vectors of a collection are quantized.
+ *
+ * @generated from message vectordb.v1.QuantizationConfig
+ */
+export type QuantizationConfig = Message<"vectordb.v1.QuantizationConfig"> & {
+  /**
+   * @generated from oneof vectordb.v1.QuantizationConfig.method
+   */
+  method: {
+    /**
+     * int8 scalar quantization.
+     *
+     * @generated from field: vectordb.v1.ScalarQuantization scalar = 1;
+     */
+    value: ScalarQuantization;
+    case: "scalar";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message vectordb.v1.QuantizationConfig.
+ * Use `create(QuantizationConfigSchema)` to create a new message.
+ */
+export const QuantizationConfigSchema: GenMessage<QuantizationConfig> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection, 2);
 
 /**
  * A collection as the server reports it.
@@ -105,6 +174,51 @@ export type CollectionInfo = Message<"vectordb.v1.CollectionInfo"> & {
    * @generated from field: uint64 indexed_point_count = 7;
    */
   indexedPointCount: bigint;
+
+  /**
+   * Quantization as configured at creation (defaults filled in); unset when the collection has none.
+   *
+   * @generated from field: vectordb.v1.QuantizationConfig quantization = 8;
+   */
+  quantization?: QuantizationConfig | undefined;
+
+  /**
+   * Bytes of memory the float32 vectors take (allocated rows × dimension × 4).
+   *
+   * @generated from field: uint64 vector_bytes = 9;
+   */
+  vectorBytes: bigint;
+
+  /**
+   * Bytes of memory the quantization codes take (allocated rows × code bytes per row; 0 without).
+   *
+   * @generated from field: uint64 quantized_vector_bytes = 10;
+   */
+  quantizedVectorBytes: bigint;
+
+  /**
+   * Whether the quantization range is trained and searches use the codes (false until the
+   * collection first holds 1,000 points, and without quantization).
+   *
+   * @generated from field: bool quantization_trained = 11;
+   */
+  quantizationTrained: boolean;
+
+  /**
+   * The live recall monitor: mean recall@k of the last (up to 1,000) sampled unfiltered graph
+   * searches against an exact scan run in the background (`--recall-sample-rate`, default 1% of
+   * searches). In [0, 1]; unset until the first sample (and for collections searched exactly).
+   *
+   * @generated from field: optional float recall_estimate = 12;
+   */
+  recallEstimate?: number | undefined;
+
+  /**
+   * Samples behind `recall_estimate` (a sliding window of at most 1,000).
+   *
+   * @generated from field: uint64 recall_samples = 13;
+   */
+  recallSamples: bigint;
 };
 
 /**
@@ -112,7 +226,7 @@ export type CollectionInfo = Message<"vectordb.v1.CollectionInfo"> & {
  * Use `create(CollectionInfoSchema)` to create a new message.
  */
 export const CollectionInfoSchema: GenMessage<CollectionInfo> = /*@__PURE__*/
-  messageDesc(file_vectordb_v1_collection, 1);
+  messageDesc(file_vectordb_v1_collection, 3);
 
 /**
  * How the distance between two vectors is measured, and so what a search hit's `score` means.
@@ -155,4 +269,31 @@ export enum Distance {
  */
 export const DistanceSchema: GenEnum<Distance> = /*@__PURE__*/
   enumDesc(file_vectordb_v1_collection, 0);
+
+/**
+ * Type of the codes of scalar quantization.
+ *
+ * @generated from enum vectordb.v1.ScalarType
+ */
+export enum ScalarType {
+  /**
+   * Not set: rejected with INVALID_ARGUMENT when scalar quantization is asked for.
+   *
+   * @generated from enum value: SCALAR_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * One signed byte per component (in [-127, 127]): a quarter of the float32 vector's size.
+   *
+   * @generated from enum value: SCALAR_TYPE_INT8 = 1;
+   */
+  INT8 = 1,
+}
+
+/**
+ * Describes the enum vectordb.v1.ScalarType.
+ */
+export const ScalarTypeSchema: GenEnum<ScalarType> = /*@__PURE__*/
+  enumDesc(file_vectordb_v1_collection, 1);
 

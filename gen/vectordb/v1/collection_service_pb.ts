@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { CollectionInfo, Distance, HnswConfig } from "./collection_pb.js";
+import type { CollectionInfo, Distance, HnswConfig, QuantizationConfig } from "./collection_pb.js";
 import { file_vectordb_v1_collection } from "./collection_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vectordb/v1/collection_service.proto.
  */
 export const file_vectordb_v1_collection_service: GenFile = /*@__PURE__*/
-  fileDesc("CiR2ZWN0b3JkYi92MS9jb2xsZWN0aW9uX3NlcnZpY2UucHJvdG8SC3ZlY3RvcmRiLnYxIooBChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEhEKCWRpbWVuc2lvbhgCIAEoDRInCghkaXN0YW5jZRgDIAEoDjIVLnZlY3RvcmRiLnYxLkRpc3RhbmNlEiUKBGhuc3cYBCABKAsyFy52ZWN0b3JkYi52MS5IbnN3Q29uZmlnIksKGENyZWF0ZUNvbGxlY3Rpb25SZXNwb25zZRIvCgpjb2xsZWN0aW9uGAEgASgLMhsudmVjdG9yZGIudjEuQ29sbGVjdGlvbkluZm8iJAoUR2V0Q29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSJIChVHZXRDb2xsZWN0aW9uUmVzcG9uc2USLwoKY29sbGVjdGlvbhgBIAEoCzIbLnZlY3RvcmRiLnYxLkNvbGxlY3Rpb25JbmZvIhgKFkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QiSwoXTGlzdENvbGxlY3Rpb25zUmVzcG9uc2USMAoLY29sbGVjdGlvbnMYASADKAsyGy52ZWN0b3JkYi52MS5Db2xsZWN0aW9uSW5mbyInChdEZWxldGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIjIKGERlbGV0ZUNvbGxlY3Rpb25SZXNwb25zZRIWCg5kZWxldGVkX3BvaW50cxgBIAEoBDKLAwoRQ29sbGVjdGlvblNlcnZpY2USXwoQQ3JlYXRlQ29sbGVjdGlvbhIkLnZlY3RvcmRiLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXF1ZXN0GiUudmVjdG9yZGIudjEuQ3JlYXRlQ29sbGVjdGlvblJlc3BvbnNlElYKDUdldENvbGxlY3Rpb24SIS52ZWN0b3JkYi52MS5HZXRDb2xsZWN0aW9uUmVxdWVzdBoiLnZlY3RvcmRiLnYxLkdldENvbGxlY3Rpb25SZXNwb25zZRJcCg9MaXN0Q29sbGVjdGlvbnMSIy52ZWN0b3JkYi52MS5MaXN0Q29sbGVjdGlvbnNSZXF1ZXN0GiQudmVjdG9yZGIudjEuTGlzdENvbGxlY3Rpb25zUmVzcG9uc2USXwoQRGVsZXRlQ29sbGVjdGlvbhIkLnZlY3RvcmRiLnYxLkRlbGV0ZUNvbGxlY3Rpb25SZXF1ZXN0GiUudmVjdG9yZGIudjEuRGVsZXRlQ29sbGVjdGlvblJlc3BvbnNlYgZwcm90bzM", [file_vectordb_v1_collection]);
+  fileDesc("CiR2ZWN0b3JkYi92MS9jb2xsZWN0aW9uX3NlcnZpY2UucHJvdG8SC3ZlY3RvcmRiLnYxIsEBChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEhEKCWRpbWVuc2lvbhgCIAEoDRInCghkaXN0YW5jZRgDIAEoDjIVLnZlY3RvcmRiLnYxLkRpc3RhbmNlEiUKBGhuc3cYBCABKAsyFy52ZWN0b3JkYi52MS5IbnN3Q29uZmlnEjUKDHF1YW50aXphdGlvbhgFIAEoCzIfLnZlY3RvcmRiLnYxLlF1YW50aXphdGlvbkNvbmZpZyJLChhDcmVhdGVDb2xsZWN0aW9uUmVzcG9uc2USLwoKY29sbGVjdGlvbhgBIAEoCzIbLnZlY3RvcmRiLnYxLkNvbGxlY3Rpb25JbmZvIiQKFEdldENvbGxlY3Rpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiSAoVR2V0Q29sbGVjdGlvblJlc3BvbnNlEi8KCmNvbGxlY3Rpb24YASABKAsyGy52ZWN0b3JkYi52MS5Db2xsZWN0aW9uSW5mbyIYChZMaXN0Q29sbGVjdGlvbnNSZXF1ZXN0IksKF0xpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlEjAKC2NvbGxlY3Rpb25zGAEgAygLMhsudmVjdG9yZGIudjEuQ29sbGVjdGlvbkluZm8iJwoXRGVsZXRlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIyChhEZWxldGVDb2xsZWN0aW9uUmVzcG9uc2USFgoOZGVsZXRlZF9wb2ludHMYASABKAQiTgoXVXBkYXRlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCRIlCgRobnN3GAIgASgLMhcudmVjdG9yZGIudjEuSG5zd0NvbmZpZyJLChhVcGRhdGVDb2xsZWN0aW9uUmVzcG9uc2USLwoKY29sbGVjdGlvbhgBIAEoCzIbLnZlY3RvcmRiLnYxLkNvbGxlY3Rpb25JbmZvIq0BCgtBbGlhc0FjdGlvbhIwCgxjcmVhdGVfYWxpYXMYASABKAsyGC52ZWN0b3JkYi52MS5DcmVhdGVBbGlhc0gAEjAKDGRlbGV0ZV9hbGlhcxgCIAEoCzIYLnZlY3RvcmRiLnYxLkRlbGV0ZUFsaWFzSAASMAoMcmVuYW1lX2FsaWFzGAMgASgLMhgudmVjdG9yZGIudjEuUmVuYW1lQWxpYXNIAEIICgZhY3Rpb24iMAoLQ3JlYXRlQWxpYXMSDQoFYWxpYXMYASABKAkSEgoKY29sbGVjdGlvbhgCIAEoCSIcCgtEZWxldGVBbGlhcxINCgVhbGlhcxgBIAEoCSIzCgtSZW5hbWVBbGlhcxIRCglvbGRfYWxpYXMYASABKAkSEQoJbmV3X2FsaWFzGAIgASgJIkEKFFVwZGF0ZUFsaWFzZXNSZXF1ZXN0EikKB2FjdGlvbnMYASADKAsyGC52ZWN0b3JkYi52MS5BbGlhc0FjdGlvbiIXChVVcGRhdGVBbGlhc2VzUmVzcG9uc2UiNQoQQWxpYXNEZXNjcmlwdGlvbhINCgVhbGlhcxgBIAEoCRISCgpjb2xsZWN0aW9uGAIgASgJIigKEkxpc3RBbGlhc2VzUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJIkUKE0xpc3RBbGlhc2VzUmVzcG9uc2USLgoHYWxpYXNlcxgBIAMoCzIdLnZlY3RvcmRiLnYxLkFsaWFzRGVzY3JpcHRpb24ylgUKEUNvbGxlY3Rpb25TZXJ2aWNlEl8KEENyZWF0ZUNvbGxlY3Rpb24SJC52ZWN0b3JkYi52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBolLnZlY3RvcmRiLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXNwb25zZRJWCg1HZXRDb2xsZWN0aW9uEiEudmVjdG9yZGIudjEuR2V0Q29sbGVjdGlvblJlcXVlc3QaIi52ZWN0b3JkYi52MS5HZXRDb2xsZWN0aW9uUmVzcG9uc2USXAoPTGlzdENvbGxlY3Rpb25zEiMudmVjdG9yZGIudjEuTGlzdENvbGxlY3Rpb25zUmVxdWVzdBokLnZlY3RvcmRiLnYxLkxpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlEl8KEERlbGV0ZUNvbGxlY3Rpb24SJC52ZWN0b3JkYi52MS5EZWxldGVDb2xsZWN0aW9uUmVxdWVzdBolLnZlY3RvcmRiLnYxLkRlbGV0ZUNvbGxlY3Rpb25SZXNwb25zZRJfChBVcGRhdGVDb2xsZWN0aW9uEiQudmVjdG9yZGIudjEuVXBkYXRlQ29sbGVjdGlvblJlcXVlc3QaJS52ZWN0b3JkYi52MS5VcGRhdGVDb2xsZWN0aW9uUmVzcG9uc2USVgoNVXBkYXRlQWxpYXNlcxIhLnZlY3RvcmRiLnYxLlVwZGF0ZUFsaWFzZXNSZXF1ZXN0GiIudmVjdG9yZGIudjEuVXBkYXRlQWxpYXNlc1Jlc3BvbnNlElAKC0xpc3RBbGlhc2VzEh8udmVjdG9yZGIudjEuTGlzdEFsaWFzZXNSZXF1ZXN0GiAudmVjdG9yZGIudjEuTGlzdEFsaWFzZXNSZXNwb25zZWIGcHJvdG8z", [file_vectordb_v1_collection]);
 
 /**
  * Request of CollectionService.CreateCollection.
@@ -47,6 +47,14 @@ export type CreateCollectionRequest = Message<"vectordb.v1.CreateCollectionReque
    * @generated from field: vectordb.v1.HnswConfig hnsw = 4;
    */
   hnsw?: HnswConfig | undefined;
+
+  /**
+   * Quantization of the vectors; unset: none (float32 only). Not for DISTANCE_DOT collections, which
+   * are always searched exactly.
+   *
+   * @generated from field: vectordb.v1.QuantizationConfig quantization = 5;
+   */
+  quantization?: QuantizationConfig | undefined;
 };
 
 /**
@@ -198,6 +206,286 @@ export const DeleteCollectionResponseSchema: GenMessage<DeleteCollectionResponse
   messageDesc(file_vectordb_v1_collection_service, 7);
 
 /**
+ * Request of CollectionService.UpdateCollection.
+ *
+ * @generated from message vectordb.v1.UpdateCollectionRequest
+ */
+export type UpdateCollectionRequest = Message<"vectordb.v1.UpdateCollectionRequest"> & {
+  /**
+   * Name of the collection, or an alias of it; required.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * New HNSW settings. `ef`: the new default search candidate-list width, 1..`ef_max` (default limit
+   * 4,096); 0 leaves it as it is. `m` and `ef_construction` cannot change (they shape the graph): 0 or
+   * their current value, anything else is INVALID_ARGUMENT.
+   *
+   * @generated from field: vectordb.v1.HnswConfig hnsw = 2;
+   */
+  hnsw?: HnswConfig | undefined;
+};
+
+/**
+ * Describes the message vectordb.v1.UpdateCollectionRequest.
+ * Use `create(UpdateCollectionRequestSchema)` to create a new message.
+ */
+export const UpdateCollectionRequestSchema: GenMessage<UpdateCollectionRequest> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 8);
+
+/**
+ * Response of CollectionService.UpdateCollection.
+ *
+ * @generated from message vectordb.v1.UpdateCollectionResponse
+ */
+export type UpdateCollectionResponse = Message<"vectordb.v1.UpdateCollectionResponse"> & {
+  /**
+   * The collection with its new settings.
+   *
+   * @generated from field: vectordb.v1.CollectionInfo collection = 1;
+   */
+  collection?: CollectionInfo | undefined;
+};
+
+/**
+ * Describes the message vectordb.v1.UpdateCollectionResponse.
+ * Use `create(UpdateCollectionResponseSchema)` to create a new message.
+ */
+export const UpdateCollectionResponseSchema: GenMessage<UpdateCollectionResponse> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 9);
+
+/**
+ * One change of CollectionService.UpdateAliases: exactly one of the fields below.
+ *
+ * @generated from message vectordb.v1.AliasAction
+ */
+export type AliasAction = Message<"vectordb.v1.AliasAction"> & {
+  /**
+   * Exactly one action.
+   *
+   * @generated from oneof vectordb.v1.AliasAction.action
+   */
+  action: {
+    /**
+     * Creates an alias of a collection.
+     *
+     * @generated from field: vectordb.v1.CreateAlias create_alias = 1;
+     */
+    value: CreateAlias;
+    case: "createAlias";
+  } | {
+    /**
+     * Deletes an alias (the collection stays).
+     *
+     * @generated from field: vectordb.v1.DeleteAlias delete_alias = 2;
+     */
+    value: DeleteAlias;
+    case: "deleteAlias";
+  } | {
+    /**
+     * Renames an alias (it keeps pointing to the same collection).
+     *
+     * @generated from field: vectordb.v1.RenameAlias rename_alias = 3;
+     */
+    value: RenameAlias;
+    case: "renameAlias";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message vectordb.v1.AliasAction.
+ * Use `create(AliasActionSchema)` to create a new message.
+ */
+export const AliasActionSchema: GenMessage<AliasAction> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 10);
+
+/**
+ * Creates `alias` for `collection`. ALREADY_EXISTS when the alias is taken by a collection or another
+ * alias (delete it first, in the same call, to switch it); NOT_FOUND when the collection does not exist.
+ *
+ * @generated from message vectordb.v1.CreateAlias
+ */
+export type CreateAlias = Message<"vectordb.v1.CreateAlias"> & {
+  /**
+   * The new name: 1 to 64 characters from [A-Za-z0-9_-], like a collection name; required.
+   *
+   * @generated from field: string alias = 1;
+   */
+  alias: string;
+
+  /**
+   * The collection's own name (not another alias); required.
+   *
+   * @generated from field: string collection = 2;
+   */
+  collection: string;
+};
+
+/**
+ * Describes the message vectordb.v1.CreateAlias.
+ * Use `create(CreateAliasSchema)` to create a new message.
+ */
+export const CreateAliasSchema: GenMessage<CreateAlias> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 11);
+
+/**
+ * Deletes an alias. NOT_FOUND when it does not exist.
+ *
+ * @generated from message vectordb.v1.DeleteAlias
+ */
+export type DeleteAlias = Message<"vectordb.v1.DeleteAlias"> & {
+  /**
+   * The alias to delete; required.
+   *
+   * @generated from field: string alias = 1;
+   */
+  alias: string;
+};
+
+/**
+ * Describes the message vectordb.v1.DeleteAlias.
+ * Use `create(DeleteAliasSchema)` to create a new message.
+ */
+export const DeleteAliasSchema: GenMessage<DeleteAlias> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 12);
+
+/**
+ * Renames an alias. NOT_FOUND when `old_alias` does not exist; ALREADY_EXISTS when `new_alias` is taken.
+ *
+ * @generated from message vectordb.v1.RenameAlias
+ */
+export type RenameAlias = Message<"vectordb.v1.RenameAlias"> & {
+  /**
+   * The alias to rename; required.
+   *
+   * @generated from field: string old_alias = 1;
+   */
+  oldAlias: string;
+
+  /**
+   * Its new name: 1 to 64 characters from [A-Za-z0-9_-]; required.
+   *
+   * @generated from field: string new_alias = 2;
+   */
+  newAlias: string;
+};
+
+/**
+ * Describes the message vectordb.v1.RenameAlias.
+ * Use `create(RenameAliasSchema)` to create a new message.
+ */
+export const RenameAliasSchema: GenMessage<RenameAlias> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 13);
+
+/**
+ * Request of CollectionService.UpdateAliases.
+ *
+ * @generated from message vectordb.v1.UpdateAliasesRequest
+ */
+export type UpdateAliasesRequest = Message<"vectordb.v1.UpdateAliasesRequest"> & {
+  /**
+   * The actions, applied in order, all or none: 1 to `aliases_max` (default limit 10,000).
+   *
+   * @generated from field: repeated vectordb.v1.AliasAction actions = 1;
+   */
+  actions: AliasAction[];
+};
+
+/**
+ * Describes the message vectordb.v1.UpdateAliasesRequest.
+ * Use `create(UpdateAliasesRequestSchema)` to create a new message.
+ */
+export const UpdateAliasesRequestSchema: GenMessage<UpdateAliasesRequest> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 14);
+
+/**
+ * Response of CollectionService.UpdateAliases (sent once the new aliases are durable).
+ *
+ * @generated from message vectordb.v1.UpdateAliasesResponse
+ */
+export type UpdateAliasesResponse = Message<"vectordb.v1.UpdateAliasesResponse"> & {
+};
+
+/**
+ * Describes the message vectordb.v1.UpdateAliasesResponse.
+ * Use `create(UpdateAliasesResponseSchema)` to create a new message.
+ */
+export const UpdateAliasesResponseSchema: GenMessage<UpdateAliasesResponse> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 15);
+
+/**
+ * An alias and the collection it names.
+ *
+ * @generated from message vectordb.v1.AliasDescription
+ */
+export type AliasDescription = Message<"vectordb.v1.AliasDescription"> & {
+  /**
+   * The alias.
+   *
+   * @generated from field: string alias = 1;
+   */
+  alias: string;
+
+  /**
+   * The collection it names.
+   *
+   * @generated from field: string collection = 2;
+   */
+  collection: string;
+};
+
+/**
+ * Describes the message vectordb.v1.AliasDescription.
+ * Use `create(AliasDescriptionSchema)` to create a new message.
+ */
+export const AliasDescriptionSchema: GenMessage<AliasDescription> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 16);
+
+/**
+ * Request of CollectionService.ListAliases.
+ *
+ * @generated from message vectordb.v1.ListAliasesRequest
+ */
+export type ListAliasesRequest = Message<"vectordb.v1.ListAliasesRequest"> & {
+  /**
+   * Only the aliases of this collection (its own name, or one of its aliases); empty: every alias.
+   *
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+};
+
+/**
+ * Describes the message vectordb.v1.ListAliasesRequest.
+ * Use `create(ListAliasesRequestSchema)` to create a new message.
+ */
+export const ListAliasesRequestSchema: GenMessage<ListAliasesRequest> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 17);
+
+/**
+ * Response of CollectionService.ListAliases.
+ *
+ * @generated from message vectordb.v1.ListAliasesResponse
+ */
+export type ListAliasesResponse = Message<"vectordb.v1.ListAliasesResponse"> & {
+  /**
+   * The aliases, sorted by alias.
+   *
+   * @generated from field: repeated vectordb.v1.AliasDescription aliases = 1;
+   */
+  aliases: AliasDescription[];
+};
+
+/**
+ * Describes the message vectordb.v1.ListAliasesResponse.
+ * Use `create(ListAliasesResponseSchema)` to create a new message.
+ */
+export const ListAliasesResponseSchema: GenMessage<ListAliasesResponse> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection_service, 18);
+
+/**
  * Creates, inspects and drops collections: named sets of points that share one dimension and distance.
  *
  * @generated from service vectordb.v1.CollectionService
@@ -243,6 +531,45 @@ export const CollectionService: GenService<{
     methodKind: "unary";
     input: typeof DeleteCollectionRequestSchema;
     output: typeof DeleteCollectionResponseSchema;
+  },
+  /**
+   * Changes the settings of a collection that need no rebuild of its index: the default search `ef`.
+   * Durable when it returns. NOT_FOUND if it does not exist; INVALID_ARGUMENT for a value out of range
+   * or an attempt to change `m` or `ef_construction` (they shape the graph: create a new collection,
+   * load it, and switch an alias to it instead).
+   *
+   * @generated from rpc vectordb.v1.CollectionService.UpdateCollection
+   */
+  updateCollection: {
+    methodKind: "unary";
+    input: typeof UpdateCollectionRequestSchema;
+    output: typeof UpdateCollectionResponseSchema;
+  },
+  /**
+   * Creates, deletes and renames aliases: other names of a collection, accepted by every call that
+   * names one (except DeleteCollection and CreateCollection). The actions of one call are applied in
+   * order and atomically: all or none, and no call ever sees a state between two of them, so
+   * `delete_alias` + `create_alias` switches an alias to another collection with no moment where it is
+   * missing. Durable when it returns. Aliases and collection names share one namespace.
+   * INVALID_ARGUMENT for a bad name or no action; NOT_FOUND for an unknown alias or collection;
+   * ALREADY_EXISTS for a name taken by a collection or an alias; RESOURCE_EXHAUSTED past `aliases_max`.
+   *
+   * @generated from rpc vectordb.v1.CollectionService.UpdateAliases
+   */
+  updateAliases: {
+    methodKind: "unary";
+    input: typeof UpdateAliasesRequestSchema;
+    output: typeof UpdateAliasesResponseSchema;
+  },
+  /**
+   * Lists the aliases, sorted by alias; of one collection when `collection` is given.
+   *
+   * @generated from rpc vectordb.v1.CollectionService.ListAliases
+   */
+  listAliases: {
+    methodKind: "unary";
+    input: typeof ListAliasesRequestSchema;
+    output: typeof ListAliasesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vectordb_v1_collection_service, 0);

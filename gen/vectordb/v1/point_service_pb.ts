@@ -4,15 +4,16 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import type { Filter, Point, ScoredPoint, SearchQuery, SearchResult } from "./point_pb.js";
 import { file_vectordb_v1_point } from "./point_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file vectordb/v1/point_service.proto.
  */
 export const file_vectordb_v1_point_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch92ZWN0b3JkYi92MS9wb2ludF9zZXJ2aWNlLnByb3RvEgt2ZWN0b3JkYi52MSJHCg1VcHNlcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIgoGcG9pbnRzGAIgAygLMhIudmVjdG9yZGIudjEuUG9pbnQiMwoOVXBzZXJ0UmVzcG9uc2USEAoIaW5zZXJ0ZWQYASABKA0SDwoHdXBkYXRlZBgCIAEoDSKDAQoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIZCgx3aXRoX3BheWxvYWQYAyABKAhIAIgBARIYCgt3aXRoX3ZlY3RvchgEIAEoCEgBiAEBQg8KDV93aXRoX3BheWxvYWRCDgoMX3dpdGhfdmVjdG9yIjEKC0dldFJlc3BvbnNlEiIKBnBvaW50cxgBIAMoCzISLnZlY3RvcmRiLnYxLlBvaW50IlUKDURlbGV0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSIwoGZmlsdGVyGAMgASgLMhMudmVjdG9yZGIudjEuRmlsdGVyIiEKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0ihgIKDVNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIOCgZ2ZWN0b3IYAiADKAISCQoBaxgDIAEoDRIjCgZmaWx0ZXIYBCABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXISHAoPc2NvcmVfdGhyZXNob2xkGAUgASgCSACIAQESCgoCZWYYBiABKA0SDQoFZXhhY3QYByABKAgSGQoMd2l0aF9wYXlsb2FkGAggASgISAGIAQESGAoLd2l0aF92ZWN0b3IYCSABKAhIAogBAUISChBfc2NvcmVfdGhyZXNob2xkQg8KDV93aXRoX3BheWxvYWRCDgoMX3dpdGhfdmVjdG9yIjgKDlNlYXJjaFJlc3BvbnNlEiYKBGhpdHMYASADKAsyGC52ZWN0b3JkYi52MS5TY29yZWRQb2ludCJTChJCYXRjaFNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIpCgdxdWVyaWVzGAIgAygLMhgudmVjdG9yZGIudjEuU2VhcmNoUXVlcnkiQQoTQmF0Y2hTZWFyY2hSZXNwb25zZRIqCgdyZXN1bHRzGAEgAygLMhkudmVjdG9yZGIudjEuU2VhcmNoUmVzdWx0IkcKDUluZ2VzdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIiCgZwb2ludHMYAiADKAsyEi52ZWN0b3JkYi52MS5Qb2ludCJECg5Jbmdlc3RSZXNwb25zZRIPCgdiYXRjaGVzGAEgASgEEhAKCGluc2VydGVkGAIgASgEEg8KB3VwZGF0ZWQYAyABKAQyqAMKDFBvaW50U2VydmljZRJBCgZVcHNlcnQSGi52ZWN0b3JkYi52MS5VcHNlcnRSZXF1ZXN0GhsudmVjdG9yZGIudjEuVXBzZXJ0UmVzcG9uc2USOAoDR2V0EhcudmVjdG9yZGIudjEuR2V0UmVxdWVzdBoYLnZlY3RvcmRiLnYxLkdldFJlc3BvbnNlEkEKBkRlbGV0ZRIaLnZlY3RvcmRiLnYxLkRlbGV0ZVJlcXVlc3QaGy52ZWN0b3JkYi52MS5EZWxldGVSZXNwb25zZRJBCgZTZWFyY2gSGi52ZWN0b3JkYi52MS5TZWFyY2hSZXF1ZXN0GhsudmVjdG9yZGIudjEuU2VhcmNoUmVzcG9uc2USUAoLQmF0Y2hTZWFyY2gSHy52ZWN0b3JkYi52MS5CYXRjaFNlYXJjaFJlcXVlc3QaIC52ZWN0b3JkYi52MS5CYXRjaFNlYXJjaFJlc3BvbnNlEkMKBkluZ2VzdBIaLnZlY3RvcmRiLnYxLkluZ2VzdFJlcXVlc3QaGy52ZWN0b3JkYi52MS5Jbmdlc3RSZXNwb25zZSgBYgZwcm90bzM", [file_vectordb_v1_point]);
+  fileDesc("Ch92ZWN0b3JkYi92MS9wb2ludF9zZXJ2aWNlLnByb3RvEgt2ZWN0b3JkYi52MSJHCg1VcHNlcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIgoGcG9pbnRzGAIgAygLMhIudmVjdG9yZGIudjEuUG9pbnQiMwoOVXBzZXJ0UmVzcG9uc2USEAoIaW5zZXJ0ZWQYASABKA0SDwoHdXBkYXRlZBgCIAEoDSKDAQoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIZCgx3aXRoX3BheWxvYWQYAyABKAhIAIgBARIYCgt3aXRoX3ZlY3RvchgEIAEoCEgBiAEBQg8KDV93aXRoX3BheWxvYWRCDgoMX3dpdGhfdmVjdG9yIjEKC0dldFJlc3BvbnNlEiIKBnBvaW50cxgBIAMoCzISLnZlY3RvcmRiLnYxLlBvaW50IlUKDURlbGV0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSIwoGZmlsdGVyGAMgASgLMhMudmVjdG9yZGIudjEuRmlsdGVyIiEKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0i1AIKDVNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIOCgZ2ZWN0b3IYAiADKAISCQoBaxgDIAEoDRIjCgZmaWx0ZXIYBCABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXISHAoPc2NvcmVfdGhyZXNob2xkGAUgASgCSACIAQESCgoCZWYYBiABKA0SDQoFZXhhY3QYByABKAgSGQoMd2l0aF9wYXlsb2FkGAggASgISAGIAQESGAoLd2l0aF92ZWN0b3IYCSABKAhIAogBARIUCgdyZXNjb3JlGAogASgISAOIAQESGQoMb3ZlcnNhbXBsaW5nGAsgASgCSASIAQFCEgoQX3Njb3JlX3RocmVzaG9sZEIPCg1fd2l0aF9wYXlsb2FkQg4KDF93aXRoX3ZlY3RvckIKCghfcmVzY29yZUIPCg1fb3ZlcnNhbXBsaW5nIjgKDlNlYXJjaFJlc3BvbnNlEiYKBGhpdHMYASADKAsyGC52ZWN0b3JkYi52MS5TY29yZWRQb2ludCJTChJCYXRjaFNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIpCgdxdWVyaWVzGAIgAygLMhgudmVjdG9yZGIudjEuU2VhcmNoUXVlcnkiQQoTQmF0Y2hTZWFyY2hSZXNwb25zZRIqCgdyZXN1bHRzGAEgAygLMhkudmVjdG9yZGIudjEuU2VhcmNoUmVzdWx0IkcKDUluZ2VzdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIiCgZwb2ludHMYAiADKAsyEi52ZWN0b3JkYi52MS5Qb2ludCJECg5Jbmdlc3RSZXNwb25zZRIPCgdiYXRjaGVzGAEgASgEEhAKCGluc2VydGVkGAIgASgEEg8KB3VwZGF0ZWQYAyABKAQivQEKDVNjcm9sbFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIjCgZmaWx0ZXIYAiABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXISDQoFbGltaXQYAyABKA0SDgoGY3Vyc29yGAQgASgJEhkKDHdpdGhfcGF5bG9hZBgFIAEoCEgAiAEBEhgKC3dpdGhfdmVjdG9yGAYgASgISAGIAQFCDwoNX3dpdGhfcGF5bG9hZEIOCgxfd2l0aF92ZWN0b3IiSQoOU2Nyb2xsUmVzcG9uc2USIgoGcG9pbnRzGAEgAygLMhIudmVjdG9yZGIudjEuUG9pbnQSEwoLbmV4dF9jdXJzb3IYAiABKAkiRwoMQ291bnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIwoGZmlsdGVyGAIgASgLMhMudmVjdG9yZGIudjEuRmlsdGVyIh4KDUNvdW50UmVzcG9uc2USDQoFY291bnQYASABKAQigwEKEVNldFBheWxvYWRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJEiMKBmZpbHRlchgDIAEoCzITLnZlY3RvcmRiLnYxLkZpbHRlchIoCgdwYXlsb2FkGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCIlChJTZXRQYXlsb2FkUmVzcG9uc2USDwoHdXBkYXRlZBgBIAEoDSKJAQoXT3ZlcndyaXRlUGF5bG9hZFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSIwoGZmlsdGVyGAMgASgLMhMudmVjdG9yZGIudjEuRmlsdGVyEigKB3BheWxvYWQYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IisKGE92ZXJ3cml0ZVBheWxvYWRSZXNwb25zZRIPCgd1cGRhdGVkGAEgASgNIm4KGERlbGV0ZVBheWxvYWRLZXlzUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIjCgZmaWx0ZXIYAyABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXISDAoEa2V5cxgEIAMoCSIsChlEZWxldGVQYXlsb2FkS2V5c1Jlc3BvbnNlEg8KB3VwZGF0ZWQYASABKA0iWwoTQ2xlYXJQYXlsb2FkUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIjCgZmaWx0ZXIYAyABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXIiJwoUQ2xlYXJQYXlsb2FkUmVzcG9uc2USDwoHdXBkYXRlZBgBIAEoDSJzChNJbmdlc3RTdHJlYW1SZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEQoJaW5nZXN0X2lkGAIgASgJEhEKCWJhdGNoX3NlcRgDIAEoBBIiCgZwb2ludHMYBCADKAsyEi52ZWN0b3JkYi52MS5Qb2ludCJUChRJbmdlc3RTdHJlYW1SZXNwb25zZRIZChFkdXJhYmxlX2JhdGNoX3NlcRgBIAEoBBIQCghpbnNlcnRlZBgCIAEoBBIPCgd1cGRhdGVkGAMgASgEMu0HCgxQb2ludFNlcnZpY2USQQoGVXBzZXJ0EhoudmVjdG9yZGIudjEuVXBzZXJ0UmVxdWVzdBobLnZlY3RvcmRiLnYxLlVwc2VydFJlc3BvbnNlEjgKA0dldBIXLnZlY3RvcmRiLnYxLkdldFJlcXVlc3QaGC52ZWN0b3JkYi52MS5HZXRSZXNwb25zZRJBCgZEZWxldGUSGi52ZWN0b3JkYi52MS5EZWxldGVSZXF1ZXN0GhsudmVjdG9yZGIudjEuRGVsZXRlUmVzcG9uc2USQQoGU2VhcmNoEhoudmVjdG9yZGIudjEuU2VhcmNoUmVxdWVzdBobLnZlY3RvcmRiLnYxLlNlYXJjaFJlc3BvbnNlElAKC0JhdGNoU2VhcmNoEh8udmVjdG9yZGIudjEuQmF0Y2hTZWFyY2hSZXF1ZXN0GiAudmVjdG9yZGIudjEuQmF0Y2hTZWFyY2hSZXNwb25zZRJDCgZJbmdlc3QSGi52ZWN0b3JkYi52MS5Jbmdlc3RSZXF1ZXN0GhsudmVjdG9yZGIudjEuSW5nZXN0UmVzcG9uc2UoARJBCgZTY3JvbGwSGi52ZWN0b3JkYi52MS5TY3JvbGxSZXF1ZXN0GhsudmVjdG9yZGIudjEuU2Nyb2xsUmVzcG9uc2USPgoFQ291bnQSGS52ZWN0b3JkYi52MS5Db3VudFJlcXVlc3QaGi52ZWN0b3JkYi52MS5Db3VudFJlc3BvbnNlEk0KClNldFBheWxvYWQSHi52ZWN0b3JkYi52MS5TZXRQYXlsb2FkUmVxdWVzdBofLnZlY3RvcmRiLnYxLlNldFBheWxvYWRSZXNwb25zZRJfChBPdmVyd3JpdGVQYXlsb2FkEiQudmVjdG9yZGIudjEuT3ZlcndyaXRlUGF5bG9hZFJlcXVlc3QaJS52ZWN0b3JkYi52MS5PdmVyd3JpdGVQYXlsb2FkUmVzcG9uc2USYgoRRGVsZXRlUGF5bG9hZEtleXMSJS52ZWN0b3JkYi52MS5EZWxldGVQYXlsb2FkS2V5c1JlcXVlc3QaJi52ZWN0b3JkYi52MS5EZWxldGVQYXlsb2FkS2V5c1Jlc3BvbnNlElMKDENsZWFyUGF5bG9hZBIgLnZlY3RvcmRiLnYxLkNsZWFyUGF5bG9hZFJlcXVlc3QaIS52ZWN0b3JkYi52MS5DbGVhclBheWxvYWRSZXNwb25zZRJXCgxJbmdlc3RTdHJlYW0SIC52ZWN0b3JkYi52MS5Jbmdlc3RTdHJlYW1SZXF1ZXN0GiEudmVjdG9yZGIudjEuSW5nZXN0U3RyZWFtUmVzcG9uc2UoATABYgZwcm90bzM", [file_google_protobuf_struct, file_vectordb_v1_point]);
 
 /**
  * Request of PointService.Upsert.
@@ -260,6 +261,24 @@ export type SearchRequest = Message<"vectordb.v1.SearchRequest"> & {
    * @generated from field: optional bool with_vector = 9;
    */
   withVector?: boolean | undefined;
+
+  /**
+   * With a quantized collection: rescore the best `oversampling × k` candidates of the graph search
+   * with the float32 vectors, so the hits and scores are exact for them. Default true. Without
+   * quantization (or before it is trained) it changes nothing.
+   *
+   * @generated from field: optional bool rescore = 10;
+   */
+  rescore?: boolean | undefined;
+
+  /**
+   * With a quantized collection: how many candidates, as a multiple of k, the search on the codes keeps
+   * for rescoring (and the candidate list is at least that wide). Default 2.0; range 1..100, and
+   * oversampling × k at most `ef_max`.
+   *
+   * @generated from field: optional float oversampling = 11;
+   */
+  oversampling?: number | undefined;
 };
 
 /**
@@ -404,6 +423,478 @@ export const IngestResponseSchema: GenMessage<IngestResponse> = /*@__PURE__*/
   messageDesc(file_vectordb_v1_point_service, 11);
 
 /**
+ * Request of PointService.Scroll.
+ *
+ * @generated from message vectordb.v1.ScrollRequest
+ */
+export type ScrollRequest = Message<"vectordb.v1.ScrollRequest"> & {
+  /**
+   * Name of the collection (or an alias); required.
+   *
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * Only points matching this filter; unset: every point.
+   *
+   * @generated from field: vectordb.v1.Filter filter = 2;
+   */
+  filter?: Filter | undefined;
+
+  /**
+   * Most points in this page: 0 = `scroll_points_default` (default 100); at most `scroll_points_max`
+   * (default limit 10,000).
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+
+  /**
+   * Where to continue: empty for the first page, else the `next_cursor` of the previous response
+   * (opaque; at most 1,024 bytes). A cursor stays valid while points are written, and after a restart.
+   *
+   * @generated from field: string cursor = 4;
+   */
+  cursor: string;
+
+  /**
+   * Return each point's payload. Default true.
+   *
+   * @generated from field: optional bool with_payload = 5;
+   */
+  withPayload?: boolean | undefined;
+
+  /**
+   * Return each point's vector. Default false.
+   *
+   * @generated from field: optional bool with_vector = 6;
+   */
+  withVector?: boolean | undefined;
+};
+
+/**
+ * Describes the message vectordb.v1.ScrollRequest.
+ * Use `create(ScrollRequestSchema)` to create a new message.
+ */
+export const ScrollRequestSchema: GenMessage<ScrollRequest> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 12);
+
+/**
+ * Response of PointService.Scroll.
+ *
+ * @generated from message vectordb.v1.ScrollResponse
+ */
+export type ScrollResponse = Message<"vectordb.v1.ScrollResponse"> & {
+  /**
+   * At most `limit` points, ascending by id (ids compare by their UTF-16 code units).
+   *
+   * @generated from field: repeated vectordb.v1.Point points = 1;
+   */
+  points: Point[];
+
+  /**
+   * The cursor of the next page; empty when there is none (this page holds the last matching point).
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message vectordb.v1.ScrollResponse.
+ * Use `create(ScrollResponseSchema)` to create a new message.
+ */
+export const ScrollResponseSchema: GenMessage<ScrollResponse> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 13);
+
+/**
+ * Request of PointService.Count.
+ *
+ * @generated from message vectordb.v1.CountRequest
+ */
+export type CountRequest = Message<"vectordb.v1.CountRequest"> & {
+  /**
+   * Name of the collection (or an alias); required.
+   *
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * Only points matching this filter; unset: every point.
+   *
+   * @generated from field: vectordb.v1.Filter filter = 2;
+   */
+  filter?: Filter | undefined;
+};
+
+/**
+ * Describes the message vectordb.v1.CountRequest.
+ * Use `create(CountRequestSchema)` to create a new message.
+ */
+export const CountRequestSchema: GenMessage<CountRequest> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 14);
+
+/**
+ * Response of PointService.Count.
+ *
+ * @generated from message vectordb.v1.CountResponse
+ */
+export type CountResponse = Message<"vectordb.v1.CountResponse"> & {
+  /**
+   * Exact number of (matching) points when the request was served.
+   *
+   * @generated from field: uint64 count = 1;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message vectordb.v1.CountResponse.
+ * Use `create(CountResponseSchema)` to create a new message.
+ */
+export const CountResponseSchema: GenMessage<CountResponse> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 15);
+
+/**
+ * Request of PointService.SetPayload. Exactly one of `ids` and `filter` chooses the points.
+ *
+ * @generated from message vectordb.v1.SetPayloadRequest
+ */
+export type SetPayloadRequest = Message<"vectordb.v1.SetPayloadRequest"> & {
+  /**
+   * Name of the collection (or an alias); required.
+   *
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * Points to update: 1 to `ids_per_request_max` (default 10,000); ids that do not exist are ignored.
+   *
+   * @generated from field: repeated string ids = 2;
+   */
+  ids: string[];
+
+  /**
+   * Updates every point matching this filter (evaluated when the update is applied). An empty filter
+   * is rejected with INVALID_ARGUMENT.
+   *
+   * @generated from field: vectordb.v1.Filter filter = 3;
+   */
+  filter?: Filter | undefined;
+
+  /**
+   * Keys to add or replace at the top level of each payload; required, at least one key. Each
+   * resulting payload must stay within `payload_bytes_max` (default 65,536) bytes of JSON, checked
+   * against the payloads as they are when the request arrives.
+   *
+   * @generated from field: google.protobuf.Struct payload = 4;
+   */
+  payload?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message vectordb.v1.SetPayloadRequest.
+ * Use `create(SetPayloadRequestSchema)` to create a new message.
+ */
+export const SetPayloadRequestSchema: GenMessage<SetPayloadRequest> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 16);
+
+/**
+ * Response of PointService.SetPayload.
+ *
+ * @generated from message vectordb.v1.SetPayloadResponse
+ */
+export type SetPayloadResponse = Message<"vectordb.v1.SetPayloadResponse"> & {
+  /**
+   * Number of points the update was applied to (existing ids, or points matching the filter).
+   *
+   * @generated from field: uint32 updated = 1;
+   */
+  updated: number;
+};
+
+/**
+ * Describes the message vectordb.v1.SetPayloadResponse.
+ * Use `create(SetPayloadResponseSchema)` to create a new message.
+ */
+export const SetPayloadResponseSchema: GenMessage<SetPayloadResponse> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 17);
+
+/**
+ * Request of PointService.OverwritePayload. Exactly one of `ids` and `filter` chooses the points.
+ *
+ * @generated from message vectordb.v1.OverwritePayloadRequest
+ */
+export type OverwritePayloadRequest = Message<"vectordb.v1.OverwritePayloadRequest"> & {
+  /**
+   * Name of the collection (or an alias); required.
+   *
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * Points to update: 1 to `ids_per_request_max` (default 10,000); ids that do not exist are ignored.
+   *
+   * @generated from field: repeated string ids = 2;
+   */
+  ids: string[];
+
+  /**
+   * Updates every point matching this filter (evaluated when the update is applied). An empty filter
+   * is rejected with INVALID_ARGUMENT.
+   *
+   * @generated from field: vectordb.v1.Filter filter = 3;
+   */
+  filter?: Filter | undefined;
+
+  /**
+   * The new payload, at most `payload_bytes_max` (default 65,536) bytes of JSON; unset or empty leaves
+   * the points with an empty payload `{}` (ClearPayload removes it).
+   *
+   * @generated from field: google.protobuf.Struct payload = 4;
+   */
+  payload?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message vectordb.v1.OverwritePayloadRequest.
+ * Use `create(OverwritePayloadRequestSchema)` to create a new message.
+ */
+export const OverwritePayloadRequestSchema: GenMessage<OverwritePayloadRequest> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 18);
+
+/**
+ * Response of PointService.OverwritePayload.
+ *
+ * @generated from message vectordb.v1.OverwritePayloadResponse
+ */
+export type OverwritePayloadResponse = Message<"vectordb.v1.OverwritePayloadResponse"> & {
+  /**
+   * Number of points the update was applied to (existing ids, or points matching the filter).
+   *
+   * @generated from field: uint32 updated = 1;
+   */
+  updated: number;
+};
+
+/**
+ * Describes the message vectordb.v1.OverwritePayloadResponse.
+ * Use `create(OverwritePayloadResponseSchema)` to create a new message.
+ */
+export const OverwritePayloadResponseSchema: GenMessage<OverwritePayloadResponse> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 19);
+
+/**
+ * Request of PointService.DeletePayloadKeys. Exactly one of `ids` and `filter` chooses the points.
+ *
+ * @generated from message vectordb.v1.DeletePayloadKeysRequest
+ */
+export type DeletePayloadKeysRequest = Message<"vectordb.v1.DeletePayloadKeysRequest"> & {
+  /**
+   * Name of the collection (or an alias); required.
+   *
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * Points to update: 1 to `ids_per_request_max` (default 10,000); ids that do not exist are ignored.
+   *
+   * @generated from field: repeated string ids = 2;
+   */
+  ids: string[];
+
+  /**
+   * Updates every point matching this filter (evaluated when the update is applied). An empty filter
+   * is rejected with INVALID_ARGUMENT.
+   *
+   * @generated from field: vectordb.v1.Filter filter = 3;
+   */
+  filter?: Filter | undefined;
+
+  /**
+   * Keys to remove: 1 to 1,024, each 1 to `filter_key_bytes_max` (default 256) bytes. Dots reach into
+   * nested objects (`meta.lang` removes `lang` from the object at `meta`), as in filters. A key that is
+   * not there is ignored.
+   *
+   * @generated from field: repeated string keys = 4;
+   */
+  keys: string[];
+};
+
+/**
+ * Describes the message vectordb.v1.DeletePayloadKeysRequest.
+ * Use `create(DeletePayloadKeysRequestSchema)` to create a new message.
+ */
+export const DeletePayloadKeysRequestSchema: GenMessage<DeletePayloadKeysRequest> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 20);
+
+/**
+ * Response of PointService.DeletePayloadKeys.
+ *
+ * @generated from message vectordb.v1.DeletePayloadKeysResponse
+ */
+export type DeletePayloadKeysResponse = Message<"vectordb.v1.DeletePayloadKeysResponse"> & {
+  /**
+   * Number of points the update was applied to (existing ids, or points matching the filter).
+   *
+   * @generated from field: uint32 updated = 1;
+   */
+  updated: number;
+};
+
+/**
+ * Describes the message vectordb.v1.DeletePayloadKeysResponse.
+ * Use `create(DeletePayloadKeysResponseSchema)` to create a new message.
+ */
+export const DeletePayloadKeysResponseSchema: GenMessage<DeletePayloadKeysResponse> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 21);
+
+/**
+ * Request of PointService.ClearPayload. Exactly one of `ids` and `filter` chooses the points.
+ *
+ * @generated from message vectordb.v1.ClearPayloadRequest
+ */
+export type ClearPayloadRequest = Message<"vectordb.v1.ClearPayloadRequest"> & {
+  /**
+   * Name of the collection (or an alias); required.
+   *
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * Points to update: 1 to `ids_per_request_max` (default 10,000); ids that do not exist are ignored.
+   *
+   * @generated from field: repeated string ids = 2;
+   */
+  ids: string[];
+
+  /**
+   * Updates every point matching this filter (evaluated when the update is applied). An empty filter
+   * is rejected with INVALID_ARGUMENT.
+   *
+   * @generated from field: vectordb.v1.Filter filter = 3;
+   */
+  filter?: Filter | undefined;
+};
+
+/**
+ * Describes the message vectordb.v1.ClearPayloadRequest.
+ * Use `create(ClearPayloadRequestSchema)` to create a new message.
+ */
+export const ClearPayloadRequestSchema: GenMessage<ClearPayloadRequest> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 22);
+
+/**
+ * Response of PointService.ClearPayload.
+ *
+ * @generated from message vectordb.v1.ClearPayloadResponse
+ */
+export type ClearPayloadResponse = Message<"vectordb.v1.ClearPayloadResponse"> & {
+  /**
+   * Number of points the update was applied to (existing ids, or points matching the filter).
+   *
+   * @generated from field: uint32 updated = 1;
+   */
+  updated: number;
+};
+
+/**
+ * Describes the message vectordb.v1.ClearPayloadResponse.
+ * Use `create(ClearPayloadResponseSchema)` to create a new message.
+ */
+export const ClearPayloadResponseSchema: GenMessage<ClearPayloadResponse> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 23);
+
+/**
+ * One message of the PointService.IngestStream stream.
+ *
+ * @generated from message vectordb.v1.IngestStreamRequest
+ */
+export type IngestStreamRequest = Message<"vectordb.v1.IngestStreamRequest"> & {
+  /**
+   * Name of the collection (or an alias): required in the first message; later messages may leave it
+   * empty or must repeat the same name.
+   *
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * The load's identity, chosen by the client (e.g. a UUID): required in the first message, 1 to 256
+   * bytes of UTF-8; later messages may leave it empty or must repeat it. The server remembers the last
+   * durable `batch_seq` of the 1,024 ingest ids of a collection written to most recently.
+   *
+   * @generated from field: string ingest_id = 2;
+   */
+  ingestId: string;
+
+  /**
+   * Number of this message's batch: 1 for the first batch of a load, then each batch the previous + 1
+   * (also across reconnections). Required (at least 1) when `points` is not empty; 0 in a message
+   * without points. The first batch of a stream may be at most the durable batch + 1 (no gap).
+   *
+   * @generated from field: uint64 batch_seq = 3;
+   */
+  batchSeq: bigint;
+
+  /**
+   * The batch: 0 to `batch_points_max` (default 10,000) points; ids unique within the batch.
+   *
+   * @generated from field: repeated vectordb.v1.Point points = 4;
+   */
+  points: Point[];
+};
+
+/**
+ * Describes the message vectordb.v1.IngestStreamRequest.
+ * Use `create(IngestStreamRequestSchema)` to create a new message.
+ */
+export const IngestStreamRequestSchema: GenMessage<IngestStreamRequest> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 24);
+
+/**
+ * One message of the PointService.IngestStream response stream.
+ *
+ * @generated from message vectordb.v1.IngestStreamResponse
+ */
+export type IngestStreamResponse = Message<"vectordb.v1.IngestStreamResponse"> & {
+  /**
+   * Highest `batch_seq` of this `ingest_id` that is durable (every batch up to it is). The first
+   * response, sent as soon as the first request arrives, tells where to resume (0: nothing yet).
+   *
+   * @generated from field: uint64 durable_batch_seq = 1;
+   */
+  durableBatchSeq: bigint;
+
+  /**
+   * Points of the batch this response acknowledges that did not exist before (0 in the first response).
+   *
+   * @generated from field: uint64 inserted = 2;
+   */
+  inserted: bigint;
+
+  /**
+   * Points of the batch this response acknowledges whose id existed and were replaced.
+   *
+   * @generated from field: uint64 updated = 3;
+   */
+  updated: bigint;
+};
+
+/**
+ * Describes the message vectordb.v1.IngestStreamResponse.
+ * Use `create(IngestStreamResponseSchema)` to create a new message.
+ */
+export const IngestStreamResponseSchema: GenMessage<IngestStreamResponse> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_point_service, 25);
+
+/**
  * Writes, reads and searches the points of a collection.
  *
  * @generated from service vectordb.v1.PointService
@@ -473,6 +964,90 @@ export const PointService: GenService<{
     methodKind: "client_streaming";
     input: typeof IngestRequestSchema;
     output: typeof IngestResponseSchema;
+  },
+  /**
+   * Pages through the points of a collection in ascending id order, `limit` at a time, optionally
+   * only those matching a filter. Pass each response's `next_cursor` as the next request's `cursor`;
+   * an empty `next_cursor` means the end. A point that exists for the whole scroll is returned exactly
+   * once, even while other points are written or deleted; a point written during the scroll is
+   * returned if its id is above the cursor when its page is read.
+   *
+   * @generated from rpc vectordb.v1.PointService.Scroll
+   */
+  scroll: {
+    methodKind: "unary";
+    input: typeof ScrollRequestSchema;
+    output: typeof ScrollResponseSchema;
+  },
+  /**
+   * Counts the points of a collection, or those matching a filter; exact.
+   *
+   * @generated from rpc vectordb.v1.PointService.Count
+   */
+  count: {
+    methodKind: "unary";
+    input: typeof CountRequestSchema;
+    output: typeof CountResponseSchema;
+  },
+  /**
+   * Sets keys of the payload of points chosen by ids or by filter: each key of `payload` is added or
+   * replaced; other keys stay. Logged in the WAL and durable before it answers, like every write.
+   *
+   * @generated from rpc vectordb.v1.PointService.SetPayload
+   */
+  setPayload: {
+    methodKind: "unary";
+    input: typeof SetPayloadRequestSchema;
+    output: typeof SetPayloadResponseSchema;
+  },
+  /**
+   * Replaces the whole payload of points chosen by ids or by filter.
+   *
+   * @generated from rpc vectordb.v1.PointService.OverwritePayload
+   */
+  overwritePayload: {
+    methodKind: "unary";
+    input: typeof OverwritePayloadRequestSchema;
+    output: typeof OverwritePayloadResponseSchema;
+  },
+  /**
+   * Removes keys from the payload of points chosen by ids or by filter.
+   *
+   * @generated from rpc vectordb.v1.PointService.DeletePayloadKeys
+   */
+  deletePayloadKeys: {
+    methodKind: "unary";
+    input: typeof DeletePayloadKeysRequestSchema;
+    output: typeof DeletePayloadKeysResponseSchema;
+  },
+  /**
+   * Removes the whole payload of points chosen by ids or by filter.
+   *
+   * @generated from rpc vectordb.v1.PointService.ClearPayload
+   */
+  clearPayload: {
+    methodKind: "unary";
+    input: typeof ClearPayloadRequestSchema;
+    output: typeof ClearPayloadResponseSchema;
+  },
+  /**
+   * Resumable bulk load. The client's first message names the collection and an `ingest_id` of its
+   * choosing; the server answers it at once (before applying anything) with the highest `batch_seq` of
+   * that `ingest_id` already durable (0 for a new one): the client resumes after it. Every message with
+   * points carries the next `batch_seq` (1, 2, 3, …); a batch at or below the durable one is skipped,
+   * not applied twice. Each batch is validated, logged in the WAL together with (`ingest_id`,
+   * `batch_seq`), made durable and applied before the next message is read (HTTP/2 flow control slows
+   * a fast client down), and acknowledged with a response carrying the new `durable_batch_seq`. The
+   * pair survives a crash of the server. Errors end the call: INVALID_ARGUMENT naming the batch and
+   * point (the batches acknowledged before stay), NOT_FOUND, ABORTED when another stream of the same
+   * `ingest_id` is open on the collection, RESOURCE_EXHAUSTED past `ingest_streams_max` open streams.
+   *
+   * @generated from rpc vectordb.v1.PointService.IngestStream
+   */
+  ingestStream: {
+    methodKind: "bidi_streaming";
+    input: typeof IngestStreamRequestSchema;
+    output: typeof IngestStreamResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_vectordb_v1_point_service, 0);

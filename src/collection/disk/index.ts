@@ -1,5 +1,5 @@
-export { specFileName, walFileName, segmentFileName, collectionFormatVersion, segmentSectionsFormatVersion } from "./layout.js";
-export { encodeSpec, decodeSpec, readSpec } from "./spec-file.js";
+export { specFileName, walFileName, segmentFileName, collectionFormatVersion, collectionFormatVersionsRead, segmentSectionsFormatVersion } from "./layout.js";
+export { encodeSpec, decodeSpec, decodeSpecFile, readSpec, readSpecFile, writeSpec } from "./spec-file.js";
 export {
   walRecordType,
   encodeUpsertRecord,
@@ -8,8 +8,15 @@ export {
   decodeDeleteIdsRecord,
   encodeDeleteFilterRecord,
   decodeDeleteFilterRecord,
+  encodePayloadChangeRecord,
+  decodePayloadChangeRecord,
+  encodeIngestBatchRecord,
+  decodeIngestBatchRecord,
   filterToJson,
   filterFromJson,
   type DecodedUpsert,
+  type DecodedIngestBatch,
 } from "./wal-records.js";
-export { sectionKind, encodeStateSections, decodeStateSections } from "./segment-sections.js";
+export { sectionKind, sectionKindName, encodeStateSections, decodeStateSections } from "./segment-sections.js";
+export { encodeSnapshotSections, decodeSnapshotSpec } from "./snapshot-file.js";
+export { parseVersionedJson } from "./json-file.js";

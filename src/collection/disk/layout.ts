@@ -16,6 +16,12 @@
  * segment's meta section carries {@link segmentSectionsFormatVersion}; WAL record bodies carry none of
  * their own, so `collection.json`'s `formatVersion` ({@link collectionFormatVersion}) versions both
  * itself and the record bodies: changing either means a new `collectionFormatVersion`.
+ *
+ * Version 2 added WAL record types 4 (payload change) and 5 (resumable-load batch), and the segment
+ * sections 16 (ingests) and 17 (spec, in snapshot files). A version-1 folder is read as it is, and its
+ * `collection.json` is rewritten as version 2 when it is opened, before any new record can be written,
+ * so that an older build refuses the folder (FAILED_PRECONDITION) instead of failing on a record type it
+ * does not know.
  */
 
 /** The spec file inside a collection folder. */
@@ -26,6 +32,8 @@ export const walFileName = "wal.log";
 export const segmentFileName = "segment.bin";
 
 /** `formatVersion` of `collection.json`: the version of that file and of the WAL record bodies. */
-export const collectionFormatVersion = 1;
+export const collectionFormatVersion = 2;
+/** The `formatVersion`s of `collection.json` this build reads. */
+export const collectionFormatVersionsRead: readonly number[] = [1, 2];
 /** Word 0 of a segment's meta section: the version of the segment sections' contents. */
 export const segmentSectionsFormatVersion = 1;

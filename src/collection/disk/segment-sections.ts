@@ -16,6 +16,12 @@
  * |    5 | tombstones | f64 × S: sequence of the last write applied to each slot; then u8 × S: 1 live,   |
  * |      |            | 0 dead (a tombstone)                                                             |
  * |    6 | graph      | `HnswIndex.toBytes()` (layout in `src/index/hnsw/hnsw-index.ts`); absent for dot |
+ * |    7 | quantization | f32 × D scales, then f32 × D offsets: the int8 quantization ranges per        |
+ * |      |            | dimension; absent when the collection has no quantization or it is not trained  |
+ * |      |            | yet (the codes are not stored: they are re-coded from the vectors on load)      |
+ * |   16 | ingests    | the resumable loads: u32 count C, then C × (u32 length, ingest id UTF-8, u64     |
+ * |      |            | highest batch applied), written to least recently first; absent = none           |
+ * |   17 | spec       | in a snapshot file only: the collection's `collection.json` (see snapshot-file.ts)|
  *
  * The segment header's sequence is the state's sequence: every WAL record up to it is in the file.
  * Dead slots keep their vector but not their id or payload. Reading it back costs one bulk copy for the
@@ -23,14 +29,19 @@
  */
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { VectorDbError } from "../../errors.js";
-import type { DistanceKind } from "../../index/index.js";
+import type { DistanceKind, QuantizationRange } from "../../index/index.js";
 import type { Segment, SegmentSectionInput } from "../../storage/index.js";
 import type { CollectionState } from "../snapshot.js";
 import type { CollectionSpec, JsonObject } from "../types.js";
 import { segmentSectionsFormatVersion } from "./layout.js";
 
 /** Section kinds of a collection segment. */
-export const sectionKind = { meta: 1, ids: 2, vectors: 3, payloads: 4, tombstones: 5, graph: 6 } as const;
+export const sectionKind = { meta: 1, ids: 2, vectors: 3, payloads: 4, tombstones: 5, graph: 6, quantization: 7, ingests: 16, spec: 17 } as const;
+
+/** The name of a section kind (`vectors`), for messages; undefined for a kind this build does not know. */
+export function sectionKindName(kind: number): string | undefined {
+  return (Object.keys(sectionKind) as SectionName[]).find((name) => sectionKind[name] === kind);
+}
 
 const metaHeaderWords = 8;
 const none = 0xffff_ffff;
@@ -97,7 +108,30 @@ export async function encodeStateSections(state: CollectionState, spec: Readonly
     { kind: sectionKind.tombstones, bytes: tombstones },
   ];
   if (state.graph !== undefined) sections.push({ kind: sectionKind.graph, bytes: state.graph });
+  if (state.quantization !== undefined) {
+    const ranges = new Float32Array(2 * spec.dimension);
+    ranges.set(state.quantization.scales);
+    ranges.set(state.quantization.offsets, spec.dimension);
+    sections.push({ kind: sectionKind.quantization, bytes: new Uint8Array(ranges.buffer) });
+  }
+  if (state.ingests.length > 0) sections.push({ kind: sectionKind.ingests, bytes: encodeIngests(state.ingests) });
   return sections;
+}
+
+function encodeIngests(ingests: readonly (readonly [string, number])[]): Buffer {
+  let total = 4;
+  for (const [id] of ingests) total += 4 + Buffer.byteLength(id, "utf8") + 8;
+  const bytes = Buffer.alloc(total);
+  bytes.writeUInt32LE(ingests.length, 0);
+  let at = 4;
+  for (const [id, batch] of ingests) {
+    bytes.writeUInt32LE(Buffer.byteLength(id, "utf8"), at);
+    at += 4;
+    at += bytes.write(id, at, "utf8");
+    bytes.writeBigUInt64LE(BigInt(batch), at);
+    at += 8;
+  }
+  return bytes;
 }
 
 type SectionName = keyof typeof sectionKind;
@@ -145,7 +179,45 @@ export function decodeStateSections(segment: Segment, spec: Readonly<CollectionS
   const ids = decodeIds(reader, live);
   const { payloads, payloadBytes } = decodePayloads(reader, live);
   const graph = spec.distance === "dot" ? reader.optional("graph") : reader.required("graph");
-  return { sequence: segment.sequence, slotCount, liveCount, freeSlots, pending, ids, payloads, payloadBytes, vectors, live, pointSequences, graph };
+  const quantization = decodeQuantization(reader, spec);
+  const ingests = decodeIngests(reader);
+  return { sequence: segment.sequence, slotCount, liveCount, freeSlots, pending, ids, payloads, payloadBytes, vectors, live, pointSequences, graph, quantization, ingests };
+}
+
+function decodeQuantization(reader: SectionReader, spec: Readonly<CollectionSpec>): QuantizationRange | undefined {
+  const section = reader.optional("quantization");
+  if (section === undefined) return undefined;
+  if (spec.quantization === undefined) reader.fail("quantization", section, 0, "present, but collection.json configures no quantization");
+  if (section.length !== 8 * spec.dimension) reader.fail("quantization", section, 0, `${section.length} bytes, expected 2 × ${spec.dimension} × 4`);
+  const ranges = new Float32Array(section.buffer.slice(section.byteOffset, section.byteOffset + section.length));
+  const scales = ranges.subarray(0, spec.dimension);
+  for (let i = 0; i < spec.dimension; i++) {
+    if (!(scales[i]! > 0) || !Number.isFinite(scales[i]!) || !Number.isFinite(ranges[spec.dimension + i]!)) {
+      reader.fail("quantization", section, 4 * i, `dimension ${i}: scale ${scales[i]} and offset ${ranges[spec.dimension + i]} are not a range`);
+    }
+  }
+  return { scales, offsets: ranges.subarray(spec.dimension) };
+}
+
+function decodeIngests(reader: SectionReader): [string, number][] {
+  const section = reader.optional("ingests");
+  if (section === undefined) return [];
+  if (section.length < 4) reader.fail("ingests", section, 0, `${section.length} bytes, shorter than its count`);
+  const count = section.readUInt32LE(0);
+  const ingests: [string, number][] = [];
+  let at = 4;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > section.length) reader.fail("ingests", section, at, `ends inside entry ${i}`);
+    const length = section.readUInt32LE(at);
+    if (at + 4 + length + 8 > section.length) reader.fail("ingests", section, at, `entry ${i}: length ${length} runs past the end`);
+    const id = section.toString("utf8", at + 4, at + 4 + length);
+    const batch = section.readBigUInt64LE(at + 4 + length);
+    if (batch > BigInt(Number.MAX_SAFE_INTEGER)) reader.fail("ingests", section, at + 4 + length, `entry ${i}: batch ${batch} is 2^53 or more`);
+    ingests.push([id, Number(batch)]);
+    at += 4 + length + 8;
+  }
+  if (at !== section.length) reader.fail("ingests", section, at, `${section.length - at} unexpected bytes after the last entry`);
+  return ingests;
 }
 
 function decodeMeta(reader: SectionReader, spec: Readonly<CollectionSpec>): { slotCount: number; liveCount: number; freeSlots: Uint32Array; pending: Uint32Array } {

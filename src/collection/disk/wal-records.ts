@@ -20,14 +20,25 @@
  * again against the state at that record's sequence, which gives the same points because writes are
  * applied in sequence order.
  *
+ * **Type 4, payload change** (SetPayload, OverwritePayload, DeletePayloadKeys, ClearPayload): u8 change
+ * (1 set keys, 2 overwrite, 3 delete keys, 4 clear), u8 selector (1 ids, 2 filter), u16 0; then the
+ * selector: ids as in type 2 (u32 count, then u32 length + UTF-8 per id), or a filter as u32 length +
+ * the JSON of type 3; then the change's argument: for 1 and 2 the payload as u32 length + JSON, for 3
+ * u32 key count, then u32 length + UTF-8 per dotted key (`meta.lang`), for 4 nothing. A filter is
+ * evaluated again on replay, as in type 3.
+ *
+ * **Type 5, resumable-load batch** (one IngestStream batch): u32 length + UTF-8 `ingest_id`, u64
+ * `batch_seq`, then a type-1 body. Replay applies it only if `batch_seq` is above the batch recorded
+ * for that ingest id, and records it: the pair is as durable as the points.
+ *
  * The body ends exactly after its last field; anything else is corruption. Decoders throw a plain
  * `Error` describing the problem; the caller adds the file and offset and reports DATA_LOSS.
  */
 import { endianness } from "node:os";
-import type { Condition, Filter, FilterScalar, JsonObject, PointInput } from "../types.js";
+import type { Condition, Filter, FilterScalar, JsonObject, PayloadChange, PointInput, PointSelector } from "../types.js";
 
 /** WAL record types of a collection. */
-export const walRecordType = { upsert: 1, deleteIds: 2, deleteByFilter: 3 } as const;
+export const walRecordType = { upsert: 1, deleteIds: 2, deleteByFilter: 3, payloadChange: 4, ingestBatch: 5 } as const;
 
 /** Payload length marking "no payload". */
 const noPayload = 0xffff_ffff;
@@ -95,6 +106,15 @@ class StringReader {
     return this.text(what, this.length(what));
   }
 
+  /** The next u32 count and that many strings. */
+  list(what: string): string[] {
+    const count = this.length(`${what} count`);
+    if (count > (this.bytes.length - this.at) / 4) throw new Error(`${what} count ${count} at byte ${this.at - 4} is more than the body can hold`);
+    const values: string[] = new Array(count);
+    for (let i = 0; i < count; i++) values[i] = this.next(`${what} ${i}`);
+    return values;
+  }
+
   /** The next u32 length and string; undefined for the "none" marker. */
   nextOrNone(what: string): string | undefined {
     const length = this.length(what);
@@ -159,18 +179,7 @@ export function decodeUpsertRecord(body: Uint8Array, dimension: number): Decoded
 
 /** Encodes a type-2 body: the ids to delete. */
 export function encodeDeleteIdsRecord(ids: readonly string[]): Uint8Array {
-  let total = 4;
-  const lengths = ids.map((id) => Buffer.byteLength(id, "utf8"));
-  for (const length of lengths) total += 4 + length;
-  const bytes = Buffer.allocUnsafe(total);
-  bytes.writeUInt32LE(ids.length, 0);
-  let at = 4;
-  ids.forEach((id, i) => {
-    bytes.writeUInt32LE(lengths[i]!, at);
-    at += 4;
-    at += bytes.write(id, at, "utf8");
-  });
-  return bytes;
+  return encodeStringList(ids);
 }
 
 /**
@@ -182,9 +191,8 @@ export function decodeDeleteIdsRecord(body: Uint8Array): string[] {
   if (bytes.length < 4) throw new Error(`delete record body is ${bytes.length} bytes, shorter than its 4-byte count`);
   const count = bytes.readUInt32LE(0);
   if (count > (bytes.length - 4) / 4) throw new Error(`delete record lists ${count} ids, more than its ${bytes.length} bytes can hold`);
-  const reader = new StringReader(bytes, 4);
-  const ids: string[] = new Array(count);
-  for (let i = 0; i < count; i++) ids[i] = reader.next(`id ${i}`);
+  const reader = new StringReader(bytes, 0);
+  const ids = reader.list("id");
   if (!reader.done) throw new Error(`delete record: ${bytes.length - reader.at} unexpected bytes after the last id, at byte ${reader.at}`);
   return ids;
 }
@@ -307,4 +315,124 @@ function conditionFromJson(json: unknown, at: string): Condition {
     default:
       throw new Error(`${at}.kind: unknown condition kind ${JSON.stringify(json.kind)}`);
   }
+}
+
+/** Length-prefixed UTF-8 strings: u32 count, then u32 length + bytes per string. */
+function encodeStringList(values: readonly string[]): Buffer {
+  const lengths = values.map((value) => Buffer.byteLength(value, "utf8"));
+  let total = 4;
+  for (const length of lengths) total += 4 + length;
+  const bytes = Buffer.allocUnsafe(total);
+  bytes.writeUInt32LE(values.length, 0);
+  let at = 4;
+  values.forEach((value, i) => {
+    bytes.writeUInt32LE(lengths[i]!, at);
+    at += 4;
+    at += bytes.write(value, at, "utf8");
+  });
+  return bytes;
+}
+
+/** One u32 length + UTF-8 string. */
+function encodeString(value: string): Buffer {
+  const bytes = Buffer.allocUnsafe(4 + Buffer.byteLength(value, "utf8"));
+  bytes.writeUInt32LE(bytes.length - 4, 0);
+  bytes.write(value, 4, "utf8");
+  return bytes;
+}
+
+const changeCodes = { set: 1, overwrite: 2, deleteKeys: 3, clear: 4 } as const;
+const selectorCodes = { ids: 1, filter: 2 } as const;
+
+/**
+ * Encodes a type-4 body: a payload change and the points it applies to.
+ *
+ * @param payloadJson the JSON of `change.payload` for `set` and `overwrite` (as validated), else unused.
+ */
+export function encodePayloadChangeRecord(selector: PointSelector, change: PayloadChange, payloadJson: string | undefined): Uint8Array[] {
+  const head = Buffer.alloc(4);
+  head.writeUInt8(changeCodes[change.kind], 0);
+  head.writeUInt8(selectorCodes[selector.kind], 1);
+  const target = selector.kind === "ids" ? encodeStringList(selector.ids) : encodeString(JSON.stringify(filterToJson(selector.filter)));
+  const chunks: Uint8Array[] = [head, target];
+  if (change.kind === "set" || change.kind === "overwrite") chunks.push(encodeString(payloadJson ?? JSON.stringify(change.payload)));
+  if (change.kind === "deleteKeys") chunks.push(encodeStringList(change.keys.map((path) => path.join("."))));
+  return chunks;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${what}: not JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+/** The payload of a change: a JSON object. */
+function payloadObject(text: string): JsonObject {
+  const value = parseJson(text, "payload");
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error("payload: not a JSON object");
+  return value as JsonObject;
+}
+
+/**
+ * Decodes a type-4 body written by {@link encodePayloadChangeRecord}.
+ * @throws Error when the body is malformed.
+ */
+export function decodePayloadChangeRecord(body: Uint8Array): { selector: PointSelector; change: PayloadChange } {
+  const bytes = bufferOf(body);
+  if (bytes.length < 4) throw new Error(`payload change record body is ${bytes.length} bytes, shorter than its 4-byte head`);
+  const changeCode = bytes.readUInt8(0);
+  const selectorCode = bytes.readUInt8(1);
+  const reader = new StringReader(bytes, 4);
+  let selector: PointSelector;
+  if (selectorCode === selectorCodes.ids) selector = { kind: "ids", ids: reader.list("id") };
+  else if (selectorCode === selectorCodes.filter) selector = { kind: "filter", filter: filterFromJson(parseJson(reader.next("filter"), "filter"), "filter") };
+  else throw new Error(`payload change record: unknown selector ${selectorCode}`);
+  let change: PayloadChange;
+  switch (changeCode) {
+    case changeCodes.set:
+    case changeCodes.overwrite:
+      change = { kind: changeCode === changeCodes.set ? "set" : "overwrite", payload: payloadObject(reader.next("payload")) };
+      break;
+    case changeCodes.deleteKeys:
+      change = { kind: "deleteKeys", keys: reader.list("key").map((key) => key.split(".")) };
+      break;
+    case changeCodes.clear:
+      change = { kind: "clear" };
+      break;
+    default:
+      throw new Error(`payload change record: unknown change ${changeCode}`);
+  }
+  if (!reader.done) throw new Error(`payload change record: ${bytes.length - reader.at} unexpected bytes at byte ${reader.at}`);
+  return { selector, change };
+}
+
+/** Encodes a type-5 body: a type-1 body (from {@link encodeUpsertRecord}) after its ingest id and batch. */
+export function encodeIngestBatchRecord(ingestId: string, batch: number, upsertBody: readonly Uint8Array[]): Uint8Array[] {
+  const id = encodeString(ingestId);
+  const head = Buffer.alloc(id.length + 8);
+  id.copy(head, 0);
+  head.writeBigUInt64LE(BigInt(batch), id.length);
+  return [head, ...upsertBody];
+}
+
+/** A decoded type-5 record. */
+export interface DecodedIngestBatch extends DecodedUpsert {
+  ingestId: string;
+  batch: number;
+}
+
+/**
+ * Decodes a type-5 body written by {@link encodeIngestBatchRecord}.
+ * @throws Error when the body is malformed or its dimension is not `dimension`.
+ */
+export function decodeIngestBatchRecord(body: Uint8Array, dimension: number): DecodedIngestBatch {
+  const bytes = bufferOf(body);
+  const reader = new StringReader(bytes, 0);
+  const ingestId = reader.next("ingest id");
+  if (reader.at + 8 > bytes.length) throw new Error(`ingest batch record: the body ends at byte ${bytes.length}, inside the batch number at byte ${reader.at}`);
+  const batch = bytes.readBigUInt64LE(reader.at);
+  if (batch > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`ingest batch record: batch ${batch} is 2^53 or more`);
+  return { ingestId, batch: Number(batch), ...decodeUpsertRecord(bytes.subarray(reader.at + 8), dimension) };
 }

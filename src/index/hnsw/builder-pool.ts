@@ -5,14 +5,48 @@ import type { HnswIndex } from "./hnsw-index.js";
 /** Most builder threads a pool may have: a memory has 15 thread slots, one of them the owner's. */
 export const builderThreadsMax = 14;
 
+/**
+ * Queries for a builder thread to search (unfiltered, on its own thread slot): `count` rows of
+ * `dimension` f32 in `queries`; per query its `k`, search `width`, `codes` (1: walk the int8 codes)
+ * and `rescored` (how many of the best to rescore on float32; 0: none).
+ */
+export interface SearchJob {
+  queries: Float32Array;
+  count: number;
+  dimension: number;
+  k: Uint32Array;
+  width: Uint32Array;
+  codes: Uint8Array;
+  rescored: Uint32Array;
+  /**
+   * Instead of walking the graph, scan rows `0 .. exactRows-1` exactly on float32 (the rows not
+   * marked deleted); `width` must still hold k. Absent or 0: graph searches.
+   */
+  exactRows?: number;
+}
+
+/**
+ * What a search job found: for query `i`, `found[i]` hits (at most its k) at `ids` and `distances`
+ * from offset `k[0] + … + k[i−1]`, ascending internal distance.
+ */
+export interface SearchJobResult {
+  found: Uint32Array;
+  ids: Uint32Array;
+  distances: Float32Array;
+}
+
 /** What the pool tells a worker. */
 type ToWorker =
   | { type: "attach"; key: number; memory: WebAssembly.Memory }
   | { type: "detach"; key: number }
-  | { type: "link"; job: number; key: number; ids: Uint32Array };
+  | { type: "link"; job: number; key: number; ids: Uint32Array }
+  | ({ type: "search"; job: number; key: number } & SearchJob);
 
 /** What a worker answers. */
-type FromWorker = { type: "linked"; job: number } | { type: "failed"; job: number; message: string };
+type FromWorker =
+  | { type: "linked"; job: number }
+  | ({ type: "searched"; job: number } & SearchJobResult)
+  | { type: "failed"; job: number; message: string };
 
 /** How much lower than the process's the builder threads' scheduling priority is (nice steps). */
 const builderNiceness = 10;
@@ -40,14 +74,25 @@ function builderThreadMain(load: (id: string) => unknown, words: { pause: number
     // Not Linux, or not allowed: the builders keep the process's priority.
   }
   const { module, slot } = workerData as { module: WebAssembly.Module; slot: number };
-  type Engine = { attach(): void; link(slot: number, id: number): void; headerPtr(): number };
-  const attached = new Map<number, { engine: Engine; header: Int32Array }>();
+  type Engine = {
+    attach(): void;
+    link(slot: number, id: number): void;
+    headerPtr(): number;
+    slotQueryPtr(slot: number): number;
+    slotOutIdsPtr(slot: number): number;
+    slotOutDistancesPtr(slot: number): number;
+    prepareQuery(slot: number): void;
+    search(slot: number, ef: number, filtered: number, quantized: number): number;
+    rescore(slot: number, count: number): void;
+    exactTopK(slot: number, k: number, count: number): number;
+  };
+  const attached = new Map<number, { engine: Engine; header: Int32Array; memory: WebAssembly.Memory }>();
   parentPort!.on("message", (message: ToWorker) => {
     if (message.type === "attach") {
       const instance = new WebAssembly.Instance(module, { env: { memory: message.memory, accept: () => 1 } });
       const engine = instance.exports as unknown as Engine;
       engine.attach();
-      attached.set(message.key, { engine, header: new Int32Array(message.memory.buffer as SharedArrayBuffer, engine.headerPtr(), 32) });
+      attached.set(message.key, { engine, header: new Int32Array(message.memory.buffer as SharedArrayBuffer, engine.headerPtr(), 32), memory: message.memory });
       return;
     }
     if (message.type === "detach") {
@@ -60,14 +105,57 @@ function builderThreadMain(load: (id: string) => unknown, words: { pause: number
       return;
     }
     const { engine, header } = target;
+    // Between two items of a job the owner may ask for a pause (BuildChannel.paused): wait it out.
+    const pausePoint = (): void => {
+      if (Atomics.load(header, words.pause) === 0) return;
+      Atomics.add(header, words.paused, 1);
+      while (Atomics.load(header, words.pause) !== 0) Atomics.wait(header, words.pause, 1, 1_000);
+      Atomics.sub(header, words.paused, 1);
+    };
     Atomics.add(header, words.active, 1);
+    if (message.type === "search") {
+      // Searches read the graph without locks, as the owner's do; the pause protects their scratch.
+      try {
+        const { queries, count, dimension, k, width, codes, rescored, exactRows } = message;
+        // The memory may have grown since the last job: views are made per job.
+        const buffer = target.memory.buffer as SharedArrayBuffer;
+        const floats = new Float32Array(buffer);
+        const words32 = new Uint32Array(buffer);
+        let total = 0;
+        for (let i = 0; i < count; i++) total += k[i]!;
+        const found = new Uint32Array(count);
+        const ids = new Uint32Array(total);
+        const distances = new Float32Array(total);
+        const queryAt = engine.slotQueryPtr(slot) >>> 2;
+        let at = 0;
+        for (let i = 0; i < count; i++) {
+          pausePoint();
+          floats.set(queries.subarray(i * dimension, (i + 1) * dimension), queryAt);
+          engine.prepareQuery(slot);
+          let n = exactRows !== undefined && exactRows > 0 ? engine.exactTopK(slot, k[i]!, exactRows) : engine.search(slot, width[i]!, 0, codes[i]!);
+          if (rescored[i]! > 0) {
+            n = Math.min(n, rescored[i]!);
+            engine.rescore(slot, n);
+          }
+          n = Math.min(n, k[i]!);
+          found[i] = n;
+          const idsAt = engine.slotOutIdsPtr(slot) >>> 2;
+          const distancesAt = engine.slotOutDistancesPtr(slot) >>> 2;
+          ids.set(words32.subarray(idsAt, idsAt + n), at);
+          distances.set(floats.subarray(distancesAt, distancesAt + n), at);
+          at += k[i]!;
+        }
+        Atomics.sub(header, words.active, 1);
+        parentPort!.postMessage({ type: "searched", job: message.job, found, ids, distances }, [found.buffer, ids.buffer, distances.buffer]);
+      } catch (error) {
+        Atomics.sub(header, words.active, 1);
+        parentPort!.postMessage({ type: "failed", job: message.job, message: error instanceof Error ? error.message : String(error) });
+      }
+      return;
+    }
     try {
       for (let i = 0; i < message.ids.length; i++) {
-        if (Atomics.load(header, words.pause) !== 0) {
-          Atomics.add(header, words.paused, 1);
-          while (Atomics.load(header, words.pause) !== 0) Atomics.wait(header, words.pause, 1, 1_000);
-          Atomics.sub(header, words.paused, 1);
-        }
+        pausePoint();
         engine.link(slot, message.ids[i]!);
       }
       Atomics.sub(header, words.active, 1);
@@ -81,8 +169,9 @@ function builderThreadMain(load: (id: string) => unknown, words: { pause: number
 
 interface Job {
   key: number;
-  ids: Uint32Array;
-  resolve: () => void;
+  /** A link job's ids, or a search job. */
+  work: { ids: Uint32Array } | { search: SearchJob };
+  resolve: (result: SearchJobResult | undefined) => void;
   reject: (error: Error) => void;
 }
 
@@ -167,7 +256,21 @@ export class GraphBuilderPool {
   submit(key: number, ids: Uint32Array): Promise<void> {
     if (this.closed) return Promise.reject(new Error("the graph builder pool is closed"));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ key, ids, resolve, reject });
+      this.waiting.push({ key, work: { ids }, resolve: () => resolve(), reject });
+      this.dispatch();
+    });
+  }
+
+  /**
+   * @internal Runs a search job on a builder; it goes ahead of the link jobs waiting (a builder may
+   * still finish the link jobs it holds first).
+   */
+  submitSearch(key: number, search: SearchJob): Promise<SearchJobResult> {
+    if (this.closed) return Promise.reject(new Error("the graph builder pool is closed"));
+    return new Promise((resolve, reject) => {
+      const firstLink = this.waiting.findIndex((job) => "ids" in job.work);
+      const job: Job = { key, work: { search }, resolve: (result) => resolve(result!), reject };
+      this.waiting.splice(firstLink < 0 ? this.waiting.length : firstLink, 0, job);
       this.dispatch();
     });
   }
@@ -186,7 +289,8 @@ export class GraphBuilderPool {
       const job = this.waiting.shift()!;
       const id = this.nextJob++;
       best.running.set(id, job);
-      this.post(best, { type: "link", job: id, key: job.key, ids: job.ids });
+      if ("ids" in job.work) this.post(best, { type: "link", job: id, key: job.key, ids: job.work.ids });
+      else this.post(best, { type: "search", job: id, key: job.key, ...job.work.search });
     }
   }
 
@@ -194,7 +298,8 @@ export class GraphBuilderPool {
     const job = builder.running.get(message.job);
     if (job === undefined) return;
     builder.running.delete(message.job);
-    if (message.type === "linked") job.resolve();
+    if (message.type === "linked") job.resolve(undefined);
+    else if (message.type === "searched") job.resolve({ found: message.found, ids: message.ids, distances: message.distances });
     else job.reject(new Error(`graph builder thread failed: ${message.message}`));
     this.dispatch();
   }
@@ -225,13 +330,72 @@ const pauseTimeoutMs = 10_000;
 export class BuildChannel {
   private readonly header: Int32Array;
   private detached = false;
+  /** The search width every builder slot's scratch holds (ef_construction at first). */
+  private builderWidth: number;
 
   constructor(
     private readonly pool: GraphBuilderPool,
     private readonly key: number,
-    graph: HnswIndex,
+    private readonly graph: HnswIndex,
   ) {
     this.header = new Int32Array(graph.store.memory.buffer as SharedArrayBuffer, graph.store.engine.headerPtr(), 32);
+    this.builderWidth = graph.store.engine.slotWidth(1);
+  }
+
+  /** Builder threads that can take search jobs. */
+  get threads(): number {
+    return this.pool.threads;
+  }
+
+  /**
+   * Runs unfiltered searches (see {@link SearchJob}) on the builder threads, split in one part per
+   * builder, while this thread is free. Each builder's scratch is first grown (under a pause) when a
+   * query is wider than it holds. Resolves with the results in query order.
+   * @throws RangeError when the memory cannot hold the wider scratch; Error when a builder failed.
+   */
+  async search(job: SearchJob): Promise<SearchJobResult> {
+    if (this.detached) throw new Error("the graph is detached from its builders");
+    let width = 0;
+    for (let i = 0; i < job.count; i++) width = Math.max(width, job.width[i]!);
+    if (width > this.builderWidth) {
+      const engine = this.graph.store.engine;
+      this.paused(() => {
+        for (let slot = 1; slot <= this.pool.threads; slot++) {
+          if (engine.ensureScratch(slot, width) === 0) throw new RangeError(`no memory for searches of width ${width} on the builder threads`);
+        }
+      });
+      this.graph.store.refreshViews();
+      this.builderWidth = engine.slotWidth(1);
+    }
+    const parts = Math.min(this.pool.threads, job.count);
+    const starts = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * job.count) / parts));
+    const results = await Promise.all(
+      starts.slice(0, parts).map((start, i) => {
+        const end = starts[i + 1]!;
+        return this.pool.submitSearch(this.key, {
+          queries: job.queries.slice(start * job.dimension, end * job.dimension),
+          count: end - start,
+          dimension: job.dimension,
+          k: job.k.slice(start, end),
+          width: job.width.slice(start, end),
+          codes: job.codes.slice(start, end),
+          rescored: job.rescored.slice(start, end),
+          exactRows: job.exactRows,
+        });
+      }),
+    );
+    if (results.length === 1) return results[0]!;
+    let total = 0;
+    for (let i = 0; i < job.count; i++) total += job.k[i]!;
+    const merged: SearchJobResult = { found: new Uint32Array(job.count), ids: new Uint32Array(total), distances: new Float32Array(total) };
+    let at = 0;
+    results.forEach((part, i) => {
+      merged.found.set(part.found, starts[i]!);
+      merged.ids.set(part.ids, at);
+      merged.distances.set(part.distances, at);
+      at += part.ids.length;
+    });
+    return merged;
   }
 
   /**

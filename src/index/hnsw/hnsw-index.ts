@@ -20,8 +20,23 @@ export interface HnswIndexOptions {
   efConstruction: number;
   /** Rows allocated up front when the index makes its own store. */
   initialCapacity?: number;
+  /** Lay out the index's own store for int8 quantization (see VectorStore.trainQuantization). */
+  quantized?: boolean;
   /** Seed of the level generator, so that a build is reproducible. */
   seed?: number;
+}
+
+/**
+ * A search on the int8 codes of a quantized store (ignored while the store has no codes yet): the
+ * walk scores nodes by their codes, keeps `max(ef, oversampling × k)` candidates, and with `rescore`
+ * re-scores the best `oversampling × k` of them on their float32 rows (exact distances), of which the
+ * `k` best are returned. Without `rescore` the `k` best by code distance are returned, with their
+ * approximate distances.
+ */
+export interface QuantizedSearch {
+  /** At least 1. */
+  oversampling: number;
+  rescore: boolean;
 }
 
 /** Nearest nodes found by a search: parallel arrays, ascending internal distance. */
@@ -94,7 +109,7 @@ export class HnswIndex {
     this.ownsStore = options.store === undefined;
     this.store =
       options.store ??
-      new VectorStore(options.dimension ?? 0, distance, { initialCapacity: options.initialCapacity, graph: { m, efConstruction } });
+      new VectorStore(options.dimension ?? 0, distance, { initialCapacity: options.initialCapacity, graph: { m, efConstruction, quantized: options.quantized ?? false } });
     const layout = this.store.graph;
     if (layout === undefined || layout.m !== m || layout.efConstruction !== efConstruction) {
       throw new RangeError(`the vector store is laid out for ${layout === undefined ? "no graph" : `m=${layout.m}, ef_construction=${layout.efConstruction}`}, not m=${m}, ef_construction=${efConstruction}`);
@@ -232,34 +247,50 @@ export class HnswIndex {
    * pending nodes are walked but never returned. `accept`, when given, restricts the results further:
    * the walk still goes through rejected nodes and goes on until it holds `max(ef, k)` accepted ones
    * or has nothing left to expand, so a selective filter widens the search instead of returning fewer
-   * hits.
+   * hits. `quantized`: see {@link QuantizedSearch}.
    * @throws RangeError if `query.length !== dimension`.
    */
-  search(query: Float32Array, k: number, ef: number, accept?: (id: number) => boolean): HnswHits {
+  search(query: Float32Array, k: number, ef: number, accept?: (id: number) => boolean, quantized?: QuantizedSearch): HnswHits {
     if (query.length !== this.dimension) throw new RangeError(`query has ${query.length} components, the index's dimension is ${this.dimension}`);
     this.store.setQuery(query);
-    return this.searchPrepared(k, ef, accept);
+    return this.searchPrepared(k, ef, accept, quantized);
   }
 
   /** {@link search} with the query already in the store's scratch (`store.setQuery`). */
-  searchPrepared(k: number, ef: number, accept?: (id: number) => boolean): HnswHits {
+  searchPrepared(k: number, ef: number, accept?: (id: number) => boolean, quantized?: QuantizedSearch): HnswHits {
     if (k < 1 || this.size === 0) return { ids: new Uint32Array(0), distances: new Float64Array(0) };
     const store = this.store;
     const engine = store.engine;
-    const width = Math.max(ef, k);
+    const { codes, kept, width } = this.widths(k, ef, quantized);
     if (engine.ensureScratch(0, width) === 0) throw new RangeError(`no memory for a search of width ${width}`);
     store.refreshViews();
     store.acceptForSearch = accept;
     let found: number;
     try {
-      found = engine.search(0, width, accept === undefined ? 0 : 1);
+      found = engine.search(0, width, accept === undefined ? 0 : 1, codes ? 1 : 0);
     } finally {
       store.acceptForSearch = undefined;
+    }
+    if (codes && quantized!.rescore) {
+      found = Math.min(found, kept);
+      engine.rescore(0, found);
     }
     const n = Math.min(found, k);
     const idsAt = engine.slotOutIdsPtr(0) >>> 2;
     const distancesAt = engine.slotOutDistancesPtr(0) >>> 2;
     return { ids: store.words.slice(idsAt, idsAt + n), distances: Float64Array.from(store.floats.subarray(distancesAt, distancesAt + n)) };
+  }
+
+  /**
+   * How a search of `k` with list width `ef` runs: on the codes or not (the store must have them),
+   * how many candidates it keeps for rescoring (oversampling × k on codes, else k), and the list
+   * width (at least both).
+   */
+  widths(k: number, ef: number, quantized?: QuantizedSearch): { codes: boolean; kept: number; width: number } {
+    const codes = quantized !== undefined && this.store.quantization !== undefined;
+    // The walk on codes keeps oversampling × k candidates, the best of which are rescored.
+    const kept = codes ? Math.max(k, Math.ceil(quantized.oversampling * k)) : k;
+    return { codes, kept, width: Math.max(ef, kept) };
   }
 
   /**

@@ -1,2 +1,2 @@
-export { HnswIndex, type HnswIndexOptions, type HnswHits } from "./hnsw-index.js";
-export { GraphBuilderPool, BuildChannel, builderThreadsMax } from "./builder-pool.js";
+export { HnswIndex, type HnswIndexOptions, type HnswHits, type QuantizedSearch } from "./hnsw-index.js";
+export { GraphBuilderPool, BuildChannel, builderThreadsMax, type SearchJob, type SearchJobResult } from "./builder-pool.js";

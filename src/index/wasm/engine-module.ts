@@ -6,9 +6,10 @@ import { engineWasmBase64 } from "./engine-binary.js";
  * See the memory map at the top of the AssemblyScript source.
  */
 export interface EngineExports {
-  init(dimension: number, kind: number, m: number, efConstruction: number, threadSlots: number, chunkShift: number, batchRows: number): number;
+  init(dimension: number, kind: number, m: number, efConstruction: number, threadSlots: number, chunkShift: number, batchRows: number, quantized: number): number;
   attach(): void;
   ensureScratch(slot: number, width: number): number;
+  slotWidth(slot: number): number;
   addChunk(): number;
   capacity(): number;
   capacityMax(): number;
@@ -38,7 +39,14 @@ export interface EngineExports {
   assignNode(id: number, level: number): number;
   updateFlags(id: number, set: number, clear: number): void;
   flags(id: number): number;
-  search(slot: number, ef: number, filtered: number): number;
+  search(slot: number, ef: number, filtered: number, quantized: number): number;
+  rescore(slot: number, count: number): void;
+  exactTopK(slot: number, k: number, count: number): number;
+  codeBytesPerNode(): number;
+  quantizationTable(): number;
+  setQuantizationReady(ready: number): void;
+  quantizationReady(): number;
+  encodeRows(start: number, count: number): number;
   link(slot: number, id: number): void;
   restoreHeader(entry: number, top: number, count: number): void;
   recountInDegrees(): void;

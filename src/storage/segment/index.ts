@@ -2,6 +2,7 @@ export {
   type Segment,
   type SegmentContents,
   type SegmentSectionInput,
+  type SegmentReadOptions,
   writeSegment,
   readSegment,
   encodeSegment,

@@ -28,10 +28,9 @@
  * platform Node runs on).
  */
 import { constants as bufferConstants } from "node:buffer";
-import type { FileHandle } from "node:fs/promises";
-import { open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { VectorDbError } from "../../errors.js";
+import type { FileSystem, StorageFile } from "../file-system.js";
 import { ioError, readWholeFile, writeFileAtomic } from "../files.js";
 
 /** The segment magic, ASCII. */
@@ -62,6 +61,14 @@ export interface SegmentContents {
   sequence: number;
   /** The sections, written in this order. */
   sections: readonly SegmentSectionInput[];
+}
+
+/** How {@link decodeSegment} and {@link readSegment} word their errors. */
+export interface SegmentReadOptions {
+  /** Names the file in messages instead of its path (e.g. `snapshot` for an uploaded file). */
+  label?: string;
+  /** The caller's name of a section kind (e.g. `vectors`), added to messages that name a section. */
+  kindName?: (kind: number) => string | undefined;
 }
 
 /** A segment as read by {@link readSegment}. */
@@ -156,9 +163,9 @@ export function encodeSegment(contents: SegmentContents): { chunks: Uint8Array[]
  *   given twice; `not_found` (NOT_FOUND) if the directory does not exist; `unavailable`
  *   (UNAVAILABLE) on any other I/O error (ENOSPC, EIO, …), in which case the old file is untouched.
  */
-export async function writeSegment(path: string, contents: SegmentContents): Promise<{ sizeBytes: number }> {
+export async function writeSegment(fs: FileSystem, path: string, contents: SegmentContents): Promise<{ sizeBytes: number }> {
   const { chunks } = encodeSegment(contents);
-  const sizeBytes = await writeFileAtomic(path, chunks);
+  const sizeBytes = await writeFileAtomic(fs, path, chunks);
   return { sizeBytes };
 }
 
@@ -170,13 +177,15 @@ function dataLoss(path: string, message: string): VectorDbError {
  * Decodes and verifies a whole segment file held in `file`. Sections are views into `file` (aligned
  * as documented above if `file.byteOffset` is a multiple of 8). No I/O.
  *
- * @param path named in error messages.
+ * @param path named in error messages (unless `options.label` is given).
+ * @param options the label and section kind names used in error messages.
  * @throws VectorDbError `data_loss` (DATA_LOSS) naming the file and the byte offset when the file is
  *   truncated, the magic is wrong, the header (with the table) or any section fails its CRC, or the
  *   table is inconsistent (misaligned, overlapping or duplicate sections, trailing bytes);
  *   `failed_precondition` (FAILED_PRECONDITION) for an unknown format version.
  */
-export function decodeSegment(file: Buffer, path: string): Segment {
+export function decodeSegment(file: Buffer, filePath: string, options: SegmentReadOptions = {}): Segment {
+  const path = options.label ?? filePath;
   const size = file.length;
   if (size < segmentHeaderBytes) {
     throw dataLoss(path, `segment file is ${size} bytes, shorter than its ${segmentHeaderBytes}-byte header at offset 0 (truncated)`);
@@ -210,7 +219,8 @@ export function decodeSegment(file: Buffer, path: string): Segment {
     const offset = readU64(file, entry + 4);
     const length = readU64(file, entry + 12);
     const sectionCrc = file.readUInt32LE(entry + 20);
-    const where = `segment section ${kind} at offset ${offset < 0 ? "≥ 2^53" : offset}`;
+    const name = options.kindName?.(kind);
+    const where = `segment section ${kind}${name === undefined ? "" : ` (${name})`} at offset ${offset < 0 ? "≥ 2^53" : offset}`;
     if (offset < 0 || length < 0 || offset % segmentSectionAlignmentBytes !== 0 || offset < end || sections.has(kind)) {
       throw dataLoss(path, `${where} (table entry ${i} at byte ${entry}) is invalid: misaligned, overlapping, duplicate or out of range`);
     }
@@ -245,12 +255,12 @@ export function decodeSegment(file: Buffer, path: string): Segment {
  *   `resource_exhausted` (RESOURCE_EXHAUSTED) if it is larger than one buffer can hold (4 GiB on
  *   Node 20); `unavailable` (UNAVAILABLE) on any other I/O error.
  */
-export async function readSegment(path: string): Promise<Segment> {
-  let handle: FileHandle | undefined;
+export async function readSegment(fs: FileSystem, path: string, options: SegmentReadOptions = {}): Promise<Segment> {
+  let handle: StorageFile | undefined;
   let file: Buffer;
   try {
-    handle = await open(path, "r");
-    const { size } = await handle.stat();
+    handle = await fs.open(path, "r");
+    const size = await handle.size();
     if (size > bufferConstants.MAX_LENGTH) {
       throw new VectorDbError("resource_exhausted", `${path}: segment file is ${size} bytes, more than the ${bufferConstants.MAX_LENGTH} bytes one buffer can hold`);
     }
@@ -260,5 +270,5 @@ export async function readSegment(path: string): Promise<Segment> {
   } finally {
     await handle?.close().catch(() => undefined);
   }
-  return decodeSegment(file, path);
+  return decodeSegment(file, path, options);
 }

@@ -7,7 +7,7 @@
  * | offset | size | field                                                                   |
  * |-------:|-----:|-------------------------------------------------------------------------|
  * |      0 |    8 | magic, ASCII `VDBWAL01`                                                 |
- * |      8 |    4 | u32 format version, 1                                                   |
+ * |      8 |    4 | u32 format version: 2 (this build writes it; it reads 1 and 2)         |
  * |     12 |    8 | u64 sequence floor: every record's sequence is at least this            |
  * |     20 |    4 | u32 CRC-32 of bytes 0–19                                                |
  *
@@ -24,19 +24,37 @@
  * The header is only ever written whole, through an atomic rename, so a damaged header is corruption.
  * The floor lets an emptied log (after a cut) remember where sequences continue.
  *
+ * **Durability marks** (version 2). Type 0 is the WAL's own: a frame of type 0 with an empty body
+ * whose sequence field holds Q means "every record up to sequence Q was fsynced before this mark was
+ * written". The WAL writes one at the head of the first batch after each fsync that made more records
+ * durable (so under the `fsync` policy one per batch, under `interval` one per timer fsync). Marks are
+ * not records: a scan does not return them, and their Q may repeat or stay below the records around
+ * them (Q never exceeds the sequence of the record before the mark).
+ *
  * Recovery ({@link scanWal}): records are read in order. A record is bad if fewer than 13 bytes
- * remain, its length runs past the end of the file, or its CRC does not match. If no valid record
- * starts anywhere after a bad one, the bad bytes are a torn tail (a write cut short by a crash) and the
- * log ends there. If a valid record does follow, the bad record is corruption: DATA_LOSS, never
- * skipped. A valid record whose sequence does not exceed the previous one is corruption too.
+ * remain, its length runs past the end of the file, or its CRC does not match. What follows a bad
+ * record decides what it is:
+ * - nothing valid: a torn tail (a write cut short by a crash); the log ends there;
+ * - a durability mark whose Q is above the last valid record before the bad one: that record was
+ *   fsynced, so its bytes were on stable storage and are now damaged: corruption, DATA_LOSS, never
+ *   skipped;
+ * - valid records but no such mark (version 2): the tail written since the last fsync, whose pages
+ *   the kernel wrote back out of order before the power was lost (a hole, often of zeros, then
+ *   later writes). None of it was fsynced, so none of it was promised by the `fsync` policy (and
+ *   the `interval` and `os` policies promise nothing about it): the log ends at the hole and the
+ *   records after it are dropped (counted in {@link WalScan.torn}).
+ * - valid records in a version-1 file (written before marks existed): corruption, as before.
+ * A valid record whose sequence does not exceed the previous one is corruption too.
  */
 import { crc32 } from "node:zlib";
 import { VectorDbError } from "../../errors.js";
 
 /** The file header's magic, ASCII. */
 export const walMagic = "VDBWAL01";
-/** The format version this build reads and writes. */
-export const walFormatVersion = 1;
+/** The format version this build writes (it reads 1 and 2: version 1 files have no durability marks). */
+export const walFormatVersion = 2;
+/** The record type the WAL reserves for its durability marks; callers' types are 1–255. */
+export const walMarkType = 0;
 /** Bytes of the file header. */
 export const walHeaderBytes = 24;
 /** Bytes before a record's body: length, sequence, type. */
@@ -68,12 +86,19 @@ export interface WalRecord {
 export interface WalScan {
   /** The sequence floor from the header. */
   floor: number;
+  /** The header's format version: 1 or 2 (only 2 has durability marks). */
+  version: number;
   /** Valid records, in file order (ascending sequence). */
   records: WalRecord[];
   /** Byte offset just after the last valid record: where the log ends and appends continue. */
   end: number;
-  /** Set when bytes after `end` were a torn tail: its offset (= end) and why the record there is bad. */
-  torn?: { offset: number; reason: string };
+  /**
+   * Set when bytes after `end` were a torn tail: its offset (= end), why the record there is bad, and
+   * how many valid records followed the hole and were dropped with it (0 for a plain torn tail).
+   */
+  torn?: { offset: number; reason: string; droppedRecords: number };
+  /** The highest sequence a durability mark in the file says was fsynced (floor − 1 when none). */
+  markedThrough: number;
 }
 
 /** Reads a u64 written by {@link writeU64} as a number, or returns -1 if it is 2^53 or more. */
@@ -89,7 +114,7 @@ export function writeU64(buffer: Buffer, value: number, offset: number): void {
   buffer.writeUInt32LE(Math.floor(value / twoTo32), offset + 4);
 }
 
-/** The 24-byte file header for a log whose sequences start at `floor` or above. */
+/** The 24-byte file header (version {@link walFormatVersion}) for a log whose sequences start at `floor` or above. */
 export function encodeWalHeader(floor: number): Buffer {
   const header = Buffer.alloc(walHeaderBytes);
   header.write(walMagic, 0, "latin1");
@@ -97,6 +122,12 @@ export function encodeWalHeader(floor: number): Buffer {
   writeU64(header, floor, 12);
   header.writeUInt32LE(crc32(header.subarray(0, 20)), 20);
   return header;
+}
+
+/** A 17-byte durability mark: every record up to sequence `durableThrough` was fsynced before it was written. */
+export function encodeDurabilityMark(durableThrough: number): Buffer {
+  const { header, trailer } = encodeRecordFraming(durableThrough, walMarkType, [], 0);
+  return Buffer.concat([header, trailer]);
 }
 
 /**
@@ -129,7 +160,7 @@ function dataLoss(path: string, message: string): VectorDbError {
  * @throws VectorDbError `data_loss` (DATA_LOSS) if the file is shorter than the header, the magic is
  *   wrong or the header CRC fails; `failed_precondition` (FAILED_PRECONDITION) for an unknown version.
  */
-export function decodeWalHeader(file: Buffer, path: string): { floor: number } {
+export function decodeWalHeader(file: Buffer, path: string): { floor: number; version: number } {
   if (file.length < walHeaderBytes) {
     throw dataLoss(path, `WAL file is ${file.length} bytes, shorter than its ${walHeaderBytes}-byte header (the header is written atomically, so this is corruption)`);
   }
@@ -139,12 +170,12 @@ export function decodeWalHeader(file: Buffer, path: string): { floor: number } {
   const computed = crc32(file.subarray(0, 20));
   if (stored !== computed) throw dataLoss(path, `WAL header at byte offset 0 fails its CRC (stored ${hex(stored)}, computed ${hex(computed)})`);
   const version = file.readUInt32LE(8);
-  if (version !== walFormatVersion) {
-    throw new VectorDbError("failed_precondition", `${path}: WAL format version ${version} is not supported (this build reads version ${walFormatVersion})`);
+  if (version !== 1 && version !== walFormatVersion) {
+    throw new VectorDbError("failed_precondition", `${path}: WAL format version ${version} is not supported (this build reads versions 1 and ${walFormatVersion})`);
   }
   const floor = readU64(file, 12);
   if (floor < 1) throw dataLoss(path, `WAL header at byte offset 0 has an invalid sequence floor`);
-  return { floor };
+  return { floor, version };
 }
 
 type RecordCheck =
@@ -188,31 +219,73 @@ function findValidRecordAfter(file: Buffer, from: number, previous: number): num
   return -1;
 }
 
+/** What follows a bad record in a version-2 file: a mark proving it was fsynced, or how many valid records (dropped). */
+interface AfterHole {
+  /** Offset and sequence of a durability mark whose Q is above `previous`, if one was found. */
+  proof?: { offset: number; sequence: number };
+  /** Valid records found after the hole (when there is no proof). */
+  validRecords: number;
+}
+
 /**
- * Scans a whole WAL file (header and records) and decides where the log ends.
+ * Looks after `from` for a durability mark proving that the record after sequence `previous` was
+ * fsynced, counting the valid records on the way. Scans byte by byte with the same cheap filter as
+ * {@link findValidRecordAfter}; a valid record is skipped whole.
+ */
+function searchAfterHole(file: Buffer, from: number, previous: number): AfterHole {
+  const last = file.length - recordOverheadBytes;
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  let validRecords = 0;
+  for (let offset = from; offset <= last; offset++) {
+    const high = view.getUint32(offset + 8, true);
+    if (high >= sequenceHighWordLimit) continue;
+    const sequence = high * twoTo32 + view.getUint32(offset + 4, true);
+    if (sequence <= previous || sequence - previous > twoTo32) continue;
+    const length = view.getUint32(offset, true);
+    if (length > last - offset) continue;
+    const check = checkRecordAt(file, offset);
+    if (!check.ok) continue;
+    if (check.type === walMarkType) {
+      if (check.length === 0) return { proof: { offset, sequence }, validRecords };
+      continue;
+    }
+    validRecords++;
+    offset += recordOverheadBytes + check.length - 1;
+  }
+  return { validRecords };
+}
+
+/**
+ * Scans a whole WAL file (header, records and durability marks) and decides where the log ends (see
+ * the module documentation).
  *
  * @param file the whole file.
  * @param path named in error messages.
- * @returns the header's floor, the valid records (bodies are views into `file`), the end of the last
- *   valid record, and, if the file continues past it, the torn tail's offset and reason. The caller
- *   truncates the file to `end`.
+ * @returns the header's floor and version, the valid records (bodies are views into `file`; marks
+ *   left out), the end of the last valid record, the highest sequence a mark says was fsynced, and,
+ *   if the file continues past the end, the torn tail's offset, reason and dropped records. The
+ *   caller truncates the file to `end`.
  * @throws VectorDbError `data_loss` (DATA_LOSS) naming the file and byte offset when a bad record is
- *   followed by a valid one, when sequences do not strictly increase (or fall below the floor), or
- *   when the header is damaged; `failed_precondition` for an unknown format version.
+ *   followed by proof that it was fsynced (version 2) or by any valid record (version 1), when
+ *   sequences do not strictly increase (or fall below the floor), when a mark claims a sequence not
+ *   yet written, or when the header is damaged; `failed_precondition` for an unknown format version.
  */
 export function scanWal(file: Buffer, path: string): WalScan {
-  const { floor } = decodeWalHeader(file, path);
+  const { floor, version } = decodeWalHeader(file, path);
   const records: WalRecord[] = [];
   let previous = floor - 1;
+  let markedThrough = floor - 1;
   let offset = walHeaderBytes;
   while (offset < file.length) {
     const check = checkRecordAt(file, offset);
-    if (!check.ok) {
-      const next = findValidRecordAfter(file, offset + 1, previous);
-      if (next >= 0) {
-        throw dataLoss(path, `corrupt WAL record at byte offset ${offset} (${check.reason}); a valid record follows at byte offset ${next}, so this is not a torn tail`);
+    if (!check.ok) return { floor, version, records, end: offset, markedThrough, torn: tornTail(file, path, version, offset, previous, check.reason) };
+    if (version >= 2 && check.type === walMarkType) {
+      if (check.length !== 0 || check.sequence < 0 || check.sequence > previous) {
+        throw dataLoss(path, `corrupt WAL durability mark at byte offset ${offset} (it claims sequence ${check.sequence < 0 ? "≥ 2^53" : check.sequence} with a ${check.length}-byte body; the last record before it is ${previous})`);
       }
-      return { floor, records, end: offset, torn: { offset, reason: check.reason } };
+      markedThrough = Math.max(markedThrough, check.sequence);
+      offset += recordOverheadBytes;
+      continue;
     }
     if (check.sequence < 0 || check.sequence <= previous) {
       const shown = check.sequence < 0 ? "≥ 2^53" : String(check.sequence);
@@ -224,5 +297,25 @@ export function scanWal(file: Buffer, path: string): WalScan {
     previous = check.sequence;
     offset = bodyStart + check.length + recordTrailerBytes;
   }
-  return { floor, records, end: offset };
+  return { floor, version, records, end: offset, markedThrough };
+}
+
+/**
+ * Decides what the bad record at `offset` is (see the module documentation): returns the torn tail,
+ * or throws DATA_LOSS when what follows proves it is corruption.
+ */
+function tornTail(file: Buffer, path: string, version: number, offset: number, previous: number, reason: string): { offset: number; reason: string; droppedRecords: number } {
+  if (version < 2) {
+    const next = findValidRecordAfter(file, offset + 1, previous);
+    if (next >= 0) throw dataLoss(path, `corrupt WAL record at byte offset ${offset} (${reason}); a valid record follows at byte offset ${next}, so this is not a torn tail`);
+    return { offset, reason, droppedRecords: 0 };
+  }
+  const after = searchAfterHole(file, offset + 1, previous);
+  if (after.proof !== undefined) {
+    throw dataLoss(
+      path,
+      `corrupt WAL record at byte offset ${offset} (${reason}); the durability mark at byte offset ${after.proof.offset} says every record up to sequence ${after.proof.sequence} was fsynced, and the last valid record before the damage is ${previous}, so this is not a torn tail`,
+    );
+  }
+  return { offset, reason, droppedRecords: after.validRecords };
 }

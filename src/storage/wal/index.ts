@@ -6,6 +6,7 @@ export {
   scanWal,
   walMagic,
   walFormatVersion,
+  walMarkType,
   walHeaderBytes,
   recordHeaderBytes,
   recordTrailerBytes,

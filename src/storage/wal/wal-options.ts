@@ -1,5 +1,7 @@
 import { defaultLimits, defaultStorage, fsyncPolicies, type FsyncPolicy, walQueueBytesMax, walRecordBytesMax } from "../../config.js";
 import { VectorDbError } from "../../errors.js";
+import type { StorageIo } from "../clock.js";
+import { realStorageIo } from "../node-file-system.js";
 import { recordBodyBytesFormatMax } from "./format.js";
 
 /**
@@ -29,6 +31,10 @@ export interface WalOptions {
    * WAL recreated after being lost never reuses sequences a segment already holds. Default 1.
    */
   minNextSequence?: number;
+  /** The disk and the clock (the interval policy's timer). Default the real ones (`realStorageIo`). */
+  io?: StorageIo;
+  /** Called after each successful fdatasync of the log with how long it took, in seconds (metrics). */
+  onSync?: (seconds: number) => void;
 }
 
 /** {@link WalOptions} with every default filled in, checked. */
@@ -56,5 +62,7 @@ export function resolveWalOptions(options: WalOptions): ResolvedWalOptions {
     recordBytesMax: positiveInteger("recordBytesMax", options.recordBytesMax ?? walRecordBytesMax(defaultLimits), recordBodyBytesFormatMax),
     queueBytesMax: positiveInteger("queueBytesMax", options.queueBytesMax ?? walQueueBytesMax, Number.MAX_SAFE_INTEGER),
     minNextSequence: positiveInteger("minNextSequence", options.minNextSequence ?? 1, Number.MAX_SAFE_INTEGER),
+    io: options.io ?? realStorageIo,
+    onSync: options.onSync ?? (() => undefined),
   };
 }

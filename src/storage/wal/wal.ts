@@ -19,37 +19,48 @@
  *   own (only in `close`, `sync` and `truncateUpTo`); the kernel writes dirty pages back when it
  *   chooses (typically within ~30 s on Linux). Survives a process kill, not an OS crash or power loss.
  *
- * Under every policy the log on disk is always a prefix of the appended records, possibly followed by
- * a torn record, which recovery drops: a crash never leaves a hole or reorders records.
+ * Under every policy what recovery returns is a prefix of the appended records. A process crash leaves
+ * the file as written; a power loss may tear the part written since the last fsync, or leave holes in
+ * it (pages written back out of order): recovery ends the log at the first damage there, which the
+ * durability marks (`format.ts`) tell from damage to fsynced records (DATA_LOSS). On open the records
+ * found are written anew into a fresh, fsynced file, so that they are durable before anything is
+ * acknowledged on top of them (see {@link Wal.open}).
+ *
+ * File operations go through the {@link FileSystem} of `options.io` and the interval timer through
+ * its clock: the real disk and time in production, a simulated disk and clock in the power-loss
+ * simulation (`src/testing/sim/`).
  *
  * ### Errors
  *
  * A failed write (ENOSPC, EIO, …) rejects every append of that batch with `unavailable` (gRPC
  * UNAVAILABLE: the client may retry later); the file is truncated back to its previous end and the log
  * stays usable. A failed `fdatasync`, or a failed truncation after a failed write, leaves the state of
- * the file unknown (the kernel may have dropped the dirty pages), so the WAL refuses all further
- * appends with `unavailable` until it is reopened, which recovers what actually reached the disk. A
+ * the file unknown (the kernel may have dropped the dirty pages from its write-back queue while still
+ * serving them, so a second fsync would succeed without writing them: PostgreSQL's "fsyncgate"), so
+ * the WAL refuses all further appends with `unavailable` and never fsyncs again until it is reopened;
+ * reopening rewrites the records it reads, so none of them depends on those pages any more. A
  * rejected append was never acknowledged, but its record may still be found on reopen (like any
  * UNAVAILABLE, the outcome is unknown); the collection layer's idempotent replay makes that harmless.
  * Nothing is ever acknowledged that was not written.
  *
  * One process, one `Wal` per file: there is no inter-process lock.
  */
-import type { FileHandle } from "node:fs/promises";
-import { open, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { constants as bufferConstants } from "node:buffer";
 import type { FsyncPolicy } from "../../config.js";
 import { VectorDbError } from "../../errors.js";
-import { fsyncDirectory, ioError, readWholeFile, removeStaleTemporaries, temporaryPathFor, writeChunksAt, writeFileAtomic } from "../files.js";
+import type { Clock, RepeatingTimer } from "../clock.js";
+import type { FileSystem, StorageFile } from "../file-system.js";
+import { fsyncDirectory, ioError, writeChunksAt } from "../files.js";
 import {
+  encodeDurabilityMark,
   encodeRecordFraming,
-  encodeWalHeader,
   recordOverheadBytes,
-  scanWal,
+  walFormatVersion,
   walHeaderBytes,
+  walMarkType,
   type WalRecord,
 } from "./format.js";
+import { openAndScan, writeReplacement } from "./wal-file.js";
 import { resolveWalOptions, type WalOptions } from "./wal-options.js";
 
 /** What {@link Wal.open} returns. */
@@ -60,6 +71,11 @@ export interface WalOpened {
   records: WalRecord[];
   /** Bytes of torn tail removed from the end of the file (0 if the log ended cleanly). */
   truncatedBytes: number;
+  /**
+   * Valid records that followed a hole in the unsynced tail and were removed with it (see
+   * `format.ts`: write-back out of order before a power loss); 0 almost always.
+   */
+  droppedRecords: number;
 }
 
 /** Counters since open. */
@@ -73,9 +89,6 @@ export interface WalStats {
   /** Bytes written by appends, framing included (not counting rewrites by `truncateUpTo`). */
   bytesWritten: number;
 }
-
-/** Bytes copied per read/write when `truncateUpTo` rewrites the kept records. */
-const copyChunkBytes = 4 * 1024 * 1024;
 
 interface PendingAppend {
   sequence: number;
@@ -92,11 +105,15 @@ interface PendingAppend {
  * concurrently; file operations run one at a time, in call order, on an internal queue.
  */
 export class Wal {
-  private handle: FileHandle;
+  private handle: StorageFile;
   private size: number;
   private floor: number;
   private next: number;
   private lastWritten: number;
+  /** Every record up to this sequence is known fsynced (in this file or an earlier one). */
+  private durableThrough: number;
+  /** The highest sequence a durability mark in the file says was fsynced. */
+  private markedThrough: number;
   /** Sequence and file offset of every record in the file, for `truncateUpTo`. */
   private sequences: number[];
   private offsets: number[];
@@ -107,7 +124,7 @@ export class Wal {
   private syncQueued = false;
   private dirty = false;
   private chain: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: RepeatingTimer | undefined;
   private failure: VectorDbError | undefined;
   private closing: Promise<void> | undefined;
   private readonly counters: WalStats = { appends: 0, writes: 0, fsyncs: 0, bytesWritten: 0 };
@@ -120,73 +137,66 @@ export class Wal {
     /** Largest record body accepted, in bytes. */
     readonly recordBytesMax: number,
     private readonly queueBytesMax: number,
-    handle: FileHandle,
-    floor: number,
-    end: number,
-    records: readonly WalRecord[],
+    private readonly fs: FileSystem,
+    handle: StorageFile,
+    scan: { floor: number; end: number; records: readonly WalRecord[]; markedThrough: number },
     minNextSequence: number,
+    /** Times each fdatasync for {@link WalOptions.onSync}. */
+    private readonly timing: { clock: Clock; onSync: (seconds: number) => void },
   ) {
+    const { floor, end, records, markedThrough } = scan;
     this.handle = handle;
     this.size = end;
     this.floor = floor;
     this.sequences = records.map((record) => record.sequence);
     this.offsets = records.map((record) => record.offset);
     this.lastWritten = records.length > 0 ? records[records.length - 1]!.sequence : floor - 1;
+    // open() makes the file durable (rewrite or fdatasync) before it hands the log out.
+    this.durableThrough = this.lastWritten;
+    this.markedThrough = markedThrough;
     this.next = Math.max(this.lastWritten + 1, minNextSequence);
   }
 
   /**
    * Opens the log at `path`, creating it (with an atomic write) if it does not exist, and recovers it:
-   * deletes its stale temporaries (`path.tmp-*`), reads the whole file, validates every record, and
-   * truncates a torn tail (then fsyncs). The directory must exist.
+   * deletes its stale temporaries (`path.tmp-*`), reads the whole file, validates every record, cuts
+   * off a torn tail, and makes what it found durable whatever happened before: when the file holds
+   * records (or is a version-1 file) it writes them anew into a replacement (temporary, fdatasync,
+   * rename, directory fsync; a process killed before the interval policy's fsync, or a failed fsync,
+   * leaves records in pages the disk may never see), otherwise it fdatasyncs the file. The directory
+   * must exist, and the caller fsyncs it first (a crash between a cut's rename and its directory
+   * fsync leaves the new file under the name, not yet durably).
    *
-   * @returns the open log, the recovered records in order (to replay once), and the bytes truncated.
+   * @returns the open log, the recovered records in order (to replay once), the bytes cut off and the
+   *   valid records dropped with them (after a hole in the unsynced tail; see `format.ts`).
    * @throws VectorDbError `data_loss` (DATA_LOSS) naming the file and byte offset if a bad record is
-   *   followed by a valid one, sequences do not strictly increase, or the header is damaged;
-   *   `failed_precondition` (FAILED_PRECONDITION) for an unknown format version; `invalid_argument`
-   *   (INVALID_ARGUMENT) for a bad option; `resource_exhausted` (RESOURCE_EXHAUSTED) if the file is
-   *   larger than one buffer can hold (4 GiB); `unavailable` / `not_found` on I/O errors.
+   *   followed by proof that it was fsynced (a durability mark; in a version-1 file, any valid
+   *   record), sequences do not strictly increase, or the header is damaged; `failed_precondition`
+   *   (FAILED_PRECONDITION) for an unknown format version; `invalid_argument` (INVALID_ARGUMENT) for a
+   *   bad option; `resource_exhausted` (RESOURCE_EXHAUSTED) if the file is larger than one buffer can
+   *   hold (4 GiB); `unavailable` / `not_found` on I/O errors.
    */
   static async open(path: string, options: WalOptions = {}): Promise<WalOpened> {
-    const { durability, flushIntervalMs, recordBytesMax, queueBytesMax, minNextSequence } = resolveWalOptions(options);
+    const { durability, flushIntervalMs, recordBytesMax, queueBytesMax, minNextSequence, io, onSync } = resolveWalOptions(options);
+    const { fs, clock } = io;
 
-    await removeStaleTemporaries(dirname(path), { of: path });
-    let exists = true;
+    const { handle, scan, truncatedBytes } = await openAndScan(fs, path, minNextSequence);
+    let wal: Wal | undefined;
     try {
-      await stat(path);
+      wal = new Wal(path, durability, recordBytesMax, queueBytesMax, fs, handle, scan, minNextSequence, { clock, onSync });
+      // What was just read must be durable before anything is acknowledged on top of it. An fsync is
+      // not enough for records: they may sit in pages the kernel no longer means to write (after a
+      // failed fsync it drops them from the write-back queue yet still serves them: PostgreSQL's
+      // "fsyncgate"). Writing them anew, into a file of their own, is; it also upgrades a version-1 file.
+      if (scan.records.length > 0 || scan.version < walFormatVersion) await wal.replaceFile(0, walHeaderBytes, scan.floor, "rewriting the WAL on recovery");
+      else await handle.datasync();
+      const opened = wal;
+      if (durability === "interval") opened.timer = clock.every(flushIntervalMs, () => opened.onTimer());
+      return { wal: opened, records: scan.records, truncatedBytes, droppedRecords: scan.torn?.droppedRecords ?? 0 };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(path, "stat", error);
-      exists = false;
-    }
-    if (!exists) await writeFileAtomic(path, [encodeWalHeader(minNextSequence)]);
-
-    let handle: FileHandle;
-    try {
-      handle = await open(path, "r+");
-    } catch (error) {
-      throw ioError(path, "opening the WAL", error);
-    }
-    try {
-      const { size } = await handle.stat();
-      if (size > bufferConstants.MAX_LENGTH) {
-        throw new VectorDbError("resource_exhausted", `${path}: WAL file is ${size} bytes, more than the ${bufferConstants.MAX_LENGTH} bytes one buffer can hold`);
-      }
-      const file = await readWholeFile(handle, size);
-      const scan = scanWal(file, path);
-      let truncatedBytes = 0;
-      if (scan.end < file.length) {
-        truncatedBytes = file.length - scan.end;
-        await handle.truncate(scan.end);
-        await handle.sync();
-      }
-      const wal = new Wal(path, durability, recordBytesMax, queueBytesMax, handle, scan.floor, scan.end, scan.records, minNextSequence);
-      if (durability === "interval") {
-        wal.timer = setInterval(() => wal.onTimer(), flushIntervalMs);
-        wal.timer.unref();
-      }
-      return { wal, records: scan.records, truncatedBytes };
-    } catch (error) {
+      // The replacement, if the rewrite got that far, is the log's handle by now; close both.
       await handle.close().catch(() => undefined);
+      await wal?.handle.close().catch(() => undefined);
       throw ioError(path, "recovering the WAL", error);
     }
   }
@@ -308,7 +318,7 @@ export class Wal {
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.closing = this.enqueue(async () => {
       try {
@@ -328,8 +338,8 @@ export class Wal {
   }
 
   private checkAppend(type: number, bytes: number): VectorDbError | undefined {
-    if (!Number.isInteger(type) || type < 0 || type > 255) {
-      return new VectorDbError("invalid_argument", `WAL record type must be an integer from 0 to 255, got ${type}`);
+    if (!Number.isInteger(type) || type <= walMarkType || type > 255) {
+      return new VectorDbError("invalid_argument", `WAL record type must be an integer from 1 to 255 (0 is the WAL's durability mark), got ${type}`);
     }
     if (bytes > this.recordBytesMax) {
       return new VectorDbError("invalid_argument", `WAL record body is ${bytes} bytes, more than the limit recordBytesMax = ${this.recordBytesMax}`);
@@ -378,13 +388,21 @@ export class Wal {
   }
 
   /**
-   * Writes a batch at the end of the file and, under `fsync`, fdatasyncs. A failed write truncates the
-   * file back (or poisons the log if that fails too); a failed fsync poisons the log.
+   * Writes a batch at the end of the file and, under `fsync`, fdatasyncs. The batch starts with a
+   * durability mark when an fsync made more records durable since the last mark.
+   * A failed write truncates the file back (or poisons the log if that fails too); a failed fsync
+   * poisons the log.
    */
   private async writeBatch(batch: readonly PendingAppend[]): Promise<void> {
     if (this.failure) throw this.failure;
     const chunks: Uint8Array[] = [];
     let bytes = 0;
+    // open() rewrote a version-1 file as version 2: every file written to has durability marks.
+    const mark = this.durableThrough > this.markedThrough ? this.durableThrough : undefined;
+    if (mark !== undefined) {
+      chunks.push(encodeDurabilityMark(mark));
+      bytes += recordOverheadBytes;
+    }
     for (const append of batch) {
       chunks.push(append.header, ...append.chunks, append.trailer);
       bytes += append.bytes;
@@ -400,7 +418,8 @@ export class Wal {
       }
       throw error;
     }
-    let offset = start;
+    if (mark !== undefined) this.markedThrough = mark;
+    let offset = start + (mark === undefined ? 0 : recordOverheadBytes);
     for (const append of batch) {
       this.sequences.push(append.sequence);
       this.offsets.push(offset);
@@ -419,12 +438,17 @@ export class Wal {
   private async fsyncNow(force: boolean): Promise<void> {
     if (!this.dirty && !force) return;
     this.dirty = false;
+    // Runs on the queue: nothing is written while it runs, so it covers every record written so far.
+    const covered = this.lastWritten;
+    const started = this.timing.clock.now();
     try {
       await this.handle.datasync();
     } catch (error) {
       throw this.poison("fsync", error);
     }
+    this.durableThrough = Math.max(this.durableThrough, covered);
     this.counters.fsyncs++;
+    this.timing.onSync((this.timing.clock.now() - started) / 1000);
   }
 
   private onTimer(): void {
@@ -450,29 +474,19 @@ export class Wal {
       else high = middle;
     }
     if (keepFrom === 0) return 0;
-    const newFloor = Math.max(this.floor, sequence + 1);
     const copyFrom = keepFrom < this.offsets.length ? this.offsets[keepFrom]! : this.size;
-    const temporary = temporaryPathFor(this.path);
-    let replacement: FileHandle | undefined;
-    let newSize = walHeaderBytes;
-    try {
-      replacement = await open(temporary, "wx+");
-      await writeChunksAt(replacement, [encodeWalHeader(newFloor)], 0);
-      const buffer = Buffer.allocUnsafe(Math.min(copyChunkBytes, Math.max(1, this.size - copyFrom)));
-      for (let at = copyFrom; at < this.size; ) {
-        const { bytesRead } = await this.handle.read(buffer, 0, Math.min(buffer.length, this.size - at), at);
-        if (bytesRead === 0) throw new Error(`the WAL ended at byte ${at}, expected ${this.size} bytes`);
-        await writeChunksAt(replacement, [buffer.subarray(0, bytesRead)], newSize);
-        newSize += bytesRead;
-        at += bytesRead;
-      }
-      await replacement.datasync();
-      await rename(temporary, this.path);
-    } catch (error) {
-      await replacement?.close().catch(() => undefined);
-      await unlink(temporary).catch(() => undefined);
-      throw ioError(this.path, "WAL cut", error);
-    }
+    await this.replaceFile(keepFrom, copyFrom, Math.max(this.floor, sequence + 1), "WAL cut");
+    return keepFrom;
+  }
+
+  /**
+   * Replaces the file with a new one holding a header with `newFloor` and the bytes from `copyFrom`
+   * on (records `keepFrom` … and the durability marks among them: they name sequences, not offsets):
+   * temporary, fdatasync, rename, directory fsync. Before the rename the old file stays in use; a
+   * failed directory fsync after it poisons the log.
+   */
+  private async replaceFile(keepFrom: number, copyFrom: number, newFloor: number, action: string): Promise<void> {
+    const { file: replacement, sizeBytes: newSize } = await writeReplacement(this.fs, this.path, this.handle, { copyFrom, endBytes: this.size, newFloor, action });
     // The new file is in place; from here on every append goes to it.
     const old = this.handle;
     this.handle = replacement;
@@ -483,12 +497,13 @@ export class Wal {
     this.size = newSize;
     this.floor = newFloor;
     this.dirty = false;
+    this.durableThrough = Math.max(this.durableThrough, this.lastWritten);
+    this.markedThrough = newFloor - 1;
     try {
-      await fsyncDirectory(dirname(this.path));
+      await fsyncDirectory(this.fs, dirname(this.path));
     } catch (error) {
       // Until the rename is durable a crash could bring back the old file without later appends.
-      throw this.poison("directory fsync after a WAL cut", error);
+      throw this.poison(`directory fsync after ${action === "WAL cut" ? "a WAL cut" : action}`, error);
     }
-    return keepFrom;
   }
 }

@@ -38,7 +38,7 @@ export class ServerProcess {
   static async spawn(cliPath: string, dataDir: string, extraArgs: readonly string[]): Promise<ServerProcess> {
     const port = await freePort();
     const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("VECTORDB_")));
-    const args = [cliPath, "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", "--shutdown-grace-ms", "2000", ...extraArgs];
+    const args = [cliPath, "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", "--shutdown-grace-ms", "2000", "--metrics-port", "0", ...extraArgs];
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
     return new ServerProcess(child, port, Date.now());
   }

@@ -50,6 +50,8 @@ def collection_info(info: collection_pb2.CollectionInfo) -> CollectionInfo:
         point_count=info.point_count,
         indexed_point_count=info.indexed_point_count,
         memory_bytes=info.memory_bytes,
+        quantization="int8" if info.HasField("quantization") else None,
+        quantization_trained=info.quantization_trained,
     )
 
 

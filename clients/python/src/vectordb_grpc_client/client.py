@@ -111,6 +111,8 @@ class Client:
         m: Optional[int] = None,
         ef_construction: Optional[int] = None,
         ef: Optional[int] = None,
+        quantization: Optional[str] = None,
+        quantile: Optional[float] = None,
         timeout: Optional[float] = _CLIENT_DEFAULT,
     ) -> CollectionInfo:
         """Creates a collection; durable when this returns.
@@ -121,6 +123,10 @@ class Client:
             distance: ``"cosine"`` (score: cosine similarity), ``"dot"`` (inner product) or
                 ``"euclidean"`` (L2 distance).
             m, ef_construction, ef: HNSW parameters; ``None`` takes the server's defaults (16, 200, 64).
+            quantization: ``"int8"`` for scalar quantization (searches score int8 codes, then rescore
+                the best candidates on float32); ``None``: none. Not for ``"dot"``.
+            quantile: with ``quantization``, the share of each component's values the int8 range
+                spans, in (0.5, 1] (``None``: the server's 0.99).
 
         Raises:
             VectorDbError: ``ALREADY_EXISTS``; ``INVALID_ARGUMENT`` for a bad name, dimension or
@@ -133,6 +139,14 @@ class Client:
             distance=_convert.distance_enum(distance),
             hnsw=collection_pb2.HnswConfig(m=m or 0, ef_construction=ef_construction or 0, ef=ef or 0),
         )
+        if quantization is not None:
+            if quantization != "int8":
+                raise ValueError(f"quantization: expected 'int8', got {quantization!r}")
+            request.quantization.scalar.type = collection_pb2.SCALAR_TYPE_INT8
+            if quantile is not None:
+                request.quantization.scalar.quantile = quantile
+        elif quantile is not None:
+            raise ValueError("quantile: needs quantization='int8'")
         response = self._call(self._collections.CreateCollection, request, timeout)
         return _convert.collection_info(response.collection)
 
@@ -235,6 +249,8 @@ class Client:
         exact: bool = False,
         with_payload: bool = True,
         with_vector: bool = False,
+        rescore: Optional[bool] = None,
+        oversampling: Optional[float] = None,
         timeout: Optional[float] = _CLIENT_DEFAULT,
     ) -> List[Hit]:
         """The ``k`` points nearest to ``vector``, best first.
@@ -249,10 +265,12 @@ class Client:
             ef: HNSW candidate list size for this query (``None``: the collection's).
             exact: scan every point instead of walking the graph.
             with_payload, with_vector: what each hit carries.
+            rescore, oversampling: for a quantized collection, whether the best ``oversampling × k``
+                candidates are rescored on float32 (``None``: the server's, true and 2.0).
 
         Raises:
-            VectorDbError: ``INVALID_ARGUMENT`` (dimension, NaN, ``k``/``ef`` out of range, malformed
-                filter); ``NOT_FOUND``.
+            VectorDbError: ``INVALID_ARGUMENT`` (dimension, NaN, ``k``/``ef``/``oversampling`` out of
+                range, malformed filter); ``NOT_FOUND``.
         """
         request = point_service_pb2.SearchRequest(
             collection=collection,
@@ -266,6 +284,10 @@ class Client:
         )
         if score_threshold is not None:
             request.score_threshold = score_threshold
+        if rescore is not None:
+            request.rescore = rescore
+        if oversampling is not None:
+            request.oversampling = oversampling
         response = self._call(self._points.Search, request, timeout)
         return [_convert.hit(h, with_payload, with_vector) for h in response.hits]
 

@@ -73,7 +73,9 @@ class CollectionInfo:
     ``distance``: ``"cosine"``, ``"dot"`` or ``"euclidean"``. ``m``, ``ef_construction``, ``ef``: the
     effective HNSW parameters (the server's defaults where creation left them out). ``point_count``:
     live points; ``indexed_point_count``: points linked into the HNSW graph so far (equal to
-    ``point_count`` once background indexing has caught up); ``memory_bytes``: approximate memory used.
+    ``point_count`` once background indexing has caught up); ``memory_bytes``: approximate memory used;
+    ``quantization``: ``"int8"`` or ``None``; ``quantization_trained``: whether searches use the codes
+    (from 1,000 points on).
     """
 
     name: str
@@ -85,6 +87,8 @@ class CollectionInfo:
     point_count: int
     indexed_point_count: int
     memory_bytes: int
+    quantization: Optional[str] = None
+    quantization_trained: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,11 @@ DISTANCE_COSINE: Distance
 DISTANCE_DOT: Distance
 DISTANCE_EUCLIDEAN: Distance
 DISTANCE_UNSPECIFIED: Distance
+SCALAR_TYPE_INT8: ScalarType
+SCALAR_TYPE_UNSPECIFIED: ScalarType
 
 class CollectionInfo(_message.Message):
-    __slots__ = ["dimension", "distance", "hnsw", "indexed_point_count", "memory_bytes", "name", "point_count"]
+    __slots__ = ["dimension", "distance", "hnsw", "indexed_point_count", "memory_bytes", "name", "point_count", "quantization", "quantization_trained", "quantized_vector_bytes", "recall_estimate", "recall_samples", "vector_bytes"]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     HNSW_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +20,12 @@ class CollectionInfo(_message.Message):
     MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     POINT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZATION_TRAINED_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZED_VECTOR_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RECALL_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    RECALL_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_BYTES_FIELD_NUMBER: _ClassVar[int]
     dimension: int
     distance: Distance
     hnsw: HnswConfig
@@ -25,7 +33,13 @@ class CollectionInfo(_message.Message):
     memory_bytes: int
     name: str
     point_count: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[_Union[Distance, str]] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., point_count: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., indexed_point_count: _Optional[int] = ...) -> None: ...
+    quantization: QuantizationConfig
+    quantization_trained: bool
+    quantized_vector_bytes: int
+    recall_estimate: float
+    recall_samples: int
+    vector_bytes: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[_Union[Distance, str]] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., point_count: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., indexed_point_count: _Optional[int] = ..., quantization: _Optional[_Union[QuantizationConfig, _Mapping]] = ..., vector_bytes: _Optional[int] = ..., quantized_vector_bytes: _Optional[int] = ..., quantization_trained: bool = ..., recall_estimate: _Optional[float] = ..., recall_samples: _Optional[int] = ...) -> None: ...
 
 class HnswConfig(_message.Message):
     __slots__ = ["ef", "ef_construction", "m"]
@@ -37,5 +51,24 @@ class HnswConfig(_message.Message):
     m: int
     def __init__(self, m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., ef: _Optional[int] = ...) -> None: ...
 
+class QuantizationConfig(_message.Message):
+    __slots__ = ["scalar"]
+    SCALAR_FIELD_NUMBER: _ClassVar[int]
+    scalar: ScalarQuantization
+    def __init__(self, scalar: _Optional[_Union[ScalarQuantization, _Mapping]] = ...) -> None: ...
+
+class ScalarQuantization(_message.Message):
+    __slots__ = ["always_ram", "quantile", "type"]
+    ALWAYS_RAM_FIELD_NUMBER: _ClassVar[int]
+    QUANTILE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    always_ram: bool
+    quantile: float
+    type: ScalarType
+    def __init__(self, type: _Optional[_Union[ScalarType, str]] = ..., quantile: _Optional[float] = ..., always_ram: bool = ...) -> None: ...
+
 class Distance(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ScalarType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from . import collection_pb2 as vectordb_dot_v1_dot_collection__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$vectordb/v1/collection_service.proto\x12\x0bvectordb.v1\x1a\x1cvectordb/v1/collection.proto\"\xab\x01\n\x17\x43reateCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n\tdimension\x18\x02 \x01(\rR\tdimension\x12\x31\n\x08\x64istance\x18\x03 \x01(\x0e\x32\x15.vectordb.v1.DistanceR\x08\x64istance\x12+\n\x04hnsw\x18\x04 \x01(\x0b\x32\x17.vectordb.v1.HnswConfigR\x04hnsw\"W\n\x18\x43reateCollectionResponse\x12;\n\ncollection\x18\x01 \x01(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\ncollection\"*\n\x14GetCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"T\n\x15GetCollectionResponse\x12;\n\ncollection\x18\x01 \x01(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\ncollection\"\x18\n\x16ListCollectionsRequest\"X\n\x17ListCollectionsResponse\x12=\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\x0b\x63ollections\"-\n\x17\x44\x65leteCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"A\n\x18\x44\x65leteCollectionResponse\x12%\n\x0e\x64\x65leted_points\x18\x01 \x01(\x04R\rdeletedPoints2\x8b\x03\n\x11\x43ollectionService\x12_\n\x10\x43reateCollection\x12$.vectordb.v1.CreateCollectionRequest\x1a%.vectordb.v1.CreateCollectionResponse\x12V\n\rGetCollection\x12!.vectordb.v1.GetCollectionRequest\x1a\".vectordb.v1.GetCollectionResponse\x12\\\n\x0fListCollections\x12#.vectordb.v1.ListCollectionsRequest\x1a$.vectordb.v1.ListCollectionsResponse\x12_\n\x10\x44\x65leteCollection\x12$.vectordb.v1.DeleteCollectionRequest\x1a%.vectordb.v1.DeleteCollectionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$vectordb/v1/collection_service.proto\x12\x0bvectordb.v1\x1a\x1cvectordb/v1/collection.proto\"\xf0\x01\n\x17\x43reateCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n\tdimension\x18\x02 \x01(\rR\tdimension\x12\x31\n\x08\x64istance\x18\x03 \x01(\x0e\x32\x15.vectordb.v1.DistanceR\x08\x64istance\x12+\n\x04hnsw\x18\x04 \x01(\x0b\x32\x17.vectordb.v1.HnswConfigR\x04hnsw\x12\x43\n\x0cquantization\x18\x05 \x01(\x0b\x32\x1f.vectordb.v1.QuantizationConfigR\x0cquantization\"W\n\x18\x43reateCollectionResponse\x12;\n\ncollection\x18\x01 \x01(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\ncollection\"*\n\x14GetCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"T\n\x15GetCollectionResponse\x12;\n\ncollection\x18\x01 \x01(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\ncollection\"\x18\n\x16ListCollectionsRequest\"X\n\x17ListCollectionsResponse\x12=\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\x0b\x63ollections\"-\n\x17\x44\x65leteCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"A\n\x18\x44\x65leteCollectionResponse\x12%\n\x0e\x64\x65leted_points\x18\x01 \x01(\x04R\rdeletedPoints\"Z\n\x17UpdateCollectionRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12+\n\x04hnsw\x18\x02 \x01(\x0b\x32\x17.vectordb.v1.HnswConfigR\x04hnsw\"W\n\x18UpdateCollectionResponse\x12;\n\ncollection\x18\x01 \x01(\x0b\x32\x1b.vectordb.v1.CollectionInfoR\ncollection\"\xd4\x01\n\x0b\x41liasAction\x12=\n\x0c\x63reate_alias\x18\x01 \x01(\x0b\x32\x18.vectordb.v1.CreateAliasH\x00R\x0b\x63reateAlias\x12=\n\x0c\x64\x65lete_alias\x18\x02 \x01(\x0b\x32\x18.vectordb.v1.DeleteAliasH\x00R\x0b\x64\x65leteAlias\x12=\n\x0crename_alias\x18\x03 \x01(\x0b\x32\x18.vectordb.v1.RenameAliasH\x00R\x0brenameAliasB\x08\n\x06\x61\x63tion\"C\n\x0b\x43reateAlias\x12\x14\n\x05\x61lias\x18\x01 \x01(\tR\x05\x61lias\x12\x1e\n\ncollection\x18\x02 \x01(\tR\ncollection\"#\n\x0b\x44\x65leteAlias\x12\x14\n\x05\x61lias\x18\x01 \x01(\tR\x05\x61lias\"G\n\x0bRenameAlias\x12\x1b\n\told_alias\x18\x01 \x01(\tR\x08oldAlias\x12\x1b\n\tnew_alias\x18\x02 \x01(\tR\x08newAlias\"J\n\x14UpdateAliasesRequest\x12\x32\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32\x18.vectordb.v1.AliasActionR\x07\x61\x63tions\"\x17\n\x15UpdateAliasesResponse\"H\n\x10\x41liasDescription\x12\x14\n\x05\x61lias\x18\x01 \x01(\tR\x05\x61lias\x12\x1e\n\ncollection\x18\x02 \x01(\tR\ncollection\"4\n\x12ListAliasesRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\"N\n\x13ListAliasesResponse\x12\x37\n\x07\x61liases\x18\x01 \x03(\x0b\x32\x1d.vectordb.v1.AliasDescriptionR\x07\x61liases2\x96\x05\n\x11\x43ollectionService\x12_\n\x10\x43reateCollection\x12$.vectordb.v1.CreateCollectionRequest\x1a%.vectordb.v1.CreateCollectionResponse\x12V\n\rGetCollection\x12!.vectordb.v1.GetCollectionRequest\x1a\".vectordb.v1.GetCollectionResponse\x12\\\n\x0fListCollections\x12#.vectordb.v1.ListCollectionsRequest\x1a$.vectordb.v1.ListCollectionsResponse\x12_\n\x10\x44\x65leteCollection\x12$.vectordb.v1.DeleteCollectionRequest\x1a%.vectordb.v1.DeleteCollectionResponse\x12_\n\x10UpdateCollection\x12$.vectordb.v1.UpdateCollectionRequest\x1a%.vectordb.v1.UpdateCollectionResponse\x12V\n\rUpdateAliases\x12!.vectordb.v1.UpdateAliasesRequest\x1a\".vectordb.v1.UpdateAliasesResponse\x12P\n\x0bListAliases\x12\x1f.vectordb.v1.ListAliasesRequest\x1a .vectordb.v1.ListAliasesResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vectordb_grpc_client.vectordb.v1.collection_service_pb2', globals())
@@ -22,21 +22,43 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _CREATECOLLECTIONREQUEST._serialized_start=84
-  _CREATECOLLECTIONREQUEST._serialized_end=255
-  _CREATECOLLECTIONRESPONSE._serialized_start=257
-  _CREATECOLLECTIONRESPONSE._serialized_end=344
-  _GETCOLLECTIONREQUEST._serialized_start=346
-  _GETCOLLECTIONREQUEST._serialized_end=388
-  _GETCOLLECTIONRESPONSE._serialized_start=390
-  _GETCOLLECTIONRESPONSE._serialized_end=474
-  _LISTCOLLECTIONSREQUEST._serialized_start=476
-  _LISTCOLLECTIONSREQUEST._serialized_end=500
-  _LISTCOLLECTIONSRESPONSE._serialized_start=502
-  _LISTCOLLECTIONSRESPONSE._serialized_end=590
-  _DELETECOLLECTIONREQUEST._serialized_start=592
-  _DELETECOLLECTIONREQUEST._serialized_end=637
-  _DELETECOLLECTIONRESPONSE._serialized_start=639
-  _DELETECOLLECTIONRESPONSE._serialized_end=704
-  _COLLECTIONSERVICE._serialized_start=707
-  _COLLECTIONSERVICE._serialized_end=1102
+  _CREATECOLLECTIONREQUEST._serialized_end=324
+  _CREATECOLLECTIONRESPONSE._serialized_start=326
+  _CREATECOLLECTIONRESPONSE._serialized_end=413
+  _GETCOLLECTIONREQUEST._serialized_start=415
+  _GETCOLLECTIONREQUEST._serialized_end=457
+  _GETCOLLECTIONRESPONSE._serialized_start=459
+  _GETCOLLECTIONRESPONSE._serialized_end=543
+  _LISTCOLLECTIONSREQUEST._serialized_start=545
+  _LISTCOLLECTIONSREQUEST._serialized_end=569
+  _LISTCOLLECTIONSRESPONSE._serialized_start=571
+  _LISTCOLLECTIONSRESPONSE._serialized_end=659
+  _DELETECOLLECTIONREQUEST._serialized_start=661
+  _DELETECOLLECTIONREQUEST._serialized_end=706
+  _DELETECOLLECTIONRESPONSE._serialized_start=708
+  _DELETECOLLECTIONRESPONSE._serialized_end=773
+  _UPDATECOLLECTIONREQUEST._serialized_start=775
+  _UPDATECOLLECTIONREQUEST._serialized_end=865
+  _UPDATECOLLECTIONRESPONSE._serialized_start=867
+  _UPDATECOLLECTIONRESPONSE._serialized_end=954
+  _ALIASACTION._serialized_start=957
+  _ALIASACTION._serialized_end=1169
+  _CREATEALIAS._serialized_start=1171
+  _CREATEALIAS._serialized_end=1238
+  _DELETEALIAS._serialized_start=1240
+  _DELETEALIAS._serialized_end=1275
+  _RENAMEALIAS._serialized_start=1277
+  _RENAMEALIAS._serialized_end=1348
+  _UPDATEALIASESREQUEST._serialized_start=1350
+  _UPDATEALIASESREQUEST._serialized_end=1424
+  _UPDATEALIASESRESPONSE._serialized_start=1426
+  _UPDATEALIASESRESPONSE._serialized_end=1449
+  _ALIASDESCRIPTION._serialized_start=1451
+  _ALIASDESCRIPTION._serialized_end=1523
+  _LISTALIASESREQUEST._serialized_start=1525
+  _LISTALIASESREQUEST._serialized_end=1577
+  _LISTALIASESRESPONSE._serialized_start=1579
+  _LISTALIASESRESPONSE._serialized_end=1657
+  _COLLECTIONSERVICE._serialized_start=1660
+  _COLLECTIONSERVICE._serialized_end=2322
 # @@protoc_insertion_point(module_scope)

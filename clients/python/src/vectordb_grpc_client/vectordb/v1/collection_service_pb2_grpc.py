@@ -35,6 +35,21 @@ class CollectionServiceStub(object):
                 request_serializer=vectordb_dot_v1_dot_collection__service__pb2.DeleteCollectionRequest.SerializeToString,
                 response_deserializer=vectordb_dot_v1_dot_collection__service__pb2.DeleteCollectionResponse.FromString,
                 )
+        self.UpdateCollection = channel.unary_unary(
+                '/vectordb.v1.CollectionService/UpdateCollection',
+                request_serializer=vectordb_dot_v1_dot_collection__service__pb2.UpdateCollectionRequest.SerializeToString,
+                response_deserializer=vectordb_dot_v1_dot_collection__service__pb2.UpdateCollectionResponse.FromString,
+                )
+        self.UpdateAliases = channel.unary_unary(
+                '/vectordb.v1.CollectionService/UpdateAliases',
+                request_serializer=vectordb_dot_v1_dot_collection__service__pb2.UpdateAliasesRequest.SerializeToString,
+                response_deserializer=vectordb_dot_v1_dot_collection__service__pb2.UpdateAliasesResponse.FromString,
+                )
+        self.ListAliases = channel.unary_unary(
+                '/vectordb.v1.CollectionService/ListAliases',
+                request_serializer=vectordb_dot_v1_dot_collection__service__pb2.ListAliasesRequest.SerializeToString,
+                response_deserializer=vectordb_dot_v1_dot_collection__service__pb2.ListAliasesResponse.FromString,
+                )
 
 
 class CollectionServiceServicer(object):
@@ -70,6 +85,36 @@ class CollectionServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateCollection(self, request, context):
+        """Changes the settings of a collection that need no rebuild of its index: the default search `ef`.
+        Durable when it returns. NOT_FOUND if it does not exist; INVALID_ARGUMENT for a value out of range
+        or an attempt to change `m` or `ef_construction` (they shape the graph: create a new collection,
+        load it, and switch an alias to it instead).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateAliases(self, request, context):
+        """Creates, deletes and renames aliases: other names of a collection, accepted by every call that
+        names one (except DeleteCollection and CreateCollection). The actions of one call are applied in
+        order and atomically: all or none, and no call ever sees a state between two of them, so
+        `delete_alias` + `create_alias` switches an alias to another collection with no moment where it is
+        missing. Durable when it returns. Aliases and collection names share one namespace.
+        INVALID_ARGUMENT for a bad name or no action; NOT_FOUND for an unknown alias or collection;
+        ALREADY_EXISTS for a name taken by a collection or an alias; RESOURCE_EXHAUSTED past `aliases_max`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAliases(self, request, context):
+        """Lists the aliases, sorted by alias; of one collection when `collection` is given.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +137,21 @@ def add_CollectionServiceServicer_to_server(servicer, server):
                     servicer.DeleteCollection,
                     request_deserializer=vectordb_dot_v1_dot_collection__service__pb2.DeleteCollectionRequest.FromString,
                     response_serializer=vectordb_dot_v1_dot_collection__service__pb2.DeleteCollectionResponse.SerializeToString,
+            ),
+            'UpdateCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCollection,
+                    request_deserializer=vectordb_dot_v1_dot_collection__service__pb2.UpdateCollectionRequest.FromString,
+                    response_serializer=vectordb_dot_v1_dot_collection__service__pb2.UpdateCollectionResponse.SerializeToString,
+            ),
+            'UpdateAliases': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAliases,
+                    request_deserializer=vectordb_dot_v1_dot_collection__service__pb2.UpdateAliasesRequest.FromString,
+                    response_serializer=vectordb_dot_v1_dot_collection__service__pb2.UpdateAliasesResponse.SerializeToString,
+            ),
+            'ListAliases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAliases,
+                    request_deserializer=vectordb_dot_v1_dot_collection__service__pb2.ListAliasesRequest.FromString,
+                    response_serializer=vectordb_dot_v1_dot_collection__service__pb2.ListAliasesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -169,5 +229,56 @@ class CollectionService(object):
         return grpc.experimental.unary_unary(request, target, '/vectordb.v1.CollectionService/DeleteCollection',
             vectordb_dot_v1_dot_collection__service__pb2.DeleteCollectionRequest.SerializeToString,
             vectordb_dot_v1_dot_collection__service__pb2.DeleteCollectionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vectordb.v1.CollectionService/UpdateCollection',
+            vectordb_dot_v1_dot_collection__service__pb2.UpdateCollectionRequest.SerializeToString,
+            vectordb_dot_v1_dot_collection__service__pb2.UpdateCollectionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateAliases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vectordb.v1.CollectionService/UpdateAliases',
+            vectordb_dot_v1_dot_collection__service__pb2.UpdateAliasesRequest.SerializeToString,
+            vectordb_dot_v1_dot_collection__service__pb2.UpdateAliasesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListAliases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vectordb.v1.CollectionService/ListAliases',
+            vectordb_dot_v1_dot_collection__service__pb2.ListAliasesRequest.SerializeToString,
+            vectordb_dot_v1_dot_collection__service__pb2.ListAliasesResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

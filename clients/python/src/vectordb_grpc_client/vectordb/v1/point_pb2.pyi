@@ -83,11 +83,13 @@ class ScoredPoint(_message.Message):
     def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., vector: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class SearchQuery(_message.Message):
-    __slots__ = ["ef", "exact", "filter", "k", "score_threshold", "vector", "with_payload", "with_vector"]
+    __slots__ = ["ef", "exact", "filter", "k", "oversampling", "rescore", "score_threshold", "vector", "with_payload", "with_vector"]
     EF_FIELD_NUMBER: _ClassVar[int]
     EXACT_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
+    OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
+    RESCORE_FIELD_NUMBER: _ClassVar[int]
     SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     WITH_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
@@ -96,11 +98,13 @@ class SearchQuery(_message.Message):
     exact: bool
     filter: Filter
     k: int
+    oversampling: float
+    rescore: bool
     score_threshold: float
     vector: _containers.RepeatedScalarFieldContainer[float]
     with_payload: bool
     with_vector: bool
-    def __init__(self, vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., score_threshold: _Optional[float] = ..., ef: _Optional[int] = ..., exact: bool = ..., with_payload: bool = ..., with_vector: bool = ...) -> None: ...
+    def __init__(self, vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., score_threshold: _Optional[float] = ..., ef: _Optional[int] = ..., exact: bool = ..., with_payload: bool = ..., with_vector: bool = ..., rescore: bool = ..., oversampling: _Optional[float] = ...) -> None: ...
 
 class SearchResult(_message.Message):
     __slots__ = ["hits"]

@@ -11,40 +11,69 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from . import point_pb2 as vectordb_dot_v1_dot_point__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvectordb/v1/point_service.proto\x12\x0bvectordb.v1\x1a\x17vectordb/v1/point.proto\"[\n\rUpsertRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12*\n\x06points\x18\x02 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"F\n\x0eUpsertResponse\x12\x1a\n\x08inserted\x18\x01 \x01(\rR\x08inserted\x12\x18\n\x07updated\x18\x02 \x01(\rR\x07updated\"\xad\x01\n\nGetRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12&\n\x0cwith_payload\x18\x03 \x01(\x08H\x00R\x0bwithPayload\x88\x01\x01\x12$\n\x0bwith_vector\x18\x04 \x01(\x08H\x01R\nwithVector\x88\x01\x01\x42\x0f\n\r_with_payloadB\x0e\n\x0c_with_vector\"9\n\x0bGetResponse\x12*\n\x06points\x18\x01 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"n\n\rDeleteRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12+\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\"*\n\x0e\x44\x65leteResponse\x12\x18\n\x07\x64\x65leted\x18\x01 \x01(\rR\x07\x64\x65leted\"\xd9\x02\n\rSearchRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x16\n\x06vector\x18\x02 \x03(\x02R\x06vector\x12\x0c\n\x01k\x18\x03 \x01(\rR\x01k\x12+\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\x12,\n\x0fscore_threshold\x18\x05 \x01(\x02H\x00R\x0escoreThreshold\x88\x01\x01\x12\x0e\n\x02\x65\x66\x18\x06 \x01(\rR\x02\x65\x66\x12\x14\n\x05\x65xact\x18\x07 \x01(\x08R\x05\x65xact\x12&\n\x0cwith_payload\x18\x08 \x01(\x08H\x01R\x0bwithPayload\x88\x01\x01\x12$\n\x0bwith_vector\x18\t \x01(\x08H\x02R\nwithVector\x88\x01\x01\x42\x12\n\x10_score_thresholdB\x0f\n\r_with_payloadB\x0e\n\x0c_with_vector\">\n\x0eSearchResponse\x12,\n\x04hits\x18\x01 \x03(\x0b\x32\x18.vectordb.v1.ScoredPointR\x04hits\"h\n\x12\x42\x61tchSearchRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x32\n\x07queries\x18\x02 \x03(\x0b\x32\x18.vectordb.v1.SearchQueryR\x07queries\"J\n\x13\x42\x61tchSearchResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\x19.vectordb.v1.SearchResultR\x07results\"[\n\rIngestRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12*\n\x06points\x18\x02 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"`\n\x0eIngestResponse\x12\x18\n\x07\x62\x61tches\x18\x01 \x01(\x04R\x07\x62\x61tches\x12\x1a\n\x08inserted\x18\x02 \x01(\x04R\x08inserted\x12\x18\n\x07updated\x18\x03 \x01(\x04R\x07updated2\xa8\x03\n\x0cPointService\x12\x41\n\x06Upsert\x12\x1a.vectordb.v1.UpsertRequest\x1a\x1b.vectordb.v1.UpsertResponse\x12\x38\n\x03Get\x12\x17.vectordb.v1.GetRequest\x1a\x18.vectordb.v1.GetResponse\x12\x41\n\x06\x44\x65lete\x12\x1a.vectordb.v1.DeleteRequest\x1a\x1b.vectordb.v1.DeleteResponse\x12\x41\n\x06Search\x12\x1a.vectordb.v1.SearchRequest\x1a\x1b.vectordb.v1.SearchResponse\x12P\n\x0b\x42\x61tchSearch\x12\x1f.vectordb.v1.BatchSearchRequest\x1a .vectordb.v1.BatchSearchResponse\x12\x43\n\x06Ingest\x12\x1a.vectordb.v1.IngestRequest\x1a\x1b.vectordb.v1.IngestResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fvectordb/v1/point_service.proto\x12\x0bvectordb.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x17vectordb/v1/point.proto\"[\n\rUpsertRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12*\n\x06points\x18\x02 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"F\n\x0eUpsertResponse\x12\x1a\n\x08inserted\x18\x01 \x01(\rR\x08inserted\x12\x18\n\x07updated\x18\x02 \x01(\rR\x07updated\"\xad\x01\n\nGetRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12&\n\x0cwith_payload\x18\x03 \x01(\x08H\x00R\x0bwithPayload\x88\x01\x01\x12$\n\x0bwith_vector\x18\x04 \x01(\x08H\x01R\nwithVector\x88\x01\x01\x42\x0f\n\r_with_payloadB\x0e\n\x0c_with_vector\"9\n\x0bGetResponse\x12*\n\x06points\x18\x01 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"n\n\rDeleteRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12+\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\"*\n\x0e\x44\x65leteResponse\x12\x18\n\x07\x64\x65leted\x18\x01 \x01(\rR\x07\x64\x65leted\"\xbe\x03\n\rSearchRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x16\n\x06vector\x18\x02 \x03(\x02R\x06vector\x12\x0c\n\x01k\x18\x03 \x01(\rR\x01k\x12+\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\x12,\n\x0fscore_threshold\x18\x05 \x01(\x02H\x00R\x0escoreThreshold\x88\x01\x01\x12\x0e\n\x02\x65\x66\x18\x06 \x01(\rR\x02\x65\x66\x12\x14\n\x05\x65xact\x18\x07 \x01(\x08R\x05\x65xact\x12&\n\x0cwith_payload\x18\x08 \x01(\x08H\x01R\x0bwithPayload\x88\x01\x01\x12$\n\x0bwith_vector\x18\t \x01(\x08H\x02R\nwithVector\x88\x01\x01\x12\x1d\n\x07rescore\x18\n \x01(\x08H\x03R\x07rescore\x88\x01\x01\x12\'\n\x0coversampling\x18\x0b \x01(\x02H\x04R\x0coversampling\x88\x01\x01\x42\x12\n\x10_score_thresholdB\x0f\n\r_with_payloadB\x0e\n\x0c_with_vectorB\n\n\x08_rescoreB\x0f\n\r_oversampling\">\n\x0eSearchResponse\x12,\n\x04hits\x18\x01 \x03(\x0b\x32\x18.vectordb.v1.ScoredPointR\x04hits\"h\n\x12\x42\x61tchSearchRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x32\n\x07queries\x18\x02 \x03(\x0b\x32\x18.vectordb.v1.SearchQueryR\x07queries\"J\n\x13\x42\x61tchSearchResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\x19.vectordb.v1.SearchResultR\x07results\"[\n\rIngestRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12*\n\x06points\x18\x02 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"`\n\x0eIngestResponse\x12\x18\n\x07\x62\x61tches\x18\x01 \x01(\x04R\x07\x62\x61tches\x12\x1a\n\x08inserted\x18\x02 \x01(\x04R\x08inserted\x12\x18\n\x07updated\x18\x03 \x01(\x04R\x07updated\"\xf9\x01\n\rScrollRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12+\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\x12\x14\n\x05limit\x18\x03 \x01(\rR\x05limit\x12\x16\n\x06\x63ursor\x18\x04 \x01(\tR\x06\x63ursor\x12&\n\x0cwith_payload\x18\x05 \x01(\x08H\x00R\x0bwithPayload\x88\x01\x01\x12$\n\x0bwith_vector\x18\x06 \x01(\x08H\x01R\nwithVector\x88\x01\x01\x42\x0f\n\r_with_payloadB\x0e\n\x0c_with_vector\"]\n\x0eScrollResponse\x12*\n\x06points\x18\x01 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\x12\x1f\n\x0bnext_cursor\x18\x02 \x01(\tR\nnextCursor\"[\n\x0c\x43ountRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12+\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\"%\n\rCountResponse\x12\x14\n\x05\x63ount\x18\x01 \x01(\x04R\x05\x63ount\"\xa5\x01\n\x11SetPayloadRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12+\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\x12\x31\n\x07payload\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\".\n\x12SetPayloadResponse\x12\x18\n\x07updated\x18\x01 \x01(\rR\x07updated\"\xab\x01\n\x17OverwritePayloadRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12+\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\x12\x31\n\x07payload\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructR\x07payload\"4\n\x18OverwritePayloadResponse\x12\x18\n\x07updated\x18\x01 \x01(\rR\x07updated\"\x8d\x01\n\x18\x44\x65letePayloadKeysRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12+\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\x12\x12\n\x04keys\x18\x04 \x03(\tR\x04keys\"5\n\x19\x44\x65letePayloadKeysResponse\x12\x18\n\x07updated\x18\x01 \x01(\rR\x07updated\"t\n\x13\x43learPayloadRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x10\n\x03ids\x18\x02 \x03(\tR\x03ids\x12+\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x13.vectordb.v1.FilterR\x06\x66ilter\"0\n\x14\x43learPayloadResponse\x12\x18\n\x07updated\x18\x01 \x01(\rR\x07updated\"\x9b\x01\n\x13IngestStreamRequest\x12\x1e\n\ncollection\x18\x01 \x01(\tR\ncollection\x12\x1b\n\tingest_id\x18\x02 \x01(\tR\x08ingestId\x12\x1b\n\tbatch_seq\x18\x03 \x01(\x04R\x08\x62\x61tchSeq\x12*\n\x06points\x18\x04 \x03(\x0b\x32\x12.vectordb.v1.PointR\x06points\"x\n\x14IngestStreamResponse\x12*\n\x11\x64urable_batch_seq\x18\x01 \x01(\x04R\x0f\x64urableBatchSeq\x12\x1a\n\x08inserted\x18\x02 \x01(\x04R\x08inserted\x12\x18\n\x07updated\x18\x03 \x01(\x04R\x07updated2\xed\x07\n\x0cPointService\x12\x41\n\x06Upsert\x12\x1a.vectordb.v1.UpsertRequest\x1a\x1b.vectordb.v1.UpsertResponse\x12\x38\n\x03Get\x12\x17.vectordb.v1.GetRequest\x1a\x18.vectordb.v1.GetResponse\x12\x41\n\x06\x44\x65lete\x12\x1a.vectordb.v1.DeleteRequest\x1a\x1b.vectordb.v1.DeleteResponse\x12\x41\n\x06Search\x12\x1a.vectordb.v1.SearchRequest\x1a\x1b.vectordb.v1.SearchResponse\x12P\n\x0b\x42\x61tchSearch\x12\x1f.vectordb.v1.BatchSearchRequest\x1a .vectordb.v1.BatchSearchResponse\x12\x43\n\x06Ingest\x12\x1a.vectordb.v1.IngestRequest\x1a\x1b.vectordb.v1.IngestResponse(\x01\x12\x41\n\x06Scroll\x12\x1a.vectordb.v1.ScrollRequest\x1a\x1b.vectordb.v1.ScrollResponse\x12>\n\x05\x43ount\x12\x19.vectordb.v1.CountRequest\x1a\x1a.vectordb.v1.CountResponse\x12M\n\nSetPayload\x12\x1e.vectordb.v1.SetPayloadRequest\x1a\x1f.vectordb.v1.SetPayloadResponse\x12_\n\x10OverwritePayload\x12$.vectordb.v1.OverwritePayloadRequest\x1a%.vectordb.v1.OverwritePayloadResponse\x12\x62\n\x11\x44\x65letePayloadKeys\x12%.vectordb.v1.DeletePayloadKeysRequest\x1a&.vectordb.v1.DeletePayloadKeysResponse\x12S\n\x0c\x43learPayload\x12 .vectordb.v1.ClearPayloadRequest\x1a!.vectordb.v1.ClearPayloadResponse\x12W\n\x0cIngestStream\x12 .vectordb.v1.IngestStreamRequest\x1a!.vectordb.v1.IngestStreamResponse(\x01\x30\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vectordb_grpc_client.vectordb.v1.point_service_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _UPSERTREQUEST._serialized_start=73
-  _UPSERTREQUEST._serialized_end=164
-  _UPSERTRESPONSE._serialized_start=166
-  _UPSERTRESPONSE._serialized_end=236
-  _GETREQUEST._serialized_start=239
-  _GETREQUEST._serialized_end=412
-  _GETRESPONSE._serialized_start=414
-  _GETRESPONSE._serialized_end=471
-  _DELETEREQUEST._serialized_start=473
-  _DELETEREQUEST._serialized_end=583
-  _DELETERESPONSE._serialized_start=585
-  _DELETERESPONSE._serialized_end=627
-  _SEARCHREQUEST._serialized_start=630
-  _SEARCHREQUEST._serialized_end=975
-  _SEARCHRESPONSE._serialized_start=977
-  _SEARCHRESPONSE._serialized_end=1039
-  _BATCHSEARCHREQUEST._serialized_start=1041
-  _BATCHSEARCHREQUEST._serialized_end=1145
-  _BATCHSEARCHRESPONSE._serialized_start=1147
-  _BATCHSEARCHRESPONSE._serialized_end=1221
-  _INGESTREQUEST._serialized_start=1223
-  _INGESTREQUEST._serialized_end=1314
-  _INGESTRESPONSE._serialized_start=1316
-  _INGESTRESPONSE._serialized_end=1412
-  _POINTSERVICE._serialized_start=1415
-  _POINTSERVICE._serialized_end=1839
+  _UPSERTREQUEST._serialized_start=103
+  _UPSERTREQUEST._serialized_end=194
+  _UPSERTRESPONSE._serialized_start=196
+  _UPSERTRESPONSE._serialized_end=266
+  _GETREQUEST._serialized_start=269
+  _GETREQUEST._serialized_end=442
+  _GETRESPONSE._serialized_start=444
+  _GETRESPONSE._serialized_end=501
+  _DELETEREQUEST._serialized_start=503
+  _DELETEREQUEST._serialized_end=613
+  _DELETERESPONSE._serialized_start=615
+  _DELETERESPONSE._serialized_end=657
+  _SEARCHREQUEST._serialized_start=660
+  _SEARCHREQUEST._serialized_end=1106
+  _SEARCHRESPONSE._serialized_start=1108
+  _SEARCHRESPONSE._serialized_end=1170
+  _BATCHSEARCHREQUEST._serialized_start=1172
+  _BATCHSEARCHREQUEST._serialized_end=1276
+  _BATCHSEARCHRESPONSE._serialized_start=1278
+  _BATCHSEARCHRESPONSE._serialized_end=1352
+  _INGESTREQUEST._serialized_start=1354
+  _INGESTREQUEST._serialized_end=1445
+  _INGESTRESPONSE._serialized_start=1447
+  _INGESTRESPONSE._serialized_end=1543
+  _SCROLLREQUEST._serialized_start=1546
+  _SCROLLREQUEST._serialized_end=1795
+  _SCROLLRESPONSE._serialized_start=1797
+  _SCROLLRESPONSE._serialized_end=1890
+  _COUNTREQUEST._serialized_start=1892
+  _COUNTREQUEST._serialized_end=1983
+  _COUNTRESPONSE._serialized_start=1985
+  _COUNTRESPONSE._serialized_end=2022
+  _SETPAYLOADREQUEST._serialized_start=2025
+  _SETPAYLOADREQUEST._serialized_end=2190
+  _SETPAYLOADRESPONSE._serialized_start=2192
+  _SETPAYLOADRESPONSE._serialized_end=2238
+  _OVERWRITEPAYLOADREQUEST._serialized_start=2241
+  _OVERWRITEPAYLOADREQUEST._serialized_end=2412
+  _OVERWRITEPAYLOADRESPONSE._serialized_start=2414
+  _OVERWRITEPAYLOADRESPONSE._serialized_end=2466
+  _DELETEPAYLOADKEYSREQUEST._serialized_start=2469
+  _DELETEPAYLOADKEYSREQUEST._serialized_end=2610
+  _DELETEPAYLOADKEYSRESPONSE._serialized_start=2612
+  _DELETEPAYLOADKEYSRESPONSE._serialized_end=2665
+  _CLEARPAYLOADREQUEST._serialized_start=2667
+  _CLEARPAYLOADREQUEST._serialized_end=2783
+  _CLEARPAYLOADRESPONSE._serialized_start=2785
+  _CLEARPAYLOADRESPONSE._serialized_end=2833
+  _INGESTSTREAMREQUEST._serialized_start=2836
+  _INGESTSTREAMREQUEST._serialized_end=2991
+  _INGESTSTREAMRESPONSE._serialized_start=2993
+  _INGESTSTREAMRESPONSE._serialized_end=3113
+  _POINTSERVICE._serialized_start=3116
+  _POINTSERVICE._serialized_end=4121
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,41 @@ class PointServiceStub(object):
                 request_serializer=vectordb_dot_v1_dot_point__service__pb2.IngestRequest.SerializeToString,
                 response_deserializer=vectordb_dot_v1_dot_point__service__pb2.IngestResponse.FromString,
                 )
+        self.Scroll = channel.unary_unary(
+                '/vectordb.v1.PointService/Scroll',
+                request_serializer=vectordb_dot_v1_dot_point__service__pb2.ScrollRequest.SerializeToString,
+                response_deserializer=vectordb_dot_v1_dot_point__service__pb2.ScrollResponse.FromString,
+                )
+        self.Count = channel.unary_unary(
+                '/vectordb.v1.PointService/Count',
+                request_serializer=vectordb_dot_v1_dot_point__service__pb2.CountRequest.SerializeToString,
+                response_deserializer=vectordb_dot_v1_dot_point__service__pb2.CountResponse.FromString,
+                )
+        self.SetPayload = channel.unary_unary(
+                '/vectordb.v1.PointService/SetPayload',
+                request_serializer=vectordb_dot_v1_dot_point__service__pb2.SetPayloadRequest.SerializeToString,
+                response_deserializer=vectordb_dot_v1_dot_point__service__pb2.SetPayloadResponse.FromString,
+                )
+        self.OverwritePayload = channel.unary_unary(
+                '/vectordb.v1.PointService/OverwritePayload',
+                request_serializer=vectordb_dot_v1_dot_point__service__pb2.OverwritePayloadRequest.SerializeToString,
+                response_deserializer=vectordb_dot_v1_dot_point__service__pb2.OverwritePayloadResponse.FromString,
+                )
+        self.DeletePayloadKeys = channel.unary_unary(
+                '/vectordb.v1.PointService/DeletePayloadKeys',
+                request_serializer=vectordb_dot_v1_dot_point__service__pb2.DeletePayloadKeysRequest.SerializeToString,
+                response_deserializer=vectordb_dot_v1_dot_point__service__pb2.DeletePayloadKeysResponse.FromString,
+                )
+        self.ClearPayload = channel.unary_unary(
+                '/vectordb.v1.PointService/ClearPayload',
+                request_serializer=vectordb_dot_v1_dot_point__service__pb2.ClearPayloadRequest.SerializeToString,
+                response_deserializer=vectordb_dot_v1_dot_point__service__pb2.ClearPayloadResponse.FromString,
+                )
+        self.IngestStream = channel.stream_stream(
+                '/vectordb.v1.PointService/IngestStream',
+                request_serializer=vectordb_dot_v1_dot_point__service__pb2.IngestStreamRequest.SerializeToString,
+                response_deserializer=vectordb_dot_v1_dot_point__service__pb2.IngestStreamResponse.FromString,
+                )
 
 
 class PointServiceServicer(object):
@@ -98,6 +133,69 @@ class PointServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Scroll(self, request, context):
+        """Pages through the points of a collection in ascending id order, `limit` at a time, optionally
+        only those matching a filter. Pass each response's `next_cursor` as the next request's `cursor`;
+        an empty `next_cursor` means the end. A point that exists for the whole scroll is returned exactly
+        once, even while other points are written or deleted; a point written during the scroll is
+        returned if its id is above the cursor when its page is read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Count(self, request, context):
+        """Counts the points of a collection, or those matching a filter; exact.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPayload(self, request, context):
+        """Sets keys of the payload of points chosen by ids or by filter: each key of `payload` is added or
+        replaced; other keys stay. Logged in the WAL and durable before it answers, like every write.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OverwritePayload(self, request, context):
+        """Replaces the whole payload of points chosen by ids or by filter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePayloadKeys(self, request, context):
+        """Removes keys from the payload of points chosen by ids or by filter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClearPayload(self, request, context):
+        """Removes the whole payload of points chosen by ids or by filter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IngestStream(self, request_iterator, context):
+        """Resumable bulk load. The client's first message names the collection and an `ingest_id` of its
+        choosing; the server answers it at once (before applying anything) with the highest `batch_seq` of
+        that `ingest_id` already durable (0 for a new one): the client resumes after it. Every message with
+        points carries the next `batch_seq` (1, 2, 3, …); a batch at or below the durable one is skipped,
+        not applied twice. Each batch is validated, logged in the WAL together with (`ingest_id`,
+        `batch_seq`), made durable and applied before the next message is read (HTTP/2 flow control slows
+        a fast client down), and acknowledged with a response carrying the new `durable_batch_seq`. The
+        pair survives a crash of the server. Errors end the call: INVALID_ARGUMENT naming the batch and
+        point (the batches acknowledged before stay), NOT_FOUND, ABORTED when another stream of the same
+        `ingest_id` is open on the collection, RESOURCE_EXHAUSTED past `ingest_streams_max` open streams.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PointServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +228,41 @@ def add_PointServiceServicer_to_server(servicer, server):
                     servicer.Ingest,
                     request_deserializer=vectordb_dot_v1_dot_point__service__pb2.IngestRequest.FromString,
                     response_serializer=vectordb_dot_v1_dot_point__service__pb2.IngestResponse.SerializeToString,
+            ),
+            'Scroll': grpc.unary_unary_rpc_method_handler(
+                    servicer.Scroll,
+                    request_deserializer=vectordb_dot_v1_dot_point__service__pb2.ScrollRequest.FromString,
+                    response_serializer=vectordb_dot_v1_dot_point__service__pb2.ScrollResponse.SerializeToString,
+            ),
+            'Count': grpc.unary_unary_rpc_method_handler(
+                    servicer.Count,
+                    request_deserializer=vectordb_dot_v1_dot_point__service__pb2.CountRequest.FromString,
+                    response_serializer=vectordb_dot_v1_dot_point__service__pb2.CountResponse.SerializeToString,
+            ),
+            'SetPayload': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPayload,
+                    request_deserializer=vectordb_dot_v1_dot_point__service__pb2.SetPayloadRequest.FromString,
+                    response_serializer=vectordb_dot_v1_dot_point__service__pb2.SetPayloadResponse.SerializeToString,
+            ),
+            'OverwritePayload': grpc.unary_unary_rpc_method_handler(
+                    servicer.OverwritePayload,
+                    request_deserializer=vectordb_dot_v1_dot_point__service__pb2.OverwritePayloadRequest.FromString,
+                    response_serializer=vectordb_dot_v1_dot_point__service__pb2.OverwritePayloadResponse.SerializeToString,
+            ),
+            'DeletePayloadKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePayloadKeys,
+                    request_deserializer=vectordb_dot_v1_dot_point__service__pb2.DeletePayloadKeysRequest.FromString,
+                    response_serializer=vectordb_dot_v1_dot_point__service__pb2.DeletePayloadKeysResponse.SerializeToString,
+            ),
+            'ClearPayload': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClearPayload,
+                    request_deserializer=vectordb_dot_v1_dot_point__service__pb2.ClearPayloadRequest.FromString,
+                    response_serializer=vectordb_dot_v1_dot_point__service__pb2.ClearPayloadResponse.SerializeToString,
+            ),
+            'IngestStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.IngestStream,
+                    request_deserializer=vectordb_dot_v1_dot_point__service__pb2.IngestStreamRequest.FromString,
+                    response_serializer=vectordb_dot_v1_dot_point__service__pb2.IngestStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -241,5 +374,124 @@ class PointService(object):
         return grpc.experimental.stream_unary(request_iterator, target, '/vectordb.v1.PointService/Ingest',
             vectordb_dot_v1_dot_point__service__pb2.IngestRequest.SerializeToString,
             vectordb_dot_v1_dot_point__service__pb2.IngestResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Scroll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vectordb.v1.PointService/Scroll',
+            vectordb_dot_v1_dot_point__service__pb2.ScrollRequest.SerializeToString,
+            vectordb_dot_v1_dot_point__service__pb2.ScrollResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Count(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vectordb.v1.PointService/Count',
+            vectordb_dot_v1_dot_point__service__pb2.CountRequest.SerializeToString,
+            vectordb_dot_v1_dot_point__service__pb2.CountResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SetPayload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vectordb.v1.PointService/SetPayload',
+            vectordb_dot_v1_dot_point__service__pb2.SetPayloadRequest.SerializeToString,
+            vectordb_dot_v1_dot_point__service__pb2.SetPayloadResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def OverwritePayload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vectordb.v1.PointService/OverwritePayload',
+            vectordb_dot_v1_dot_point__service__pb2.OverwritePayloadRequest.SerializeToString,
+            vectordb_dot_v1_dot_point__service__pb2.OverwritePayloadResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeletePayloadKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vectordb.v1.PointService/DeletePayloadKeys',
+            vectordb_dot_v1_dot_point__service__pb2.DeletePayloadKeysRequest.SerializeToString,
+            vectordb_dot_v1_dot_point__service__pb2.DeletePayloadKeysResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ClearPayload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/vectordb.v1.PointService/ClearPayload',
+            vectordb_dot_v1_dot_point__service__pb2.ClearPayloadRequest.SerializeToString,
+            vectordb_dot_v1_dot_point__service__pb2.ClearPayloadResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def IngestStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(request_iterator, target, '/vectordb.v1.PointService/IngestStream',
+            vectordb_dot_v1_dot_point__service__pb2.IngestStreamRequest.SerializeToString,
+            vectordb_dot_v1_dot_point__service__pb2.IngestStreamResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

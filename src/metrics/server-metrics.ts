@@ -1,0 +1,115 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** What the metrics read from one collection when they are scraped. */
+export interface CollectionMetricsSource {
+  readonly name: string;
+  stats(): {
+    pointCount: number;
+    indexedPointCount: number;
+    memoryBytes: number;
+    vectorBytes: number;
+    quantizedVectorBytes: number;
+    recallEstimate?: number | undefined;
+    recallSamples: number;
+  };
+  /** Bytes of its write-ahead log now. */
+  readonly walBytes: number;
+  /** Duration of its last checkpoint, ms; undefined before the first. */
+  readonly lastCheckpointMs: number | undefined;
+  /** Points written (inserted or replaced) since the server started. */
+  readonly pointsWritten: number;
+}
+
+/**
+ * Bucket bounds of the RPC latency histogram, in seconds: 100 µs to 10 s, about three per decade, so
+ * that p50, p95 and p99 of calls from a fraction of a millisecond to seconds fall between two close
+ * bounds.
+ */
+export const rpcSecondsBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Bucket bounds of the WAL fsync latency histogram, in seconds: 50 µs to 2.5 s. */
+export const fsyncSecondsBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/**
+ * The server's Prometheus metrics (prom-client), in their own registry:
+ * - `vectordb_rpc_requests_total{method,code}` and `vectordb_rpc_duration_seconds{method,code}`
+ *   (histogram, {@link rpcSecondsBuckets}): every call by method (e.g. `PointService/Search`) and
+ *   gRPC status name;
+ * - per collection, read at each scrape: `vectordb_collection_points`, `…_points_indexed`,
+ *   `…_memory_bytes`, `…_vector_bytes`, `…_quantized_vector_bytes`, `…_wal_bytes`,
+ *   `…_last_checkpoint_seconds`, `…_recall_estimate` and `…_recall_samples` (the recall monitor),
+ *   and the counter `vectordb_collection_points_written_total` (its rate is the ingest rate);
+ * - `vectordb_wal_fsync_duration_seconds` (histogram, {@link fsyncSecondsBuckets});
+ * - Node's process metrics (prom-client's defaults: CPU, memory, event-loop lag, GC, handles).
+ */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly rpcRequests: Counter<"method" | "code">;
+  private readonly rpcSeconds: Histogram<"method" | "code">;
+  private readonly fsyncSeconds: Histogram;
+
+  /** @param collections the collections to report at each scrape. */
+  constructor(collections: () => Iterable<CollectionMetricsSource>) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.rpcRequests = new Counter({ name: "vectordb_rpc_requests_total", help: "gRPC calls, by method and status", labelNames: ["method", "code"], registers });
+    this.rpcSeconds = new Histogram({
+      name: "vectordb_rpc_duration_seconds",
+      help: "gRPC call latency from arrival to the status, in seconds, by method and status",
+      labelNames: ["method", "code"],
+      buckets: rpcSecondsBuckets,
+      registers,
+    });
+    this.fsyncSeconds = new Histogram({ name: "vectordb_wal_fsync_duration_seconds", help: "fdatasync of a write-ahead log, in seconds", buckets: fsyncSecondsBuckets, registers });
+    const perCollection = (name: string, help: string, read: (source: CollectionMetricsSource) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ["collection"],
+        registers,
+        collect() {
+          this.reset();
+          for (const source of collections()) {
+            const value = read(source);
+            if (value !== undefined) this.set({ collection: source.name }, value);
+          }
+        },
+      });
+    };
+    perCollection("vectordb_collection_points", "points stored", (c) => c.stats().pointCount);
+    perCollection("vectordb_collection_points_indexed", "points linked into the HNSW graph", (c) => c.stats().indexedPointCount);
+    perCollection("vectordb_collection_memory_bytes", "approximate memory held, bytes", (c) => c.stats().memoryBytes);
+    perCollection("vectordb_collection_vector_bytes", "memory of the float32 vectors, bytes", (c) => c.stats().vectorBytes);
+    perCollection("vectordb_collection_quantized_vector_bytes", "memory of the int8 codes, bytes", (c) => c.stats().quantizedVectorBytes);
+    perCollection("vectordb_collection_wal_bytes", "size of the write-ahead log, bytes", (c) => c.walBytes);
+    perCollection("vectordb_collection_last_checkpoint_seconds", "duration of the last checkpoint, seconds", (c) => (c.lastCheckpointMs === undefined ? undefined : c.lastCheckpointMs / 1000));
+    perCollection("vectordb_collection_recall_estimate", "recall@k of sampled graph searches against exact scans (recall monitor)", (c) => c.stats().recallEstimate);
+    perCollection("vectordb_collection_recall_samples", "samples behind the recall estimate", (c) => c.stats().recallSamples);
+    new Counter({
+      name: "vectordb_collection_points_written_total",
+      help: "points inserted or replaced since the server started",
+      labelNames: ["collection"],
+      registers,
+      collect() {
+        this.reset();
+        for (const source of collections()) this.inc({ collection: source.name }, source.pointsWritten);
+      },
+    });
+  }
+
+  /** Counts a finished call: `method` as `Service/Method`, `code` the gRPC status name, `seconds` its latency. */
+  observeCall(method: string, code: string, seconds: number): void {
+    this.rpcRequests.inc({ method, code });
+    this.rpcSeconds.observe({ method, code }, seconds);
+  }
+
+  /** Records one WAL fdatasync that took `seconds`. */
+  observeFsync(seconds: number): void {
+    this.fsyncSeconds.observe(seconds);
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
