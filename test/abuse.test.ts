@@ -186,9 +186,11 @@ describe("message_bytes_max", () => {
     } finally {
       await small.stop();
     }
-    // grpc-js ends the stream itself: the handler sees it cut off (premature close), a client event.
+    // grpc-js ends the stream itself; the handler, still waiting for a message, ends when the server
+    // stops: cut off (premature close, a client event logged at debug) or stopped by the shutdown
+    // (UNAVAILABLE, not logged), whichever grpc-js reports first. Never a warning or an error.
     expect(logs.lines.slice(before).filter((line) => line.level >= logLevels.warn)).toEqual([]);
-    expect(logs.lines.slice(before).filter((line) => line.msg === "call cancelled by the client")).toHaveLength(1);
+    expect(logs.lines.slice(before).filter((line) => line.msg === "call cancelled by the client").length).toBeLessThanOrEqual(1);
   });
 });
 

@@ -82,9 +82,17 @@ export function quantizationToProto(spec: QuantizationSpec | undefined): Quantiz
   });
 }
 
-/** A proto point as a domain point; the vector is copied into a Float32Array. */
+/**
+ * A vector of a request as a Float32Array: the array itself when the server's deserializer decoded
+ * it into one (see `rpc/float-vectors.ts`; it belongs to this request alone), else a copy.
+ */
+export function float32Vector(vector: readonly number[] | Float32Array): Float32Array {
+  return vector instanceof Float32Array ? vector : new Float32Array(vector);
+}
+
+/** A proto point as a domain point; the vector as a Float32Array (see {@link float32Vector}). */
 export function pointFromProto(point: Point): PointInput {
-  return { id: point.id, vector: Float32Array.from(point.vector), payload: point.payload as JsonObject | undefined };
+  return { id: point.id, vector: float32Vector(point.vector), payload: point.payload as JsonObject | undefined };
 }
 
 /** A domain point record as a proto point. */
@@ -170,7 +178,7 @@ export function searchFromProto(
     }
   }
   return {
-    vector: Float32Array.from(query.vector),
+    vector: float32Vector(query.vector),
     k: query.k,
     filter: query.filter === undefined ? undefined : filterFromProto(query.filter, `${prefix}filter`, limits),
     scoreThreshold: query.scoreThreshold,
