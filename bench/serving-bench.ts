@@ -12,11 +12,17 @@
  *   BatchSearch of the 100 queries, 1 and 2 in flight → queries/s;
  *   the server's RSS at the end.
  * Ratios: Search QPS / Check QPS at each concurrency; server CPU per Search / per Check.
+ * First, in this process: the CPU time to turn the bytes of an Upsert (1,000 × 128) and of a Search
+ * into vectors, by protobuf-es (number[]) plus a copy into a Float32Array (what the server did before
+ * issue 15) and by the server's deserializer (straight into Float32Array), alternated.
  *
- * Usage: npm run bench:serving [-- --seconds 3 --rounds 1 --profile DIR]
+ * Usage: npm run bench:serving [-- --seconds 3 --rounds 1 --profile DIR --server-cli PATH --label NAME]
  *   --seconds: length of each closed-loop phase; --rounds: how many times the Check/Search pairs run
  *   (each figure is the best round); --profile DIR: run the server under `node --cpu-prof` and write
- *   its profile to DIR when it exits.
+ *   its profile to DIR when it exits (summarise it with scripts/cpu-profile-summary.mjs);
+ *   --server-cli: another build's dist/src/cli/main.js (to compare two versions on the same machine,
+ *   run alternately); --server-node-args: node options for the server (e.g. "--max-semi-space-size=32");
+ *   --label: a name stored in the JSON.
  * Prints a table and writes bench/results/serving-<date>.json. Needs ../shared/datasets/sift10k
  * (VECTORDB_DATASETS overrides ../shared/datasets).
  */
@@ -26,9 +32,12 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { readFvecsFile, readIvecsFile } from "../src/datasets/index.js";
+import { tolerantDeserializer } from "../src/rpc/index.js";
+import { SearchRequestSchema, UpsertRequestSchema } from "../gen/vectordb/v1/point_service_pb.js";
 import { freePort, sleep } from "../src/testing/index.js";
 import { commandLine } from "./cli-options.js";
 
@@ -38,8 +47,11 @@ const k = 10;
 const batchSize = 1_000;
 const concurrencies = [1, 8, 32];
 const clockTicksPerSecond = 100; // USER_HZ on Linux
-const cli = commandLine("npm run bench:serving -- [--seconds 3] [--rounds 1] [--profile DIR]");
-const { values: options } = parseArgs({ options: { seconds: { type: "string" }, rounds: { type: "string" }, profile: { type: "string" } } });
+const cli = commandLine("npm run bench:serving -- [--seconds 3] [--rounds 1] [--profile DIR] [--server-cli PATH] [--server-node-args ARGS] [--label NAME]");
+const { values: options } = parseArgs({
+  options: { seconds: { type: "string" }, rounds: { type: "string" }, profile: { type: "string" }, "server-cli": { type: "string" }, label: { type: "string" }, "server-node-args": { type: "string" } },
+});
+const serverCli = resolve(options["server-cli"] ?? join(projectDir, "dist/src/cli/main.js"));
 const phaseMs = cli.integer("seconds", options.seconds, 3, 1) * 1000;
 const rounds = cli.integer("rounds", options.rounds, 1, 1);
 
@@ -113,11 +125,50 @@ async function closedLoop(serverPid: number, inFlight: number, call: Call, units
 
 async function startServer(dataDir: string): Promise<{ child: ChildProcess; address: string }> {
   const port = await freePort();
-  const nodeArgs = options.profile === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", resolve(options.profile)];
-  const child = spawn(process.execPath, [...nodeArgs, join(projectDir, "dist/src/cli/main.js"), "serve", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"], {
+  const nodeArgs = [...(options["server-node-args"] ?? "").split(" ").filter(Boolean), ...(options.profile === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", resolve(options.profile)])];
+  const child = spawn(process.execPath, [...nodeArgs, serverCli, "serve", "--port", String(port), "--metrics-port", "0", "--data-dir", dataDir, "--log-level", "warn"], {
     stdio: ["ignore", "inherit", "inherit"],
   });
   return { child, address: `127.0.0.1:${port}` };
+}
+
+/**
+ * CPU µs per request to get Float32Array vectors out of the request bytes: protobuf-es then a copy,
+ * against the server's deserializer; rounds alternate, the best round of each counts.
+ */
+function decodeCost(vectors: number[][]): { upsert: { protobufEsUs: number; serverUs: number }; search: { protobufEsUs: number; serverUs: number } } {
+  const upsertBytes = toBinary(UpsertRequestSchema, create(UpsertRequestSchema, { collection: "c", points: vectors.slice(0, 1000).map((vector, i) => ({ id: String(i), vector })) }));
+  const searchBytes = toBinary(SearchRequestSchema, create(SearchRequestSchema, { collection: "c", vector: vectors[0], k: 10 }));
+  const serverUpsert = tolerantDeserializer(UpsertRequestSchema, 100);
+  const serverSearch = tolerantDeserializer(SearchRequestSchema, 100);
+  let sink = 0;
+  const time = (calls: number, decode: () => void): number => {
+    const before = process.cpuUsage();
+    for (let i = 0; i < calls; i++) decode();
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / calls;
+  };
+  const bestOf = (calls: number, a: () => void, b: () => void): { protobufEsUs: number; serverUs: number } => {
+    let protobufEsUs = Infinity;
+    let serverUs = Infinity;
+    for (let round = 0; round < 5; round++) {
+      protobufEsUs = Math.min(protobufEsUs, time(calls, a));
+      serverUs = Math.min(serverUs, time(calls, b));
+    }
+    return { protobufEsUs, serverUs };
+  };
+  const upsert = bestOf(
+    20,
+    () => (sink += fromBinary(UpsertRequestSchema, upsertBytes).points.map((point) => Float32Array.from(point.vector)).length),
+    () => (sink += (serverUpsert(upsertBytes) as unknown as { points: { vector: Float32Array }[] }).points.map((point) => point.vector).length),
+  );
+  const search = bestOf(
+    5_000,
+    () => (sink += Float32Array.from(fromBinary(SearchRequestSchema, searchBytes).vector).length),
+    () => (sink += (serverSearch(searchBytes) as unknown as { vector: Float32Array }).vector.length),
+  );
+  if (sink < 0) console.log(sink);
+  return { upsert, search };
 }
 
 const best = (results: LoopResult[]): LoopResult => results.reduce((a, b) => (b.qps > a.qps ? b : a));
@@ -130,6 +181,7 @@ async function main(): Promise<void> {
   const row = (data: typeof base, i: number): number[] => Array.from(data.data.subarray(i * data.dimension, (i + 1) * data.dimension));
   const points = Array.from({ length: base.count }, (_, i) => ({ id: String(i), vector: row(base, i) }));
   const queryVectors = Array.from({ length: queries.count }, (_, i) => row(queries, i));
+  const decode = decodeCost(points.map((point) => point.vector));
 
   const definition = protoLoader.loadSync(["vectordb/v1/point_service.proto", "vectordb/v1/collection_service.proto"], {
     includeDirs: [join(projectDir, "proto")],
@@ -238,17 +290,23 @@ async function main(): Promise<void> {
     rows.push(["client CPU ms/call Check", ...h.map((r) => fixed(r.clientCpuMsPerCall, 3))]);
     rows.push(["cores server / client Search", ...s.map((r) => `${fixed(r.serverCores, 2)} / ${fixed(r.clientCores, 2)}`)]);
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    console.log(`\nSIFT10K, k ${k}, default ef, ${phaseMs / 1000} s a phase, best of ${rounds} round(s); recall@10 ${fixed(recall, 4)}`);
+    console.log(`\n${options.label ?? serverCli}: SIFT10K, k ${k}, default ef, ${phaseMs / 1000} s a phase, best of ${rounds} round(s); recall@10 ${fixed(recall, 4)}`);
     for (const r of rows) console.log(r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  "));
     for (const { inFlight, result } of batchResults) {
       console.log(`BatchSearch (100 a call), ${inFlight} in flight: ${fixed(result.qps, 0)} queries/s, server ${fixed(result.serverCores, 2)} cores`);
     }
     console.log(`Upsert (1,000 a call, 1 in flight): ${fixed(upsert.vectorsPerSecond, 0)} vectors/s, server ${fixed(upsert.serverCores, 2)} cores`);
     console.log(`Ingest (batches of 1,000): ${fixed(ingest.vectorsPerSecond, 0)} vectors/s, server ${fixed(ingest.serverCores, 2)} cores; graph caught up ${fixed(indexedSeconds, 1)} s later`);
+    console.log(
+      `vectors out of request bytes, CPU per request: Upsert 1,000 × 128 ${fixed(decode.upsert.protobufEsUs / 1000, 2)} ms protobuf-es + copy, ${fixed(decode.upsert.serverUs / 1000, 2)} ms the server's deserializer; ` +
+        `Search ${fixed(decode.search.protobufEsUs, 1)} µs, ${fixed(decode.search.serverUs, 1)} µs`,
+    );
     console.log(`server RSS: ${fixed(rssStart, 0)} MiB at start, ${fixed(rssLoaded, 0)} MiB loaded (2 × 10k × 128 points), ${fixed(rssEnd, 0)} MiB after the run`);
 
     const result = {
       date: new Date().toISOString(),
+      label: options.label ?? "",
+      serverCli,
       dataset: "sift10k",
       k,
       phaseSeconds: phaseMs / 1000,
@@ -262,6 +320,7 @@ async function main(): Promise<void> {
       ingest,
       indexedSeconds,
       rssMiB: { start: rssStart, loaded: rssLoaded, end: rssEnd },
+      decodeCpuUs: decode,
     };
     const resultsDir = join(projectDir, "bench/results");
     mkdirSync(resultsDir, { recursive: true });
