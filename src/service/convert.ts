@@ -95,23 +95,24 @@ export function pointFromProto(point: Point): PointInput {
   return { id: point.id, vector: float32Vector(point.vector), payload: point.payload as JsonObject | undefined };
 }
 
-/** A domain point record as a proto point. */
+/**
+ * A response vector: the record's own Float32Array (a copy made for this response) where the message
+ * type says `number[]`; protobuf-es encodes a packed `repeated float` by index, so the bytes are the same
+ * and no per-component number is made.
+ */
+function responseVector(vector: Float32Array | undefined): number[] {
+  return (vector ?? noVector) as unknown as number[];
+}
+const noVector = new Float32Array(0);
+
+/** A domain point record as a proto point (built as the message object itself: no `create` walk per point). */
 export function pointToProto(record: PointRecord): Point {
-  return create(PointSchema, {
-    id: record.id,
-    vector: record.vector === undefined ? [] : Array.from(record.vector),
-    payload: record.payload as ProtoJsonObject | undefined,
-  });
+  return { $typeName: PointSchema.typeName, id: record.id, vector: responseVector(record.vector), payload: record.payload as ProtoJsonObject | undefined };
 }
 
-/** A domain hit as a proto scored point. */
+/** A domain hit as a proto scored point (built as the message object itself: no `create` walk per hit). */
 export function hitToProto(hit: Hit): ScoredPoint {
-  return create(ScoredPointSchema, {
-    id: hit.id,
-    score: hit.score,
-    payload: hit.payload as ProtoJsonObject | undefined,
-    vector: hit.vector === undefined ? [] : Array.from(hit.vector),
-  });
+  return { $typeName: ScoredPointSchema.typeName, id: hit.id, score: hit.score, payload: hit.payload as ProtoJsonObject | undefined, vector: responseVector(hit.vector) };
 }
 
 /** Checks an id list against `idsPerRequestMax`; `allowEmpty` for Delete, where a filter may be used. */
