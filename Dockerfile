@@ -38,9 +38,12 @@ RUN npm run build
 # ---- runtime ----
 FROM ${NODE_BASE}:${NODE_TAG} AS runtime
 # tini as PID 1: forwards SIGTERM/SIGINT to node and reaps zombies; node as PID 1 would
-# get no default signal handling from the kernel.
+# get no default signal handling from the kernel. jemalloc as the allocator: glibc's malloc keeps the
+# memory of large requests in its brk heap after they are freed. Measured after 40 rejected 20 MiB
+# requests, 30 s idle: RSS 326-335 MiB with glibc, 278 MiB with jemalloc.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
+ && apt-get install -y --no-install-recommends tini libjemalloc2 \
+ && ln -s "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" /usr/local/lib/libjemalloc.so.2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 vectordb \
  && useradd --system --uid 10001 --gid vectordb --home-dir /nonexistent --no-create-home \
@@ -50,6 +53,7 @@ RUN apt-get update \
  && chmod 0750 /data
 
 ENV NODE_ENV=production \
+    LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 \
     VECTORDB_HOST=0.0.0.0 \
     VECTORDB_PORT=50051 \
     VECTORDB_DATA_DIR=/data \

@@ -176,7 +176,11 @@ export interface ServerConfig {
    * broke the HTTP/2 protocol: Node's HTTP/2 server stops reading such a connection without closing it.
    */
   keepaliveTimeMs: number;
-  /** How long a keepalive PING may go unanswered before the connection is closed, in ms. */
+  /**
+   * How long a keepalive PING may go unanswered before the connection is closed, in ms. Generous (gRPC's
+   * default, 20 s): grpc-js checks it in a timer that runs before pending I/O, so a main thread busy
+   * for longer (decoding a 64 MiB message takes seconds) would close healthy connections.
+   */
   keepaliveTimeoutMs: number;
   limits: Limits;
   hnswDefaults: HnswDefaults;
@@ -349,7 +353,7 @@ export function makeConfig(
     tls: { ...overrides.tls },
     shutdownGraceMs: overrides.shutdownGraceMs ?? 10_000,
     keepaliveTimeMs: overrides.keepaliveTimeMs ?? 10_000,
-    keepaliveTimeoutMs: overrides.keepaliveTimeoutMs ?? 5_000,
+    keepaliveTimeoutMs: overrides.keepaliveTimeoutMs ?? 20_000,
     limits: { ...defaultLimits, ...overrides.limits },
     hnswDefaults: { ...defaultHnsw, ...overrides.hnswDefaults },
     indexing: { ...defaultIndexing, ...overrides.indexing },

@@ -63,6 +63,15 @@ export function quote(value: string): string {
   return `${JSON.stringify(value.slice(0, echoCharsMax))}… (${value.length} characters)`;
 }
 
+/**
+ * `text` with every unpaired UTF-16 surrogate replaced by U+FFFD. A status message must be well formed:
+ * grpc-js percent-encodes it with encodeURI, which throws on a lone surrogate, and the call then never
+ * gets a status at all. Cutting a string at a fixed length can split a pair.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
+}
+
 /** Shorthand for `new VectorDbError("invalid_argument", message)`. */
 export function invalidArgument(message: string): VectorDbError {
   return new VectorDbError("invalid_argument", message);

@@ -3,6 +3,7 @@ import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufb
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statusMessageBytesMax } from "../src/config.js";
+import { wellFormed } from "../src/errors.js";
 import { Distance } from "../src/client/index.js";
 import { HealthCheckRequestSchema } from "../gen/health/v1/health_pb.js";
 import { CollectionService } from "../gen/vectordb/v1/collection_service_pb.js";
@@ -133,6 +134,17 @@ describe("deep nesting answers INVALID_ARGUMENT naming the depth limit", () => {
 });
 
 describe("status messages are bounded; echoed values are cut", () => {
+  it("cuts a long field path without splitting a character (grpc-js cannot send a status with a lone surrogate)", async () => {
+    for (const key of ["😀", "a😀", "ab😀", "abc😀", "abcd😀", "abcde😀", "abcdef😀"]) {
+      let payload: unknown = 1;
+      for (let i = 0; i < 70; i++) payload = { [key]: payload };
+      const request = bytes(UpsertRequestSchema, { collection: "c", points: [{ id: "e", vector: [1, 1], payload: payload as never }] });
+      const result = await rawUnary(raw, upsertPath, request, 5_000);
+      expect(result.code, `key ${key}: ${result.details}`).toBe(status.INVALID_ARGUMENT);
+      expect(result.details).toBe(wellFormed(result.details));
+    }
+  });
+
   it("cuts echoed values to 64 characters and gives their length", async () => {
     const key = "k".repeat(20_000);
     const nan = await rejection(t.client.points.upsert({ collection: "c", points: [{ id: "n", vector: [1, 1], payload: { [key]: Number.NaN } }] }));
@@ -174,9 +186,11 @@ describe("message_bytes_max", () => {
     } finally {
       await small.stop();
     }
-    // grpc-js ends the stream itself: the handler sees it cut off (premature close), a client event.
+    // grpc-js ends the stream itself; the handler, still waiting for a message, ends when the server
+    // stops: cut off (premature close, a client event logged at debug) or stopped by the shutdown
+    // (UNAVAILABLE, not logged), whichever grpc-js reports first. Never a warning or an error.
     expect(logs.lines.slice(before).filter((line) => line.level >= logLevels.warn)).toEqual([]);
-    expect(logs.lines.slice(before).filter((line) => line.msg === "call cancelled by the client")).toHaveLength(1);
+    expect(logs.lines.slice(before).filter((line) => line.msg === "call cancelled by the client").length).toBeLessThanOrEqual(1);
   });
 });
 

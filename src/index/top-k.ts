@@ -3,6 +3,9 @@
  * the worst kept pair is at the root, so a candidate is compared with it in O(1) and replaces it in
  * O(log k). Used instead of sorting all distances: O(n log k) time, O(k) memory.
  */
+/** Up to this many pairs, {@link TopK.drainSorted} sorts by insertion (k is usually 10 to 100). */
+const insertionSortMax = 64;
+
 export class TopK {
   private readonly distances: Float64Array;
   private readonly slots: Uint32Array;
@@ -55,10 +58,27 @@ export class TopK {
    */
   drainSorted(): { distances: Float64Array; slots: Uint32Array } {
     const n = this.count;
-    const order = Array.from({ length: n }, (_, i) => i);
-    order.sort((a, b) => this.distances[a]! - this.distances[b]! || this.slots[a]! - this.slots[b]!);
     const distances = new Float64Array(n);
     const slots = new Uint32Array(n);
+    if (n <= insertionSortMax) {
+      // Insertion sort straight into the results: no index array or comparator closure per search.
+      for (let i = 0; i < n; i++) {
+        const distance = this.distances[i]!;
+        const slot = this.slots[i]!;
+        let j = i;
+        while (j > 0 && (distances[j - 1]! > distance || (distances[j - 1]! === distance && slots[j - 1]! > slot))) {
+          distances[j] = distances[j - 1]!;
+          slots[j] = slots[j - 1]!;
+          j--;
+        }
+        distances[j] = distance;
+        slots[j] = slot;
+      }
+      this.count = 0;
+      return { distances, slots };
+    }
+    const order = Array.from({ length: n }, (_, i) => i);
+    order.sort((a, b) => this.distances[a]! - this.distances[b]! || this.slots[a]! - this.slots[b]!);
     for (let i = 0; i < n; i++) {
       distances[i] = this.distances[order[i]!]!;
       slots[i] = this.slots[order[i]!]!;

@@ -1,6 +1,8 @@
 import { isUtf8 } from "node:buffer";
 import { fromBinary, ScalarType, type DescField, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { wellFormed } from "../errors.js";
+import { decodeWithFloatVectors, floatVectorPlan } from "./float-vectors.js";
 
 /**
  * A request message that could not be decoded. The server's deserializers return it in place of the
@@ -26,11 +28,18 @@ const pathCharsMax = 120;
 /**
  * A deserializer of `schema` for the server side: the decoded message, or a {@link MalformedMessage}
  * for bytes that are not a valid `schema` message (truncated, wrong wire types, invalid UTF-8 in a
- * string, messages nested deeper than `recursionLimit`).
+ * string, messages nested deeper than `recursionLimit`). Its `repeated float` fields (vectors) are
+ * `Float32Array`s where the message type says `number[]` (see float-vectors.ts).
  */
 export function tolerantDeserializer<Desc extends DescMessage>(schema: Desc, recursionLimit: number): (bytes: Uint8Array) => MessageShape<Desc> | MalformedMessage {
   const options = { recursionLimit };
+  // Vectors (`repeated float`) are decoded straight into Float32Arrays (see float-vectors.ts).
+  const vectors = floatVectorPlan(schema);
   return (bytes) => {
+    if (vectors !== undefined) {
+      const message = decodeWithFloatVectors(schema, vectors, bytes, options);
+      if (message !== undefined) return message;
+    }
     try {
       return fromBinary(schema, bytes, options);
     } catch (error) {
@@ -71,10 +80,11 @@ function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** `path` cut in the middle to {@link pathCharsMax} characters (never inside a character: see {@link wellFormed}). */
 function shortPath(path: string): string {
   if (path.length <= pathCharsMax) return path;
   const half = Math.floor((pathCharsMax - 1) / 2);
-  return `${path.slice(0, half)}…${path.slice(path.length - half)}`;
+  return wellFormed(`${path.slice(0, half)}…${path.slice(path.length - half)}`);
 }
 
 /** `google.protobuf.Struct`, `Value` and `ListValue` are JSON: their own field names stay out of paths. */
@@ -164,6 +174,6 @@ function walkMapEntry(field: DescField & { fieldKind: "map" }, reader: BinaryRea
 }
 
 function mapStep(key: string): string {
-  const shown = key.length > 32 ? `${key.slice(0, 32)}…` : key;
+  const shown = key.length > 32 ? wellFormed(`${key.slice(0, 32)}…`) : key;
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(shown) ? `.${shown}` : `[${JSON.stringify(shown)}]`;
 }

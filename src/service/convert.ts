@@ -82,28 +82,37 @@ export function quantizationToProto(spec: QuantizationSpec | undefined): Quantiz
   });
 }
 
-/** A proto point as a domain point; the vector is copied into a Float32Array. */
+/**
+ * A vector of a request as a Float32Array: the array itself when the server's deserializer decoded
+ * it into one (see `rpc/float-vectors.ts`; it belongs to this request alone), else a copy.
+ */
+export function float32Vector(vector: readonly number[] | Float32Array): Float32Array {
+  return vector instanceof Float32Array ? vector : new Float32Array(vector);
+}
+
+/** A proto point as a domain point; the vector as a Float32Array (see {@link float32Vector}). */
 export function pointFromProto(point: Point): PointInput {
-  return { id: point.id, vector: Float32Array.from(point.vector), payload: point.payload as JsonObject | undefined };
+  return { id: point.id, vector: float32Vector(point.vector), payload: point.payload as JsonObject | undefined };
 }
 
-/** A domain point record as a proto point. */
+/**
+ * A response vector: the record's own Float32Array (a copy made for this response) where the message
+ * type says `number[]`; protobuf-es encodes a packed `repeated float` by index, so the bytes are the same
+ * and no per-component number is made.
+ */
+function responseVector(vector: Float32Array | undefined): number[] {
+  return (vector ?? noVector) as unknown as number[];
+}
+const noVector = new Float32Array(0);
+
+/** A domain point record as a proto point (built as the message object itself: no `create` walk per point). */
 export function pointToProto(record: PointRecord): Point {
-  return create(PointSchema, {
-    id: record.id,
-    vector: record.vector === undefined ? [] : Array.from(record.vector),
-    payload: record.payload as ProtoJsonObject | undefined,
-  });
+  return { $typeName: PointSchema.typeName, id: record.id, vector: responseVector(record.vector), payload: record.payload as ProtoJsonObject | undefined };
 }
 
-/** A domain hit as a proto scored point. */
+/** A domain hit as a proto scored point (built as the message object itself: no `create` walk per hit). */
 export function hitToProto(hit: Hit): ScoredPoint {
-  return create(ScoredPointSchema, {
-    id: hit.id,
-    score: hit.score,
-    payload: hit.payload as ProtoJsonObject | undefined,
-    vector: hit.vector === undefined ? [] : Array.from(hit.vector),
-  });
+  return { $typeName: ScoredPointSchema.typeName, id: hit.id, score: hit.score, payload: hit.payload as ProtoJsonObject | undefined, vector: responseVector(hit.vector) };
 }
 
 /** Checks an id list against `idsPerRequestMax`; `allowEmpty` for Delete, where a filter may be used. */
@@ -170,7 +179,7 @@ export function searchFromProto(
     }
   }
   return {
-    vector: Float32Array.from(query.vector),
+    vector: float32Vector(query.vector),
     k: query.k,
     filter: query.filter === undefined ? undefined : filterFromProto(query.filter, `${prefix}filter`, limits),
     scoreThreshold: query.scoreThreshold,

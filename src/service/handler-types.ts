@@ -4,6 +4,17 @@ import type { DescMessage, DescService, MessageInitShape, MessageShape } from "@
 export interface CallContext {
   /** Aborted when the client cancels or the deadline passes. */
   signal: AbortSignal;
+  /**
+   * Aborted when the server begins to shut down. A client stream then yields no more messages: the
+   * iteration throws VectorDbError unavailable whose `cause` is this signal's `reason` (see
+   * {@link isShutdownStop}), so a handler can say in its status how much of the stream it applied.
+   */
+  shutdown: AbortSignal;
+}
+
+/** True when `error` is the stop of a client stream because the server is shutting down (see {@link CallContext.shutdown}). */
+export function isShutdownStop(error: unknown, context: CallContext): boolean {
+  return context.shutdown.aborted && error instanceof Error && error.cause !== undefined && error.cause === context.shutdown.reason;
 }
 
 type MethodsOf<S> = S extends { method: infer M } ? M : never;

@@ -1,11 +1,11 @@
 import type { DurableCollection } from "../collection/index.js";
 import { ingestIdBytesMax, type Limits } from "../config.js";
-import { invalidArgument, quote } from "../errors.js";
+import { invalidArgument, quote, VectorDbError } from "../errors.js";
 import type { Database } from "../db/index.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { IngestStreamRequest, IngestStreamResponseSchema } from "../../gen/vectordb/v1/point_service_pb.js";
 import { pointFromProto } from "./convert.js";
-import type { CallContext, ResponseSink } from "./handler-types.js";
+import { isShutdownStop, type CallContext, type ResponseSink } from "./handler-types.js";
 
 type Response = MessageInitShape<typeof IngestStreamResponseSchema>;
 
@@ -29,7 +29,9 @@ interface Session {
  * checked (its `batch_seq` follows the previous one, without a gap after the durable batch), skipped
  * when it is durable already, else logged and applied (`DurableCollection.ingestBatch`) and
  * acknowledged, before the next message is read: the WAL's pace is the stream's backpressure, and so
- * is the client's reading of the responses.
+ * is the client's reading of the responses. When the server shuts down, the stream ends with
+ * UNAVAILABLE giving how many batches of this stream ${applied === 1 ? "was" : "were"} durably applied and the load's durable
+ * `batch_seq` (the batch being applied then is finished first).
  *
  * @throws VectorDbError invalid_argument naming `batches[i]` and the field; not_found; aborted when
  *   another stream of the same load is open; the collection's write errors.
@@ -43,6 +45,7 @@ export async function serveIngestStream(
 ): Promise<void> {
   let session: Session | undefined;
   let index = 0;
+  let applied = 0;
   try {
     for await (const request of requests) {
       if (context.signal.aborted) break;
@@ -54,9 +57,14 @@ export async function serveIngestStream(
         checkSameLoad(session, request, at);
       }
       const response = await ingestBatch(session, request, at, limits);
+      if (response?.inserted !== undefined) applied++;
       if (response !== undefined) await responses.send(response);
       index++;
     }
+  } catch (error) {
+    if (!isShutdownStop(error, context)) throw error;
+    const durable = session === undefined ? "" : `; the load's durable batch_seq is ${session.durable}, resume from ${session.durable + 1}`;
+    throw new VectorDbError("unavailable", `the server is shutting down: ${applied} ${applied === 1 ? "batch" : "batches"} of this stream ${applied === 1 ? "was" : "were"} durably applied${durable}`, { cause: error });
   } finally {
     session?.release();
   }

@@ -6,7 +6,7 @@ import type { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
 import type { Point, ScoredPoint, SearchQuery } from "../../gen/vectordb/v1/point_pb.js";
 import type { IngestRequest } from "../../gen/vectordb/v1/point_service_pb.js";
 import { checkIds, filterFromProto, hitToProto, pointFromProto, pointToProto, searchFromProto, selectorFromProto } from "./convert.js";
-import type { CallContext, ServiceHandlers } from "./handler-types.js";
+import { isShutdownStop, type CallContext, type ServiceHandlers } from "./handler-types.js";
 import { serveIngestStream } from "./ingest-stream.js";
 import { payloadHandlers } from "./payload-handlers.js";
 import { decodeCursor, encodeCursor } from "./scroll-cursor.js";
@@ -128,7 +128,11 @@ async function batchSearch(collection: DurableCollection, queries: readonly Sear
   return results.map((hits) => ({ hits: hits.map(hitToProto) }));
 }
 
-/** The messages of one Ingest stream, each upserted durably before the next is read. */
+/**
+ * The messages of one Ingest stream, each upserted durably before the next is read. When the server
+ * shuts down, the stream ends with UNAVAILABLE saying how many of its batches were durably applied
+ * (the batch being applied then is finished first): the client resends the rest.
+ */
 async function ingestStream(
   db: Database,
   limits: Readonly<Limits>,
@@ -139,23 +143,32 @@ async function ingestStream(
   let batches = 0;
   let inserted = 0;
   let updated = 0;
-  for await (const request of requests) {
-    if (context.signal.aborted) break;
-    const at = `batches[${batches}]`;
-    if (name === undefined) {
-      if (request.collection === "") throw invalidArgument(`${at}.collection: the first message must name the collection`);
-      name = request.collection;
-    } else if (request.collection !== "" && request.collection !== name) {
-      throw invalidArgument(`${at}.collection: ${quote(request.collection)} differs from ${quote(name)} named by the first message`);
+  try {
+    for await (const request of requests) {
+      if (context.signal.aborted) break;
+      const at = `batches[${batches}]`;
+      if (name === undefined) {
+        if (request.collection === "") throw invalidArgument(`${at}.collection: the first message must name the collection`);
+        name = request.collection;
+      } else if (request.collection !== "" && request.collection !== name) {
+        throw invalidArgument(`${at}.collection: ${quote(request.collection)} differs from ${quote(name)} named by the first message`);
+      }
+      // Looked up per batch: a collection dropped mid-stream ends the stream with NOT_FOUND.
+      const collection = db.get(name, `${at}.collection`);
+      checkBatch(request.points, `${at}.points`, limits);
+      // Durable before the next message is read: the WAL's pace is the stream's backpressure.
+      const result = await collection.upsert(request.points.map(pointFromProto), `${at}.points`);
+      inserted += result.inserted;
+      updated += result.updated;
+      batches++;
     }
-    // Looked up per batch: a collection dropped mid-stream ends the stream with NOT_FOUND.
-    const collection = db.get(name, `${at}.collection`);
-    checkBatch(request.points, `${at}.points`, limits);
-    // Durable before the next message is read: the WAL's pace is the stream's backpressure.
-    const result = await collection.upsert(request.points.map(pointFromProto), `${at}.points`);
-    inserted += result.inserted;
-    updated += result.updated;
-    batches++;
+  } catch (error) {
+    if (!isShutdownStop(error, context)) throw error;
+    throw new VectorDbError(
+      "unavailable",
+      `the server is shutting down: ${batches} ${batches === 1 ? "batch" : "batches"} of this stream ${batches === 1 ? "was" : "were"} durably applied (${inserted} points inserted, ${updated} updated); send the batches after them again once it is back`,
+      { cause: error },
+    );
   }
   return { batches: BigInt(batches), inserted: BigInt(inserted), updated: BigInt(updated) };
 }

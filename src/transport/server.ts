@@ -89,6 +89,8 @@ export async function startServer(config: ServerConfig, services: readonly Servi
     "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
   });
   const gate = new CallGate();
+  // Aborted by shutdown(): client streams (bulk loads) stop being read at once and end with UNAVAILABLE.
+  const stopping = new AbortController();
   const serviceNames = services.map(({ service }) => service.typeName);
   const health = new HealthImplementation({ "": "NOT_SERVING", ...Object.fromEntries(serviceNames.map((name) => [name, "NOT_SERVING"])) });
   const setHealth = (status: "SERVING" | "NOT_SERVING"): void => {
@@ -106,7 +108,7 @@ export async function startServer(config: ServerConfig, services: readonly Servi
   for (const { service, handlers } of services) {
     server.addService(
       grpcServiceDefinition(service, wire),
-      grpcServiceImplementation(service, handlers, { logger, limits: config.limits, hooks: [new CallObserver(sink, logger, sizes), gate, keys] }),
+      grpcServiceImplementation(service, handlers, { logger, limits: config.limits, hooks: [new CallObserver(sink, logger, sizes), gate, keys], shutdown: stopping.signal }),
     );
   }
   // Health stays open (probes carry no key); reflection needs a key when keys are set, unless told not to.
@@ -134,6 +136,7 @@ export async function startServer(config: ServerConfig, services: readonly Servi
       closed ??= new Promise<void>((resolve) => {
         gate.closing = true;
         setHealth("NOT_SERVING");
+        stopping.abort(new Error("the server is shutting down"));
         drain(server, gate, graceMs, logger, resolve);
       });
       return closed;

@@ -3,7 +3,7 @@ import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Limits } from "../config.js";
 import type { Readable } from "node:stream";
-import { grpcStatusOf, VectorDbError } from "../errors.js";
+import { grpcStatusOf, VectorDbError, wellFormed } from "../errors.js";
 import { MalformedMessage, methodPath } from "../rpc/index.js";
 import type { CallContext, ServiceHandlers } from "../service/index.js";
 
@@ -41,6 +41,8 @@ export interface AdapterOptions {
   /** The limits named when a request is too deep to decode (`payload_depth_max`, `filter_depth_max`). */
   limits: Readonly<Pick<Limits, "payloadDepthMax" | "filterDepthMax">>;
   hooks?: readonly CallHooks[];
+  /** Aborted when the server begins to shut down: client streams stop being read (see `CallContext.shutdown`). */
+  shutdown?: AbortSignal;
 }
 
 type ServerCall =
@@ -68,9 +70,10 @@ function isCancellation(error: unknown, call: ServerCall): boolean {
  * The handler's view of the call. Its abort signal is made on first use only (most handlers never
  * look), aborted when the client cancels or the deadline passes.
  */
-function callContext(call: ServerCall): CallContext {
+function callContext(call: ServerCall, shutdown: AbortSignal): CallContext {
   let controller: AbortController | undefined;
   return {
+    shutdown,
     get signal() {
       if (controller === undefined) {
         const made = new AbortController();
@@ -86,31 +89,63 @@ function callContext(call: ServerCall): CallContext {
 /**
  * The messages of a client stream for its handler: a message that did not decode ends the stream
  * with INVALID_ARGUMENT naming its index (`messages[i]`), and a stream cut by the client (cancel,
- * dropped connection) ends it with CANCELLED instead of a stream error.
+ * dropped connection) ends it with CANCELLED instead of a stream error. Once `shutdown` is aborted
+ * no further message is read (the call is paused, a pending read is abandoned) and the iteration
+ * throws UNAVAILABLE whose `cause` is the signal's reason.
  */
-async function* streamMessages(call: ServerCall, messages: AsyncIterable<unknown>, limits: AdapterOptions["limits"]): AsyncGenerator<unknown> {
+async function* streamMessages(call: ServerCall, messages: AsyncIterable<unknown>, limits: AdapterOptions["limits"], shutdown: AbortSignal): AsyncGenerator<unknown> {
   let index = 0;
+  const iterator = messages[Symbol.asyncIterator]();
   try {
-    for await (const message of messages) {
+    for (;;) {
+      const next = await nextOrShutdown(iterator, shutdown);
+      if (next.done === true) return;
+      const message = next.value;
       if (message instanceof MalformedMessage) throw malformedError(message, `messages[${index}]`, limits);
       index++;
       yield message;
     }
   } catch (error) {
-    if (error instanceof VectorDbError || !isCancellation(error, call)) throw error;
-    throw new VectorDbError("cancelled", `the client closed the stream after ${index} messages`, { cause: error });
+    if (error instanceof VectorDbError) throw error;
+    if (isCancellation(error, call)) throw new VectorDbError("cancelled", `the client closed the stream after ${index} messages`, { cause: error });
+    if (!shutdown.aborted) throw error;
+    (call as grpc.ServerReadableStream<unknown, unknown>).pause();
+    throw new VectorDbError("unavailable", `the server is shutting down; it stopped reading this stream after ${index} messages`, { cause: shutdown.reason });
   }
 }
 
-/** Fields of a failure handed to grpc-js: the status and the message. */
+/** The iterator's next message, or a rejection as soon as `shutdown` is aborted (the pending read is abandoned). */
+function nextOrShutdown(iterator: AsyncIterator<unknown>, shutdown: AbortSignal): Promise<IteratorResult<unknown>> {
+  if (shutdown.aborted) return Promise.reject(shutdown.reason);
+  const next = iterator.next();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      next.catch(() => undefined);
+      reject(shutdown.reason);
+    };
+    shutdown.addEventListener("abort", onAbort, { once: true });
+    next.then(
+      (result) => {
+        shutdown.removeEventListener("abort", onAbort);
+        resolve(result);
+      },
+      (error: unknown) => {
+        shutdown.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Fields of a failure handed to grpc-js: the status and the message (well formed: see {@link wellFormed}). */
 function toServiceError(error: unknown, path: string, logger: Logger): Partial<grpc.StatusObject> {
   const code = grpcStatusOf(error);
   if (!(error instanceof VectorDbError)) {
     logger.error({ err: error, path }, "internal error");
-    return { code, details: `[internal] ${path}: ${error instanceof Error ? error.message : String(error)}` };
+    return { code, details: wellFormed(`[internal] ${path}: ${error instanceof Error ? error.message : String(error)}`) };
   }
   if (error.code === "cancelled") logger.debug({ path, reason: error.rawMessage }, "call cancelled by the client");
-  return { code, details: error.message };
+  return { code, details: wellFormed(error.message) };
 }
 
 /**
@@ -149,6 +184,7 @@ function writeResponse(call: grpc.ServerWritableStream<unknown, unknown> | grpc.
  */
 export function grpcServiceImplementation<S extends DescService>(service: S, handlers: ServiceHandlers<S>, options: AdapterOptions): grpc.UntypedServiceImplementation {
   const { logger, limits, hooks = [] } = options;
+  const shutdown = options.shutdown ?? new AbortController().signal;
   const implementation: grpc.UntypedServiceImplementation = {};
   const table = handlers as unknown as Record<string, (input: unknown, ...rest: unknown[]) => Promise<unknown>>;
   for (const method of service.methods) {
@@ -166,7 +202,7 @@ export function grpcServiceImplementation<S extends DescService>(service: S, han
           admitted = true;
           for (const hook of hooks) hook.started?.(info);
           if (input instanceof MalformedMessage) throw malformedError(input, "request", limits);
-          return handler(input, callContext(call));
+          return handler(input, callContext(call, shutdown));
         })
         .then(
           (response) => {
@@ -195,7 +231,7 @@ export function grpcServiceImplementation<S extends DescService>(service: S, han
       const info: CallInfo = { path, metadata: call.metadata, request: method.methodKind === "server_streaming" && !(input instanceof MalformedMessage) ? input : undefined };
       let admitted = false;
       let code = 0;
-      const context = callContext(call);
+      const context = callContext(call, shutdown);
       const sink = { send: (message: unknown) => writeResponse(call, create(method.output, message as never), context.signal) };
       Promise.resolve()
         .then(() => {
@@ -231,7 +267,7 @@ export function grpcServiceImplementation<S extends DescService>(service: S, han
       case "client_streaming":
         // On error, stop reading what the client still sends: the status ends the call.
         implementation[method.localName] = (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-          run(call, streamMessages(call, call, limits), callback, () => call.pause());
+          run(call, streamMessages(call, call, limits, shutdown), callback, () => call.pause());
         break;
       case "server_streaming":
         implementation[method.localName] = (call: grpc.ServerWritableStream<unknown, unknown>) => stream(call, call.request, () => {});
@@ -240,7 +276,7 @@ export function grpcServiceImplementation<S extends DescService>(service: S, han
         // Not the call itself as the iterable: a finished for-await destroys the stream it iterates,
         // which here would also destroy the response side before the status is sent.
         implementation[method.localName] = (call: grpc.ServerDuplexStream<unknown, unknown>) =>
-          stream(call, streamMessages(call, (call as unknown as Readable).iterator({ destroyOnReturn: false }), limits), () => call.pause());
+          stream(call, streamMessages(call, (call as unknown as Readable).iterator({ destroyOnReturn: false }), limits, shutdown), () => call.pause());
         break;
     }
   }

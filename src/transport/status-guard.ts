@@ -1,7 +1,7 @@
 import type * as http2 from "node:http2";
 import type * as grpc from "@grpc/grpc-js";
 import { statusMessageBytesMax } from "../config.js";
-import { quote } from "../errors.js";
+import { quote, wellFormed } from "../errors.js";
 
 /**
  * The last word on every gRPC status the server sends, whoever made it: our handlers, the health and
@@ -59,11 +59,6 @@ function decodeMessage(value: string): string {
   } catch {
     return value;
   }
-}
-
-/** Replaces unpaired surrogates, which encodeURI refuses, with U+FFFD. */
-function wellFormed(text: string): string {
-  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
 }
 
 /**

@@ -18,7 +18,8 @@ export const cliPath = defaultCliPath();
 function compiledIsFresh(dir: string): boolean {
   return readdirSync(dir, { withFileTypes: true }).every((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return compiledIsFresh(path);
+    // The AssemblyScript sources are compiled to engine-binary.ts (npm run build:wasm), not by tsc.
+    if (entry.isDirectory()) return path === join(root, "src/index/wasm/assembly") || compiledIsFresh(path);
     if (!entry.name.endsWith(".ts") || entry.name.endsWith(".d.ts")) return true;
     const compiled = join(root, "dist", relative(root, path)).replace(/\.ts$/, ".js");
     try {
