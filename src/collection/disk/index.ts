@@ -1,4 +1,4 @@
-export { specFileName, walFileName, segmentFileName, collectionFormatVersion, collectionFormatVersionsRead, segmentSectionsFormatVersion } from "./layout.js";
+export { specFileName, walFileName, segmentFileName, manifestFileName, collectionFormatVersion, collectionFormatVersionsRead, segmentSectionsFormatVersion } from "./layout.js";
 export { encodeSpec, decodeSpec, decodeSpecFile, readSpec, readSpecFile, writeSpec } from "./spec-file.js";
 export {
   walRecordType,
@@ -20,3 +20,4 @@ export {
 export { sectionKind, sectionKindName, encodeStateSections, decodeStateSections } from "./segment-sections.js";
 export { encodeSnapshotSections, decodeSnapshotSpec } from "./snapshot-file.js";
 export { parseVersionedJson } from "./json-file.js";
+export { writeManifest, readManifest, segmentFileNameFor, isSegmentFileName, manifestFormatVersion, type Manifest, type ManifestSegment } from "./manifest-file.js";
