@@ -610,8 +610,8 @@ export class SegmentedCollection {
     const appendable = this.appendable;
     const data = appendable.data;
     if (data.size < this.pointsMax && data.slotCount * this.spec.dimension * 4 < this.bytesMax) return;
+    // Its contents do not change: its file (if any) stays valid; the manifest records the seal.
     appendable.sealed = true;
-    appendable.changes++;
     this.startAppendable();
     this.layoutVersion++;
     this.scheduleOptimize();
@@ -729,14 +729,17 @@ export class SegmentedCollection {
   private swap(group: SegmentEntry[], sources: { segment: SegmentEntry; points: ReturnType<MemoryCollection["livePoints"]> }[], merged: MemoryCollection | undefined, sequence: number): void {
     if (merged !== undefined && this.lastSequence > sequence) {
       const gone: string[] = [];
+      const changed: { id: string; now: NonNullable<ReturnType<MemoryCollection["pointState"]>> }[] = [];
       for (const { segment, points } of sources) {
         points.ids.forEach((id, i) => {
           const now = segment.data.pointState(id);
           if (now === undefined || now.slot !== points.slots[i]) gone.push(id);
-          else if (now.sequence !== points.sequences[i]) merged.replacePayload(id, now.payload, now.payloadBytes, now.sequence);
+          else if (now.sequence !== points.sequences[i]) changed.push({ id, now });
         });
       }
+      // Deletes first: they are gated by the merged segment's sequence, which payload changes raise.
       merged.deleteIds(gone, this.lastSequence);
+      for (const { id, now } of changed) merged.replacePayload(id, now.payload, now.payloadBytes, now.sequence);
     }
     const doomed = new Set(group);
     const next: SegmentEntry[] = [];
