@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CollectionSpec, DurableCollection, PointInput } from "../src/collection/index.js";
@@ -142,7 +142,7 @@ describe("a collection of segments, on disk", () => {
     return db;
   }
 
-  const manifestOf = (dir: string): { sequence: number; segments: { id: number; file: string; sealed: boolean }[] } => JSON.parse(readFileSync(join(dir, "segments.json"), "utf8"));
+  const manifestOf = (dir: string): { sequence: number; segments: { id: number; file: string; sealed: boolean; deletes?: string }[] } => JSON.parse(readFileSync(join(dir, "segments.json"), "utf8"));
 
   it("checkpoints only the segments that changed, reopens without rebuilding graphs, and vacuum reclaims memory and files", async () => {
     const dataDir = tempDataDir();
@@ -155,16 +155,27 @@ describe("a collection of segments, on disk", () => {
     const first = (await collection.checkpoint())!;
     expect(first.segmentsWritten).toBe(collection.segments.length);
     expect(segmentFiles(dir)).toEqual(manifestOf(dir).segments.map((s) => s.file).sort());
-    // A small change touches the appendable segment and one sealed segment only.
+    // A small change touches the appendable segment (rewritten) and one sealed segment, which only lost
+    // a point: it gets a deletes file, its base file stays.
     await collection.upsert(pointsOf(1, 16, 77, 1_200));
     await collection.deleteIds(["p5"]);
     const second = (await collection.checkpoint())!;
-    expect(second.segmentsWritten).toBe(2);
+    expect(second.segmentsWritten).toBe(1);
+    expect(second.deletesWritten).toBe(1);
     expect(second.segmentsUnchanged).toBe(collection.segments.length - 2);
     expect(second.segmentBytes).toBeLessThan(first.segmentBytes / 2);
-    // The sealed segment that lost p5 has a new file; its old one goes.
-    expect(second.filesRemoved).toBe(1);
+    expect(second.filesRemoved).toBe(0);
+    expect(manifestOf(dir).segments.filter((s) => s.deletes !== undefined)).toHaveLength(1);
+    // A payload change on that segment rewrites it: its base file and its deletes file go.
+    await collection.changePayload({ kind: "ids", ids: ["p6"] }, { kind: "set", payload: { late: 1 } }, "points");
+    const third = (await collection.checkpoint())!;
+    expect(third.segmentsWritten).toBe(1);
+    expect(third.filesRemoved).toBe(2);
+    expect(manifestOf(dir).segments.filter((s) => s.deletes !== undefined)).toHaveLength(0);
+    await collection.deleteIds(["p7"]);
+    expect((await collection.checkpoint())!.deletesWritten).toBe(1);
     expect(segmentFiles(dir)).toEqual(manifestOf(dir).segments.map((s) => s.file).sort());
+    expect(readdirSync(dir).filter((name) => name.endsWith(".del"))).toEqual(manifestOf(dir).segments.flatMap((s) => (s.deletes === undefined ? [] : [s.deletes])));
     const statsBefore = collection.stats();
     const probe = pointsOf(1, 16, 5, 0)[0]!.vector;
     const hitsBefore = collection.search({ vector: probe, k: 10, exact: false, withPayload: true, withVector: true });
@@ -187,18 +198,18 @@ describe("a collection of segments, on disk", () => {
     const stats = collection.stats();
     expect(collection.mergesDone).toBeGreaterThan(0);
     for (const segment of stats.segments!.filter((s) => s.sealed)) expect(segment.deletedCount).toBe(0);
-    expect(stats.pointCount).toBe(1_201 - doomed.length);
+    expect(stats.pointCount).toBe(1_201 - 2 - doomed.filter((id) => id !== "p5" && id !== "p7").length);
     // Tiny vectors: each segment's memory is mostly its fixed baseline, so memory drops less than the files (bench:scale measures it at scale).
     expect(stats.memoryBytes).toBeLessThan(0.85 * memoryBefore);
     const filesBytesAfter = segmentFiles(dir).reduce((sum, name) => sum + readFileSync(join(dir, name)).length, 0);
     expect(filesBytesAfter).toBeLessThan(0.5 * filesBytesBefore);
     expect(segmentFiles(dir)).toEqual(manifestOf(dir).segments.map((s) => s.file).sort());
     const survivors = collection.get(["p7", "p8", "p9", "p17"], { withPayload: true, withVector: false });
-    expect(survivors.map((p) => p.id)).toEqual(["p7", "p8", "p9", "p17"]);
+    expect(survivors.map((p) => p.id)).toEqual(["p8", "p9", "p17"]);
     await db.close();
 
     db = await openDb(dataDir, bounds);
-    expect(db.get("s").size).toBe(1_201 - doomed.length);
+    expect(db.get("s").size).toBe(stats.pointCount);
     expect(db.get("s").recovery.removedOrphans).toEqual([]);
     await db.close();
   }, 60_000);

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { checkpointRetryMs } from "../config.js";
 import { ioError, type StorageIo, type Wal, writeSegment } from "../storage/index.js";
-import { encodeStateSections, isSegmentFileName, segmentFileNameFor, writeManifest, type Manifest } from "./disk/index.js";
+import { deletesFileNameFor, encodeDeletesSection, encodeStateSections, isSegmentFileName, segmentFileNameFor, writeManifest, type Manifest, type ManifestSegment } from "./disk/index.js";
 import type { SegmentedCollection } from "./segmented-collection.js";
 
 /** What one checkpoint did. */
@@ -26,8 +26,9 @@ export interface CheckpointReport {
   totalMs: number;
   /** Bytes of segment files this checkpoint wrote (only the segments changed since the last one). */
   segmentBytes: number;
-  /** Segment files written (changed segments), and segments left as their files were. */
+  /** Segment files written (changed segments), deletes files written (segments that only lost points), and segments left as their files were. */
   segmentsWritten: number;
+  deletesWritten: number;
   segmentsUnchanged: number;
   /** Segment files no longer listed (merged away, or orphans of a failed checkpoint), removed. */
   filesRemoved: number;
@@ -40,7 +41,8 @@ export interface CheckpointReport {
  * last applied sequence S (`SegmentedCollection.beginCheckpoint`: one synchronous step over every
  * segment changed since the last checkpoint; the vector rows follow in slices, copy-on-write), writes
  * each changed segment as a new file `segment-<id>-<S>.bin` (temporary name, fsync, rename, folder
- * fsync) while writes and searches go on, then replaces `segments.json` (the same way) with the list
+ * fsync) while writes and searches go on (a segment that only lost points since its file gets a small
+ * deletes file `segment-<id>-<S>.del` instead: its dead slots), then replaces `segments.json` (the same way) with the list
  * of every segment's file as of S, then cuts the WAL up to S, then removes the segment files the
  * manifest no longer lists. Unchanged segments cost nothing. A crash at any point leaves a manifest
  * listing complete files and a WAL that together hold every acknowledged write.
@@ -130,7 +132,7 @@ export class Checkpointer {
     const collection = this.collection;
     const layoutChanged = collection.layoutVersion !== this.layoutWritten;
     if (collection.appliedSequence === this.segmentSeq && this.wal.recordCount === 0 && !layoutChanged) return undefined;
-    let written = { sequence: this.segmentSeq, pauseMs: 0, vectorCopyMs: 0, encodeMs: 0, writeMs: 0, segmentBytes: 0, segmentsWritten: 0, segmentsUnchanged: 0, manifest: undefined as Manifest | undefined };
+    let written = { sequence: this.segmentSeq, pauseMs: 0, vectorCopyMs: 0, encodeMs: 0, writeMs: 0, segmentBytes: 0, segmentsWritten: 0, deletesWritten: 0, segmentsUnchanged: 0, manifest: undefined as Manifest | undefined };
     if (collection.appliedSequence > this.segmentSeq || layoutChanged) written = await this.writeSegments();
     const { sequence, manifest, ...timings } = written;
     const cutStarted = performance.now();
@@ -155,12 +157,25 @@ export class Checkpointer {
     let writeMs = 0;
     let segmentBytes = 0;
     let segmentsWritten = 0;
-    const files: { id: number; file: string; sealed: boolean }[] = [];
+    const files: ManifestSegment[] = [];
     const persisted: (() => void)[] = [];
+    let deletesWritten = 0;
     for (const segment of cut.segments) {
-      const { entry, state, changes, sealed } = segment;
+      const { entry, state, tombstones, sealed } = segment;
+      if (tombstones !== undefined) {
+        // Only deletes since its base file: a small deletes file instead of a rewrite.
+        const writeStarted = performance.now();
+        const deletes = deletesFileNameFor(entry.id, sequence);
+        const { sizeBytes } = await writeSegment(this.io.fs, join(this.dir, deletes), { sequence, sections: [encodeDeletesSection(tombstones.slots, tombstones.sequences)] });
+        writeMs += performance.now() - writeStarted;
+        segmentBytes += sizeBytes;
+        deletesWritten++;
+        files.push({ id: entry.id, file: segment.file!, sealed, deletes });
+        persisted.push(() => collection.markPersisted(segment, { deletes, bytes: sizeBytes }));
+        continue;
+      }
       if (state === undefined) {
-        files.push({ id: entry.id, file: segment.file!, sealed });
+        files.push({ id: entry.id, file: segment.file!, sealed, deletes: segment.deletes });
         continue;
       }
       const encodeStarted = performance.now();
@@ -173,7 +188,7 @@ export class Checkpointer {
       segmentBytes += sizeBytes;
       segmentsWritten++;
       files.push({ id: entry.id, file, sealed });
-      persisted.push(() => collection.markPersisted(entry, changes, file, sizeBytes));
+      persisted.push(() => collection.markPersisted(segment, { file, bytes: sizeBytes }));
     }
     const manifest: Manifest = { sequence, nextSegmentId: cut.nextSegmentId, segments: files, ingests: cut.ingests };
     const writeStarted = performance.now();
@@ -182,7 +197,7 @@ export class Checkpointer {
     for (const mark of persisted) mark();
     this.segmentSeq = sequence;
     this.layoutWritten = cut.layoutVersion;
-    return { sequence, pauseMs, vectorCopyMs, encodeMs, writeMs, segmentBytes, segmentsWritten, segmentsUnchanged: cut.segments.length - segmentsWritten, manifest };
+    return { sequence, pauseMs, vectorCopyMs, encodeMs, writeMs, segmentBytes, segmentsWritten, deletesWritten, segmentsUnchanged: cut.segments.length - segmentsWritten - deletesWritten, manifest };
   }
 
   /**
@@ -191,7 +206,7 @@ export class Checkpointer {
    * Not fsynced: a name that comes back after a power cut is an orphan again, removed on open.
    */
   private async removeUnlisted(manifest: Manifest): Promise<number> {
-    const listed = new Set(manifest.segments.map((s) => s.file));
+    const listed = new Set(manifest.segments.flatMap((s) => (s.deletes === undefined ? [s.file] : [s.file, s.deletes])));
     let removed = 0;
     let entries;
     try {

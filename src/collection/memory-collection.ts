@@ -733,6 +733,28 @@ export class MemoryCollection {
     this.lastSequence = Math.max(this.lastSequence, sequence);
   }
 
+  /**
+   * Marks these slots dead as deleted by `sequences` (a deletes file read on top of the segment's base
+   * file): as a delete by id, by slot. @throws VectorDbError data_loss for a slot beyond the segment.
+   */
+  applyTombstones(slots: Uint32Array, sequences: Float64Array): void {
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      if (slot >= this.table.slotCount) throw new VectorDbError("data_loss", `deletes: slot ${slot} is beyond the segment's ${this.table.slotCount} slots`);
+      if (this.table.live[slot] !== 1) continue;
+      this.table.remove(slot, sequences[i]!);
+      this.graph?.markDeleted(slot);
+    }
+  }
+
+  /** The dead slots now and the sequences of the writes that deleted them (for a deletes file). */
+  deadSlots(): { slots: Uint32Array; sequences: Float64Array } {
+    const { live, pointSequences, slotCount } = this.table;
+    const slots: number[] = [];
+    for (let slot = 0; slot < slotCount; slot++) if (live[slot] !== 1) slots.push(slot);
+    return { slots: Uint32Array.from(slots), sequences: Float64Array.from(slots, (slot) => pointSequences[slot]!) };
+  }
+
   /** The resumable loads recorded in this collection (a segment file of the format before segments carried them). */
   ingestEntries(): [string, number][] {
     return this.ingests.entries();

@@ -5,6 +5,7 @@ import {
   isSegmentFileName,
   readManifest,
   decodeDeleteFilterRecord,
+  decodeDeletesSection,
   decodeDeleteIdsRecord,
   decodeIngestBatchRecord,
   decodePayloadChangeRecord,
@@ -168,7 +169,16 @@ async function loadSegments(
         if (!(error instanceof VectorDbError && error.code === "not_found")) throw error;
         throw new VectorDbError("data_loss", `${path}: listed in ${join(dir, manifestFileName)} (as of sequence ${manifest.sequence}) but missing`, { cause: error });
       });
-      entries.push({ id: listed.id, sealed: listed.sealed, state: decodeStateSections(segment, spec, path), file: listed.file, sizeBytes: segment.sizeBytes });
+      let tombstones: LoadedSegmentEntry["tombstones"];
+      if (listed.deletes !== undefined) {
+        const deletesPath = join(dir, listed.deletes);
+        const deletes = await readSegment(io.fs, deletesPath).catch((error: unknown) => {
+          if (!(error instanceof VectorDbError && error.code === "not_found")) throw error;
+          throw new VectorDbError("data_loss", `${deletesPath}: listed in ${join(dir, manifestFileName)} (as of sequence ${manifest.sequence}) but missing`, { cause: error });
+        });
+        tombstones = { ...decodeDeletesSection(deletes, deletesPath), file: listed.deletes, sizeBytes: deletes.sizeBytes };
+      }
+      entries.push({ id: listed.id, sealed: listed.sealed, state: decodeStateSections(segment, spec, path), file: listed.file, sizeBytes: segment.sizeBytes, tombstones });
     }
     ({ sequence, ingests, nextSegmentId } = manifest);
   } else {
@@ -181,7 +191,7 @@ async function loadSegments(
   }
   const collection = new SegmentedCollection(spec, limits, indexing, entries, sequence, ingests, nextSegmentId, events);
   const segmentBytes = entries.reduce((sum, e) => sum + e.sizeBytes, 0);
-  return { collection, segmentSequence: sequence, segmentBytes, segmentFiles: entries.length, hasManifest: manifest !== undefined, listed: new Set(entries.map((e) => e.file)) };
+  return { collection, segmentSequence: sequence, segmentBytes, segmentFiles: entries.length, hasManifest: manifest !== undefined, listed: new Set(entries.flatMap((e) => (e.tombstones === undefined ? [e.file] : [e.file, e.tombstones.file]))) };
 }
 
 /**

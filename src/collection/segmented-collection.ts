@@ -18,8 +18,13 @@ export interface SegmentEntry {
   sealed: boolean;
   /** Counts the writes that changed this segment; a checkpoint writes it when this moved since. */
   changes: number;
-  /** The file holding this segment as of `changes` (undefined: never written). */
-  persisted: { file: string; changes: number; sizeBytes: number } | undefined;
+  /** Counts the changes that were not deletes (inserts, payload changes): a deletes file cannot carry them. */
+  contentChanges: number;
+  /**
+   * The files holding this segment as of `changes` (undefined: never written): a base file as of
+   * `contentChanges`, and maybe a deletes file on top of it.
+   */
+  persisted: { file: string; fileBytes: number; deletes: string | undefined; deletesBytes: number; changes: number; contentChanges: number } | undefined;
   /** Being merged by the optimizer (it picks a segment once at a time). */
   merging: boolean;
 }
@@ -27,14 +32,19 @@ export interface SegmentEntry {
 /** A segment as a checkpoint sees it: clean ones keep their file, changed ones come with their state. */
 export interface CheckpointSegment {
   entry: SegmentEntry;
-  /** The state to write (undefined: the segment is unchanged since `entry.persisted`). */
+  /** The state to write (undefined: the segment is unchanged since `entry.persisted`, or only lost points). */
   state: CollectionState | undefined;
-  /** `entry.changes` when the state was taken. */
+  /** The segment only lost points since its base file: its dead slots, for a deletes file. */
+  tombstones: { slots: Uint32Array; sequences: Float64Array } | undefined;
+  /** `entry.changes` and `entry.contentChanges` when the state was taken. */
   changes: number;
+  contentChanges: number;
   /** Whether the segment was sealed at the cut. */
   sealed: boolean;
-  /** The file holding an unchanged segment. */
+  /** The base file of an unchanged segment, or of one that only lost points. */
   file: string | undefined;
+  /** The deletes file of an unchanged segment. */
+  deletes: string | undefined;
 }
 
 /** The cut of a checkpoint: every segment at one sequence, and the collection-level records. */
@@ -66,6 +76,8 @@ export interface LoadedSegmentEntry {
   state: CollectionState;
   file: string;
   sizeBytes: number;
+  /** Slots deleted since `file` was written (its deletes file), and the writes that deleted them. */
+  tombstones?: { slots: Uint32Array; sequences: Float64Array; file: string; sizeBytes: number } | undefined;
 }
 
 /** Better-first comparison of two hits' scores: euclidean scores are distances, others similarities. */
@@ -146,8 +158,10 @@ export class SegmentedCollection {
           if (error instanceof VectorDbError) throw new VectorDbError(error.code, `${segment.file}: segment ${error.rawMessage}`, { cause: error });
           throw error;
         }
-        const changes = 0;
-        this.segments.push({ id: segment.id, data, sealed: segment.sealed, changes, persisted: { file: segment.file, changes, sizeBytes: segment.sizeBytes }, merging: false });
+        const tombstones = segment.tombstones;
+        if (tombstones !== undefined) data.applyTombstones(tombstones.slots, tombstones.sequences);
+        const persisted = { file: segment.file, fileBytes: segment.sizeBytes, deletes: tombstones?.file, deletesBytes: tombstones?.sizeBytes ?? 0, changes: 0, contentChanges: 0 };
+        this.segments.push({ id: segment.id, data, sealed: segment.sealed, changes: 0, contentChanges: 0, persisted, merging: false });
         this.nextSegmentId = Math.max(this.nextSegmentId, segment.id + 1);
       }
     } catch (error) {
@@ -219,7 +233,7 @@ export class SegmentedCollection {
       memoryBytes: stats.memoryBytes,
       indexed: stats.indexedPointCount === stats.pointCount,
       sealed: segment.sealed,
-      fileBytes: segment.persisted?.sizeBytes ?? 0,
+      fileBytes: (segment.persisted?.fileBytes ?? 0) + (segment.persisted?.deletesBytes ?? 0),
     };
   }
 
@@ -319,6 +333,7 @@ export class SegmentedCollection {
     }
     const result = appendable.data.applyUpsert(points, payloadBytes, sequence);
     appendable.changes++;
+    appendable.contentChanges++;
     if (moved.size > 0) this.scheduleOptimize();
     return { inserted: result.inserted - movedCount, updated: result.updated + movedCount };
   }
@@ -382,7 +397,10 @@ export class SegmentedCollection {
     let changed = 0;
     for (const segment of this.segments) {
       const count = segment.data.applyPayloadChange(selector, change, sequence);
-      if (count > 0) segment.changes++;
+      if (count > 0) {
+        segment.changes++;
+        segment.contentChanges++;
+      }
       changed += count;
     }
     return changed;
@@ -479,11 +497,15 @@ export class SegmentedCollection {
       const started = performance.now();
       const copies: Promise<void>[] = [];
       const segments = this.segments.map((entry): CheckpointSegment => {
-        const { changes, sealed } = entry;
-        if (entry.persisted !== undefined && entry.persisted.changes === changes) return { entry, state: undefined, changes, sealed, file: entry.persisted.file };
+        const { changes, contentChanges, sealed, persisted } = entry;
+        const cut = { entry, changes, contentChanges, sealed };
+        if (persisted !== undefined && persisted.changes === changes) return { ...cut, state: undefined, tombstones: undefined, file: persisted.file, deletes: persisted.deletes };
+        if (persisted !== undefined && persisted.contentChanges === contentChanges) {
+          return { ...cut, state: undefined, tombstones: entry.data.deadSlots(), file: persisted.file, deletes: undefined };
+        }
         const { state, vectorsCopied } = entry.data.beginSnapshot();
         copies.push(vectorsCopied);
-        return { entry, state, changes, sealed, file: undefined };
+        return { ...cut, state, tombstones: undefined, file: undefined, deletes: undefined };
       });
       const cut: CheckpointCut = {
         sequence: this.lastSequence,
@@ -583,9 +605,17 @@ export class SegmentedCollection {
     return out;
   }
 
-  /** Records that `entry` as of `changes` is held by `file` (a checkpoint wrote it). */
-  markPersisted(entry: SegmentEntry, changes: number, file: string, sizeBytes: number): void {
-    entry.persisted = { file, changes, sizeBytes };
+  /**
+   * Records what a checkpoint wrote of `segment` (as of its cut): a new base file (a full rewrite), or a
+   * deletes file on top of the base file it had.
+   */
+  markPersisted(segment: CheckpointSegment, written: { file: string; bytes: number } | { deletes: string; bytes: number }): void {
+    const { entry, changes, contentChanges } = segment;
+    if ("file" in written) {
+      entry.persisted = { file: written.file, fileBytes: written.bytes, deletes: undefined, deletesBytes: 0, changes, contentChanges };
+    } else {
+      entry.persisted = { ...entry.persisted!, deletes: written.deletes, deletesBytes: written.bytes, changes };
+    }
   }
 
   // ---- segments and the optimizer ----
@@ -602,7 +632,7 @@ export class SegmentedCollection {
 
   private startAppendable(): void {
     const data = new MemoryCollection(this.spec, this.limits, this.indexing);
-    this.segments = [...this.segments, { id: this.nextSegmentId++, data, sealed: false, changes: 0, persisted: undefined, merging: false }];
+    this.segments = [...this.segments, { id: this.nextSegmentId++, data, sealed: false, changes: 0, contentChanges: 0, persisted: undefined, merging: false }];
   }
 
   /** Seals the appendable segment when it holds `segmentPointsMax` points or `segmentBytesMax` of vectors. */
@@ -749,7 +779,7 @@ export class SegmentedCollection {
         next.push(segment);
       } else if (!placed) {
         placed = true;
-        if (merged !== undefined) next.push({ id: this.nextSegmentId++, data: merged, sealed: true, changes: 1, persisted: undefined, merging: false });
+        if (merged !== undefined) next.push({ id: this.nextSegmentId++, data: merged, sealed: true, changes: 1, contentChanges: 1, persisted: undefined, merging: false });
       }
     }
     if (merged !== undefined && this.spec.hnsw.ef !== merged.spec.hnsw.ef) merged.setSearchEf(this.spec.hnsw.ef);

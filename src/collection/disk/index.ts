@@ -17,7 +17,7 @@ export {
   type DecodedUpsert,
   type DecodedIngestBatch,
 } from "./wal-records.js";
-export { sectionKind, sectionKindName, encodeStateSections, decodeStateSections } from "./segment-sections.js";
+export { sectionKind, sectionKindName, encodeStateSections, decodeStateSections, encodeDeletesSection, decodeDeletesSection } from "./segment-sections.js";
 export { encodeSnapshotSections, decodeSnapshotSpec } from "./snapshot-file.js";
 export { parseVersionedJson } from "./json-file.js";
-export { writeManifest, readManifest, segmentFileNameFor, isSegmentFileName, manifestFormatVersion, type Manifest, type ManifestSegment } from "./manifest-file.js";
+export { writeManifest, readManifest, segmentFileNameFor, deletesFileNameFor, isSegmentFileName, manifestFormatVersion, type Manifest, type ManifestSegment } from "./manifest-file.js";

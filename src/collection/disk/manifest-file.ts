@@ -18,6 +18,8 @@ export interface ManifestSegment {
   file: string;
   /** False for the appendable segment. */
   sealed: boolean;
+  /** A deletes file (`segment-<id>-<seq>.del`): slots of `file` deleted since it was written. */
+  deletes?: string | undefined;
 }
 
 /**
@@ -39,9 +41,14 @@ export function segmentFileNameFor(id: number, sequence: number): string {
   return `segment-${id}-${sequence}.bin`;
 }
 
-/** Whether a name in a collection folder is a segment file (listed in a manifest, or an orphan). */
+/** Name of the deletes file of segment `id` written by the checkpoint at `sequence`: `segment-<id>-<sequence>.del`. */
+export function deletesFileNameFor(id: number, sequence: number): string {
+  return `segment-${id}-${sequence}.del`;
+}
+
+/** Whether a name in a collection folder is a segment or deletes file (listed in a manifest, or an orphan). */
 export function isSegmentFileName(name: string): boolean {
-  return /^segment-\d+-\d+\.bin$/.test(name) || name === segmentFileName;
+  return /^segment-\d+-\d+\.(bin|del)$/.test(name) || name === segmentFileName;
 }
 
 /** Writes `manifest` into `dir` atomically. @throws VectorDbError unavailable / not_found on I/O errors. */
@@ -80,9 +87,10 @@ export async function readManifest(fs: FileSystem, dir: string): Promise<Manifes
     const id = count(item?.id, `segments[${i}].id`);
     if (typeof item.file !== "string" || !isSegmentFileName(item.file)) throw bad(`segments[${i}].file is not a segment file name`);
     if (typeof item.sealed !== "boolean") throw bad(`segments[${i}].sealed is not a boolean`);
+    if (item.deletes !== undefined && (typeof item.deletes !== "string" || !isSegmentFileName(item.deletes))) throw bad(`segments[${i}].deletes is not a deletes file name`);
     if (ids.has(id) || id >= nextSegmentId) throw bad(`segments[${i}].id ${id} is repeated or not below nextSegmentId ${nextSegmentId}`);
     ids.add(id);
-    return { id, file: item.file, sealed: item.sealed };
+    return { id, file: item.file, sealed: item.sealed, deletes: item.deletes as string | undefined };
   });
   if (!Array.isArray(json.ingests)) throw bad("ingests is not a list");
   const ingests = json.ingests.map((entry: unknown, i: number): [string, number] => {
