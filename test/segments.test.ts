@@ -1,7 +1,7 @@
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { CollectionSpec, DurableCollection, PointInput } from "../src/collection/index.js";
+import { MemoryCollection, type CollectionSpec, type DurableCollection, type PointInput } from "../src/collection/index.js";
 import { SegmentedCollection } from "../src/collection/segmented-collection.js";
 import { defaultIndexing, defaultLimits, makeConfig, type IndexingConfig } from "../src/config.js";
 import { Database } from "../src/db/index.js";
@@ -129,6 +129,32 @@ describe("a collection of segments, in memory", () => {
         agree += graph.filter((h) => exact.some((e) => e.id === h.id)).length;
       }
       expect(agree / 500).toBeGreaterThan(0.95);
+    } finally {
+      collection.close();
+    }
+  });
+
+  it("snapshots several segments as one state that restores (graph rebuilt) to the same points", async () => {
+    const collection = new SegmentedCollection(spec("cosine", 8), defaultLimits, indexing({ segmentPointsMax: 60 }));
+    try {
+      for (let batch = 0; batch < 5; batch++) collection.upsert(pointsOf(50, 8, 30 + batch, batch * 50));
+      collection.deleteIds(["p3", "p77", "p140"]);
+      expect(collection.segmentEntries.length).toBeGreaterThan(2);
+      const { state, vectorsCopied } = await collection.beginSnapshotWhenFree();
+      await vectorsCopied;
+      const restored = MemoryCollection.restore(spec("cosine", 8), defaultLimits, indexing(), state);
+      try {
+        expect(restored.size).toBe(247);
+        await restored.whenIndexed();
+        restored.checkIntegrity();
+        const ids = Array.from({ length: 250 }, (_, i) => `p${i}`);
+        const options = { withPayload: true, withVector: true };
+        expect(restored.get(ids, options)).toEqual(collection.get(ids, options));
+        const query = { vector: pointsOf(1, 8, 3)[0]!.vector, k: 10, exact: true, withPayload: false, withVector: false };
+        expect(restored.search(query)).toEqual(collection.search(query));
+      } finally {
+        restored.close();
+      }
     } finally {
       collection.close();
     }
