@@ -73,6 +73,8 @@ export class Checkpointer {
     segmentSequence: number,
     private readonly logger?: Logger,
     hasManifest = true,
+    /** Whether a checkpoint may start now (not while the collection closes, is dropped or failed). */
+    private readonly mayStart: () => boolean = () => true,
   ) {
     this.segmentSeq = segmentSequence;
     this.layoutWritten = hasManifest ? collection.layoutVersion : -1;
@@ -119,7 +121,7 @@ export class Checkpointer {
       .then(() => {
         if (!this.again) return;
         this.again = false;
-        this.maybeCheckpoint(allowed, true);
+        this.maybeCheckpoint(this.mayStart(), true);
       })
       .catch((error: unknown) => {
         this.retryAt = this.io.clock.now() + checkpointRetryMs;

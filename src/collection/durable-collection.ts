@@ -71,7 +71,7 @@ export class DurableCollection {
     readonly recovery: RecoveryReport,
   ) {
     this.io = options.io ?? realStorageIo;
-    this.checkpointer = new Checkpointer(this.io, dir, collection, wal, options.walBytesMax, recovery.segmentSequence, options.logger, recovery.hasManifest);
+    this.checkpointer = new Checkpointer(this.io, dir, collection, wal, options.walBytesMax, recovery.segmentSequence, options.logger, recovery.hasManifest, () => this.checkpointAllowed());
     this.sequencer = new WriteSequencer(wal, collection.name, () => this.maybeCheckpoint(), options.logger);
   }
 
@@ -432,6 +432,10 @@ export class DurableCollection {
   }
 
   private maybeCheckpoint(force = false): void {
-    this.checkpointer.maybeCheckpoint(this.closing === undefined && this.sequencer.failure === undefined && !this.dropped, force);
+    this.checkpointer.maybeCheckpoint(this.checkpointAllowed(), force);
+  }
+
+  private checkpointAllowed(): boolean {
+    return this.closing === undefined && this.sequencer.failure === undefined && !this.dropped;
   }
 }
