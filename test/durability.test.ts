@@ -68,7 +68,7 @@ describe("durable storage across restarts", () => {
     expect(readdirSync(dir).sort()).toEqual(["collection.json", ...segmentFiles(dir), "segments.json", "wal.log"]);
     expect(segmentFiles(dir)).toHaveLength(1);
     expect(statSync(join(dir, "wal.log")).size).toBe(24);
-    expect(JSON.parse(readFileSync(join(dir, "collection.json"), "utf8"))).toEqual({ formatVersion: 2, name: "docs", dimension: 8, distance: "cosine", hnsw: { m: 16, efConstruction: 200, ef: 64 } });
+    expect(JSON.parse(readFileSync(join(dir, "collection.json"), "utf8"))).toEqual({ formatVersion: 3, name: "docs", dimension: 8, distance: "cosine", hnsw: { m: 16, efConstruction: 200, ef: 64 } });
     expect(segmentSections(segmentFile(dir)).map((s) => s.kind)).toEqual([sectionKind.meta, sectionKind.ids, sectionKind.vectors, sectionKind.payloads, sectionKind.tombstones, sectionKind.graph]);
     // Dot collections are searched exactly: no graph section.
     expect(segmentSections(segmentFile(collectionDir(dataDir, "plain"))).map((s) => s.kind)).not.toContain(sectionKind.graph);

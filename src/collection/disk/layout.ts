@@ -26,6 +26,11 @@
  * `collection.json` is rewritten as version 2 when it is opened, before any new record can be written,
  * so that an older build refuses the folder (FAILED_PRECONDITION) instead of failing on a record type it
  * does not know.
+ *
+ * Version 3 added the segments: `segments.json` and `segment-<id>-<seq>.bin` / `.del` files instead of
+ * one `segment.bin` (still read, as one segment, while a folder has no manifest). A version-2 folder is
+ * read as it is and upgraded the same way, so that a build before segments refuses a folder it would
+ * take for one whose segment was lost.
  */
 
 /** The spec file inside a collection folder. */
@@ -38,8 +43,8 @@ export const segmentFileName = "segment.bin";
 export const manifestFileName = "segments.json";
 
 /** `formatVersion` of `collection.json`: the version of that file and of the WAL record bodies. */
-export const collectionFormatVersion = 2;
+export const collectionFormatVersion = 3;
 /** The `formatVersion`s of `collection.json` this build reads. */
-export const collectionFormatVersionsRead: readonly number[] = [1, 2];
+export const collectionFormatVersionsRead: readonly number[] = [1, 2, 3];
 /** Word 0 of a segment's meta section: the version of the segment sections' contents. */
 export const segmentSectionsFormatVersion = 1;
