@@ -123,7 +123,8 @@ describe("crash test (issue 4)", () => {
       seed,
       rounds,
       cliPath,
-      killDelayMs: [50, 800],
+      // Longer rounds than above: enough writes for seals and merges to be under way when the kill comes.
+      killDelayMs: [500, 2_500],
       ids: 2_000,
       serverArgs: ["--wal-bytes-max", "65536", "--segment-points-max", "150", "--vacuum-deleted-ratio", "0.1"],
       onRound(report) {
@@ -133,7 +134,8 @@ describe("crash test (issue 4)", () => {
     const text = [...lines, formatSummary(summary), `(CRASH_TEST_SEED=${seed} replays these random choices)`].join("\n");
     expect(summary.incomplete, text).toBe(false);
     for (const report of summary.reports) expect(report.checked, text).toBe(2_000);
+    expect(summary.ackedOps, text).toBeGreaterThan(0);
     expect(summary.unexpectedErrorCount, text).toBe(0);
     expect(summary.violationCount, text).toBe(0);
-  }, 120_000);
+  }, 180_000);
 });
