@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Distance, VectorDbClient, type IngestRequestInit } from "../src/client/index.js";
+import type { CheckpointReport } from "../src/collection/index.js";
 import { makeConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { openServer, type VectorDbServer } from "../src/main.js";
@@ -273,10 +274,12 @@ async function main(): Promise<void> {
     };
     await rewrite(Array.from({ length: changed }, (_, i) => points - 1 - i));
     const recent = (await server.running.db.get(name).checkpoint())!;
-    note("checkpoint after 1 % changed (recent ids)", `${seconds(recent.totalMs)}: ${recent.segmentsWritten} segment(s) written (${mib(recent.segmentBytes)}), ${recent.segmentsUnchanged} unchanged`);
+    const written = (report: CheckpointReport): string =>
+      `${seconds(report.totalMs)}: ${report.segmentsWritten} segment file(s) and ${report.deletesWritten} deletes file(s) written (${mib(report.segmentBytes)}), ${report.segmentsUnchanged} segment(s) unchanged`;
+    note("checkpoint after 1 % changed (recent ids)", written(recent));
     await rewrite(Array.from({ length: changed }, (_, i) => Math.floor((i * points) / changed)));
     const scattered = (await server.running.db.get(name).checkpoint())!;
-    note("checkpoint after 1 % changed (scattered ids)", `${seconds(scattered.totalMs)}: ${scattered.segmentsWritten} segment(s) written (${mib(scattered.segmentBytes)}), ${scattered.segmentsUnchanged} unchanged`);
+    note("checkpoint after 1 % changed (scattered ids)", written(scattered));
     result.checkpoints = { first: firstCheckpoint, recent, scattered };
 
     await close(server);
