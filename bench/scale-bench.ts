@@ -246,7 +246,7 @@ async function main(): Promise<void> {
     const wide = await searchAll(server.client, name, truth.all, 128);
     note("recall@10 (ef 128)", `${wide.recall.toFixed(4)}, p50 / p99 ${wide.p50.toFixed(2)} / ${wide.p99.toFixed(2)} ms`);
     const firstCheckpoint = await server.running.db.get(name).checkpoint();
-    note("first checkpoint (every segment)", `${seconds(firstCheckpoint?.totalMs ?? 0)}, ${mib(firstCheckpoint?.segmentBytes ?? 0)} written`);
+    note("checkpoint after the load (segments not written during it)", `${seconds(firstCheckpoint?.totalMs ?? 0)}, ${mib(firstCheckpoint?.segmentBytes ?? 0)} written`);
     note("collection memory / RSS", `${mib(loaded.memoryBytes)} / ${mib(rssBytes())}`);
     note("disk", mib(folderBytes(dataDir, name)));
     result.full = { recall: first.recall, p50: first.p50, p99: first.p99, recallEf128: wide.recall, memoryBytes: Number(loaded.memoryBytes), segments: loaded.segments.length };
