@@ -52,7 +52,7 @@ export function pickParameters(random: () => number, forced: FsyncPolicy | undef
     stepsPerBoot: 10 + Math.floor(random() * 50),
     faultRate: faulty ? pick([0.02, 0.05]) : 0,
     faultBudget: faulty ? 1 + Math.floor(random() * 2) : 0,
-    segmentPointsMax: pick([3, 8, 16, 1_000_000]),
+    segmentPointsMax: pick([4, 12, 1_000_000]),
   };
 }
 
