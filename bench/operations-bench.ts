@@ -53,15 +53,27 @@ interface Contender {
   name: string;
   args: string[];
   client: VectorDbClientOptions;
-  metricsPort?: number;
+  /** Serve /metrics (on a port chosen when the server starts, so no other process takes it first). */
+  metrics: boolean;
 }
 
 interface Running extends Contender {
   child: ChildProcess;
+  metricsPort?: number;
   address: string;
   clients: VectorDbClient[];
   qps: number[];
   latenciesMs: number[];
+  /** CPU seconds the server process used (all threads) while measured, and the calls in that time. */
+  cpuSeconds: number;
+  calls: number;
+}
+
+/** CPU seconds (user + system, every thread) used so far by process `pid`, from /proc (Linux). */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+  // After the command: state is field 3, utime and stime fields 14 and 15 (in clock ticks of 1/100 s).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** A self-signed certificate for 127.0.0.1 and localhost, made as the README shows. */
@@ -78,7 +90,9 @@ function selfSignedPair(dir: string): { cert: string; key: string } {
 
 async function start(contender: Contender, dataDir: string): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(projectDir, "dist/src/cli/main.js"), "serve", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", ...contender.args], {
+  const metricsPort = contender.metrics ? await freePort() : undefined;
+  const metricsArgs = metricsPort === undefined ? ["--metrics-port", "0"] : ["--metrics-port", String(metricsPort)];
+  const child = spawn(process.execPath, [join(projectDir, "dist/src/cli/main.js"), "serve", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", ...metricsArgs, ...contender.args], {
     stdio: ["ignore", "inherit", "inherit"],
   });
   const address = `127.0.0.1:${port}`;
@@ -90,7 +104,7 @@ async function start(contender: Contender, dataDir: string): Promise<Running> {
     if (Date.now() > deadline) throw new Error(`${contender.name}: not SERVING after ${serverStartTimeoutMs} ms (last: ${status})`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { ...contender, child, address, clients, qps: [], latenciesMs: [] };
+  return { ...contender, child, metricsPort, address, clients, qps: [], latenciesMs: [], cpuSeconds: 0, calls: 0 };
 }
 
 function row(data: FvecsData, i: number): number[] {
@@ -168,16 +182,15 @@ async function run(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "vectordb-ops-bench-"));
   const tls = selfSignedPair(work);
   const apiKey = "bench-key";
-  const ports = await Promise.all([freePort(), freePort(), freePort()]);
   const contenders: Contender[] = [
-    { name: "bare", args: ["--metrics-port", "0", "--recall-sample-rate", "0"], client: {} },
-    { name: "monitored", args: ["--metrics-port", String(ports[0])], client: {}, metricsPort: ports[0]! },
-    { name: "monitored-10%", args: ["--metrics-port", String(ports[1]), "--recall-sample-rate", "0.1"], client: {}, metricsPort: ports[1]! },
+    { name: "bare", args: ["--recall-sample-rate", "0"], client: {}, metrics: false },
+    { name: "monitored", args: [], client: {}, metrics: true },
+    { name: "monitored-10%", args: ["--recall-sample-rate", "0.1"], client: {}, metrics: true },
     {
       name: "tls+key",
-      args: ["--metrics-port", String(ports[2]), "--tls-cert-file", tls.cert, "--tls-key-file", tls.key, "--api-key", apiKey],
+      args: ["--tls-cert-file", tls.cert, "--tls-key-file", tls.key, "--api-key", apiKey],
       client: { tls: { rootCerts: readFileSync(tls.cert), serverName: "localhost" }, apiKey },
-      metricsPort: ports[2]!,
+      metrics: true,
     },
   ];
   const servers: Running[] = [];
@@ -193,7 +206,10 @@ async function run(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < servers.length; i++) {
         const server = servers[(i + round) % servers.length]!;
+        const cpuBefore = cpuSecondsOf(server.child.pid!);
         const { qps, latenciesMs } = await measure(server, queries);
+        server.cpuSeconds += cpuSecondsOf(server.child.pid!) - cpuBefore;
+        server.calls += latenciesMs.length;
         server.qps.push(qps);
         server.latenciesMs.push(...latenciesMs);
       }
@@ -203,12 +219,14 @@ async function run(): Promise<void> {
 
     const bareQps = median(servers[0]!.qps);
     console.log(`\nSearch on SIFT10K (k ${k}, ef ${ef}), ${concurrency} clients, ${rounds} rounds of ${seconds} s per server, /metrics scraped every ${scrapeMs} ms`);
-    console.log("server          median QPS   vs bare   p50 ms   p99 ms   QPS per round");
+    const bareCpuUs = (servers[0]!.cpuSeconds / servers[0]!.calls) * 1e6;
+    console.log("server CPU µs per call: the server process's CPU time (all threads, /proc) over the calls it answered");
+    console.log("server          median QPS   vs bare   p50 ms   p99 ms   CPU µs/call   vs bare   QPS per round");
     for (const server of servers) {
       const sorted = [...server.latenciesMs].sort((a, b) => a - b);
       const qps = median(server.qps);
       console.log(
-        `${server.name.padEnd(15)} ${qps.toFixed(0).padStart(10)}   ${(qps / bareQps).toFixed(3).padStart(7)}   ${percentile(sorted, 50).toFixed(2).padStart(6)}   ${percentile(sorted, 99).toFixed(2).padStart(6)}   ${server.qps.map((q) => q.toFixed(0)).join(" ")}`,
+        `${server.name.padEnd(15)} ${qps.toFixed(0).padStart(10)}   ${(qps / bareQps).toFixed(3).padStart(7)}   ${percentile(sorted, 50).toFixed(2).padStart(6)}   ${percentile(sorted, 99).toFixed(2).padStart(6)}   ${((server.cpuSeconds / server.calls) * 1e6).toFixed(0).padStart(11)}   ${((server.cpuSeconds / server.calls) * 1e6 / bareCpuUs).toFixed(3).padStart(7)}   ${server.qps.map((q) => q.toFixed(0)).join(" ")}`,
       );
     }
 

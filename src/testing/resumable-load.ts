@@ -23,6 +23,8 @@ import { join } from "node:path";
 import type { VectorDbClient } from "../client/index.js";
 import { deriveSeed, seededRandom } from "../random.js";
 import { startServing, type ServerProcess } from "./crash/index.js";
+import { walRecordType } from "../collection/index.js";
+import { scanWal } from "../storage/wal/index.js";
 import { sleep } from "./net.js";
 import { defaultCliPath } from "./project.js";
 
@@ -110,22 +112,22 @@ function spawnCli(cliPath: string, args: string[], env: NodeJS.ProcessEnv): { ki
   return { kill: () => void child.kill("SIGKILL"), exited };
 }
 
-/** The resumable-load records of a WAL file: `[ingest id, batch_seq]` per type-5 record, and the count of other records. */
+/**
+ * The resumable-load records of a WAL file, read with the storage's own {@link scanWal} (so durability
+ * marks and a torn tail are handled as recovery handles them): `[ingest id, batch_seq]` per type-5
+ * record, and the count of other records.
+ */
 export function ingestRecordsOf(walPath: string): { batches: [string, number][]; others: number } {
-  const bytes = readFileSync(walPath);
   const batches: [string, number][] = [];
   let others = 0;
-  for (let at = 24; at + 17 <= bytes.length; ) {
-    const length = bytes.readUInt32LE(at);
-    if (at + 17 + length > bytes.length) break;
-    if (bytes[at + 12] === 5) {
-      const body = at + 13;
-      const idLength = bytes.readUInt32LE(body);
-      batches.push([bytes.toString("utf8", body + 4, body + 4 + idLength), Number(bytes.readBigUInt64LE(body + 4 + idLength))]);
-    } else {
+  for (const record of scanWal(readFileSync(walPath), walPath).records) {
+    if (record.type !== walRecordType.ingestBatch) {
       others++;
+      continue;
     }
-    at += 17 + length;
+    const body = Buffer.from(record.body.buffer, record.body.byteOffset, record.body.byteLength);
+    const idLength = body.readUInt32LE(0);
+    batches.push([body.toString("utf8", 4, 4 + idLength), Number(body.readBigUInt64LE(4 + idLength))]);
   }
   return { batches, others };
 }
