@@ -93,7 +93,29 @@ export interface IndexingConfig {
    * background to estimate the recall@k being served; 0 = off.
    */
   recallSampleRate: number;
+  /**
+   * Most points in one segment of a collection: the appendable segment is sealed, and a new one
+   * started, once it holds this many (it may pass it by the points of one write). Merges never make
+   * a segment above it. Default {@link defaultSegments}.
+   */
+  segmentPointsMax?: number;
+  /** The same bound in bytes of float32 vectors (slots × dimension × 4); at most {@link segmentBytesCeiling}. */
+  segmentBytesMax?: number;
+  /**
+   * A sealed segment whose dead slots pass this share of its slots (0..1) is vacuumed: its live points
+   * are merged into a new segment with a fresh graph, and its memory and file are released.
+   */
+  vacuumDeletedRatio?: number;
 }
+
+/** Segment bounds and the optimizer's vacuum threshold (see {@link IndexingConfig}). */
+export const defaultSegments = Object.freeze({ segmentPointsMax: 1_000_000, segmentBytesMax: 1024 * 1024 * 1024, vacuumDeletedRatio: 0.2 });
+
+/**
+ * Largest `segmentBytesMax`: a segment's vectors and graph share one 4 GiB WebAssembly memory, and
+ * the appendable segment may pass its bound by one write (at most `messageBytesMax` of vectors).
+ */
+export const segmentBytesCeiling = 2 * 1024 * 1024 * 1024;
 
 /** Most graph builder threads (a graph's memory has 15 thread slots, one of them the main thread's). */
 export const indexThreadsMax = 14;
@@ -223,6 +245,7 @@ export const defaultIndexing: Readonly<IndexingConfig> = Object.freeze({
   indexThreads: Math.min(indexThreadsMax, availableParallelism()),
   indexSliceMs: 5,
   recallSampleRate: 0.01,
+  ...defaultSegments,
 });
 
 /** Storage defaults (see {@link StorageConfig}): fsync per group, 100 ms interval, 64 MiB of WAL. */
@@ -436,6 +459,9 @@ export const configOptions: readonly ConfigOption[] = [
   { flag: "filtered-scan-points-max", env: "VECTORDB_FILTERED_SCAN_POINTS_MAX", path: "indexing.filteredScanPointsMax", kind: "integer", description: "filtered searches matching at most this many points (estimated) score them exactly" },
   { flag: "index-threads", env: "VECTORDB_INDEX_THREADS", path: "indexing.indexThreads", kind: "integer", defaultText: "one per core, at most 14", description: `threads that build HNSW graphs in the background (0 = the main thread; at most ${indexThreadsMax})` },
   { flag: "index-slice-ms", env: "VECTORDB_INDEX_SLICE_MS", path: "indexing.indexSliceMs", kind: "integer", description: "with --index-threads 0, longest slice of graph building between other calls (ms)" },
+  { flag: "segment-points-max", env: "VECTORDB_SEGMENT_POINTS_MAX", path: "indexing.segmentPointsMax", kind: "integer", description: "most points per segment: the appendable segment is sealed past it" },
+  { flag: "segment-bytes-max", env: "VECTORDB_SEGMENT_BYTES_MAX", path: "indexing.segmentBytesMax", kind: "integer", description: "most bytes of float32 vectors per segment (at most 2 GiB)" },
+  { flag: "vacuum-deleted-ratio", env: "VECTORDB_VACUUM_DELETED_RATIO", path: "indexing.vacuumDeletedRatio", kind: "number", description: "a sealed segment whose deleted share passes this is vacuumed (0..1)" },
   { flag: "fsync", env: "VECTORDB_FSYNC", path: "storage.fsync", kind: "string", values: fsyncPolicies, description: "when a write is acknowledged: fsync (per group commit), interval or os" },
   { flag: "flush-interval-ms", env: "VECTORDB_FLUSH_INTERVAL_MS", path: "storage.flushIntervalMs", kind: "integer", description: "period of the background fsync under --fsync interval (ms)" },
   { flag: "wal-bytes-max", env: "VECTORDB_WAL_BYTES_MAX", path: "storage.walBytesMax", kind: "integer", description: "a collection's WAL size that triggers a checkpoint (bytes)" },
@@ -498,6 +524,11 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
   if (config.limits.scrollPointsDefault > config.limits.scrollPointsMax) {
     throw new Error(`--scroll-points-default: must be at most --scroll-points-max ${config.limits.scrollPointsMax}, got ${config.limits.scrollPointsDefault}`);
   }
+  const ratio = config.indexing.vacuumDeletedRatio ?? defaultSegments.vacuumDeletedRatio;
+  if (!(ratio > 0 && ratio <= 1)) throw new Error(`--vacuum-deleted-ratio (VECTORDB_VACUUM_DELETED_RATIO): ${ratio} is outside (0, 1]`);
+  if ((config.indexing.segmentPointsMax ?? 1) < 1) throw new Error(`--segment-points-max (VECTORDB_SEGMENT_POINTS_MAX): must be at least 1, got ${config.indexing.segmentPointsMax}`);
+  const segmentBytes = config.indexing.segmentBytesMax ?? defaultSegments.segmentBytesMax;
+  if (segmentBytes < 1 || segmentBytes > segmentBytesCeiling) throw new Error(`--segment-bytes-max (VECTORDB_SEGMENT_BYTES_MAX): must be in 1..${segmentBytesCeiling}, got ${segmentBytes}`);
   if (config.indexing.indexThreads > indexThreadsMax) throw new Error(`--index-threads (VECTORDB_INDEX_THREADS): must be at most ${indexThreadsMax}, got ${config.indexing.indexThreads}`);
   if (config.storage.flushIntervalMs > 2_147_483_647) throw new Error(`--flush-interval-ms: must be at most 2147483647, got ${config.storage.flushIntervalMs}`);
   return config;

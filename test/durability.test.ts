@@ -1,5 +1,5 @@
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -8,7 +8,7 @@ import { Distance, ScalarType, SearchRequestSchema, type PointInit, type VectorD
 type SearchRequestInit = MessageInitShape<typeof SearchRequestSchema>;
 import { sectionKind } from "../src/collection/index.js";
 import { rejection } from "./helpers/assertions.js";
-import { collectionDir, flipByte, removeTempDirs, segmentSections, tempDataDir, walFrames, walRecords } from "./helpers/files.js";
+import { collectionDir, flipByte, removeTempDirs, segmentFile, segmentFiles, segmentSections, tempDataDir, walFrames, walRecords } from "./helpers/files.js";
 import { rng } from "./helpers/random.js";
 import { startTestServer, waitIndexed, type TestServer } from "./helpers/server.js";
 
@@ -65,12 +65,13 @@ describe("durable storage across restarts", () => {
     await first.stop();
 
     const dir = collectionDir(dataDir, "docs");
-    expect(readdirSync(dir).sort()).toEqual(["collection.json", "segment.bin", "wal.log"]);
+    expect(readdirSync(dir).sort()).toEqual(["collection.json", ...segmentFiles(dir), "segments.json", "wal.log"]);
+    expect(segmentFiles(dir)).toHaveLength(1);
     expect(statSync(join(dir, "wal.log")).size).toBe(24);
-    expect(JSON.parse(readFileSync(join(dir, "collection.json"), "utf8"))).toEqual({ formatVersion: 2, name: "docs", dimension: 8, distance: "cosine", hnsw: { m: 16, efConstruction: 200, ef: 64 } });
-    expect(segmentSections(join(dir, "segment.bin")).map((s) => s.kind)).toEqual([sectionKind.meta, sectionKind.ids, sectionKind.vectors, sectionKind.payloads, sectionKind.tombstones, sectionKind.graph]);
+    expect(JSON.parse(readFileSync(join(dir, "collection.json"), "utf8"))).toEqual({ formatVersion: 3, name: "docs", dimension: 8, distance: "cosine", hnsw: { m: 16, efConstruction: 200, ef: 64 } });
+    expect(segmentSections(segmentFile(dir)).map((s) => s.kind)).toEqual([sectionKind.meta, sectionKind.ids, sectionKind.vectors, sectionKind.payloads, sectionKind.tombstones, sectionKind.graph]);
     // Dot collections are searched exactly: no graph section.
-    expect(segmentSections(join(collectionDir(dataDir, "plain"), "segment.bin")).map((s) => s.kind)).not.toContain(sectionKind.graph);
+    expect(segmentSections(segmentFile(collectionDir(dataDir, "plain"))).map((s) => s.kind)).not.toContain(sectionKind.graph);
 
     const second = await serverOn(dataDir);
     try {
@@ -97,7 +98,8 @@ describe("durable storage across restarts", () => {
     const records = first.running.db.get("docs").walRecords;
     first.client.close();
     await first.running.close({ checkpoint: false });
-    expect(existsSync(join(collectionDir(dataDir, "docs"), "segment.bin"))).toBe(false);
+    expect(existsSync(join(collectionDir(dataDir, "docs"), "segments.json"))).toBe(false);
+    expect(segmentFiles(collectionDir(dataDir, "docs"))).toEqual([]);
     expect(walRecords(join(collectionDir(dataDir, "docs"), "wal.log")).map((r) => r.type)).toEqual([1, 1, 1, 1, 1, 1, 1, 2, 3, 1]);
 
     const second = await serverOn(dataDir);
@@ -240,11 +242,11 @@ describe("recovery from damaged files", () => {
     await server.client.points.delete({ collection: "seg", ids: ["p3"] });
     await waitIndexed(server.client, "seg");
     await server.stop();
-    const segmentPath = (dataDir: string): string => join(collectionDir(dataDir, "seg"), "segment.bin");
+    const segmentPath = (dataDir: string): string => segmentFile(collectionDir(dataDir, "seg"));
     const sections = segmentSections(segmentPath(pristine));
     // Every section of a cosine collection's segment (no resumable load: no ingests section; the spec
-    // section is in snapshot files only).
-    const { ingests: _ingests, spec: _spec, ...written } = sectionKind;
+    // section is in snapshot files only, the deletes section in deletes files only).
+    const { ingests: _ingests, spec: _spec, deletes: _deletes, ...written } = sectionKind;
     expect(sections.map((s) => s.kind).sort()).toEqual(Object.values(written).sort());
     const cases = [
       { what: "header", offset: 20, message: "segment header at offset 0" },
@@ -273,14 +275,28 @@ describe("recovery from damaged files", () => {
     await first.client.points.upsert({ collection: "cut", points: [{ id: "a", vector: [1, 2] }] });
     await first.stop();
     const dir = collectionDir(dataDir, "cut");
-    rmSync(join(dir, "segment.bin"));
+    const listed = segmentFile(dir);
+    const kept = readFileSync(listed);
+    rmSync(listed);
     const server = await serverOn(dataDir);
     try {
       const error = await rejection(server.client.points.get({ collection: "cut", ids: ["a"] }));
       expect(error.status).toBe(status.DATA_LOSS);
-      expect(error.details).toBe(`[data_loss] collection "cut" failed recovery: ${join(dir, "wal.log")}: the WAL was cut up to sequence 1 (header floor at byte offset 12), but ${join(dir, "segment.bin")} is missing: the writes in between are lost`);
+      expect(error.details).toBe(`[data_loss] collection "cut" failed recovery: ${listed}: listed in ${join(dir, "segments.json")} (as of sequence 1) but missing`);
     } finally {
       await server.stop();
+    }
+    // Without the manifest, the segment file is not listed: it is left alone, and the WAL's floor says data is missing.
+    writeFileSync(listed, kept);
+    rmSync(join(dir, "segments.json"));
+    const again = await serverOn(dataDir);
+    try {
+      const error = await rejection(again.client.points.get({ collection: "cut", ids: ["a"] }));
+      expect(error.status).toBe(status.DATA_LOSS);
+      expect(error.details).toBe(`[data_loss] collection "cut" failed recovery: ${join(dir, "wal.log")}: the WAL was cut up to sequence 1 (header floor at byte offset 12), but ${join(dir, "segment.bin")} is missing: the writes in between are lost`);
+      expect(existsSync(listed)).toBe(true);
+    } finally {
+      await again.stop();
     }
   });
 
@@ -297,8 +313,11 @@ describe("recovery from damaged files", () => {
       await again.running.close({ checkpoint: false });
     })();
     const dir = collectionDir(dataDir, "keep");
-    const segment = readFileSync(join(dir, "segment.bin"));
-    writeFileSync(join(dir, "segment.bin.tmp-0123456789abcdef"), segment.subarray(0, Math.floor(segment.length / 2)));
+    const segmentPath = segmentFile(dir);
+    const segment = readFileSync(segmentPath);
+    writeFileSync(`${segmentPath}.tmp-0123456789abcdef`, segment.subarray(0, Math.floor(segment.length / 2)));
+    // A segment file no manifest lists (a checkpoint or merge killed before its manifest): an orphan.
+    writeFileSync(join(dir, "segment-9-999.bin"), segment);
     writeFileSync(join(dir, "wal.log.tmp-00ff00ff00ff00ff"), "partial");
     mkdirSync(join(dataDir, "collections", "ghost.tmp-abcdef0123456789"));
     writeFileSync(join(dataDir, "collections", "ghost.tmp-abcdef0123456789", "collection.json"), "{");
@@ -307,10 +326,11 @@ describe("recovery from damaged files", () => {
 
     const server = await serverOn(dataDir);
     try {
-      expect(server.running.db.get("keep").recovery.removedTemporaries.sort()).toEqual(["segment.bin.tmp-0123456789abcdef", "wal.log.tmp-00ff00ff00ff00ff"]);
+      expect(server.running.db.get("keep").recovery.removedTemporaries.sort()).toEqual([`${basename(segmentPath)}.tmp-0123456789abcdef`, "wal.log.tmp-00ff00ff00ff00ff"]);
+      expect(server.running.db.get("keep").recovery.removedOrphans).toEqual(["segment-9-999.bin"]);
       expect(server.running.recovery.removedFolders.sort()).toEqual(["ghost.tmp-abcdef0123456789", "gone.dropped-abcdef0123456789"]);
       expect(readdirSync(join(dataDir, "collections"))).toEqual(["keep"]);
-      expect(readdirSync(dir).sort()).toEqual(["collection.json", "segment.bin", "wal.log"]);
+      expect(readdirSync(dir).sort()).toEqual(["collection.json", basename(segmentPath), "segments.json", "wal.log"]);
       expect((await server.client.points.get({ collection: "keep", ids: ["a", "b"] })).points.map((p) => ({ id: p.id, vector: p.vector, payload: p.payload }))).toEqual([
         { id: "a", vector: [1, 2], payload: { v: 1 } },
         { id: "b", vector: [3, 4], payload: undefined },
@@ -344,7 +364,7 @@ describe("checkpoints, drops and policies", () => {
       expect(collection.lastCheckpoint).toBeDefined();
       expect(collection.segmentSequence).toBeGreaterThan(0);
       expect(collection.walBytes).toBeLessThan(2 * 64 * 1024);
-      expect(statSync(join(collectionDir(dataDir, "c"), "segment.bin")).size).toBe(collection.lastCheckpoint!.segmentBytes);
+      expect(statSync(segmentFile(collectionDir(dataDir, "c"))).size).toBe(collection.lastCheckpoint!.segmentBytes);
     } finally {
       server.client.close();
       await server.running.close({ checkpoint: false });

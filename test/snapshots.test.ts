@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Distance, type PointInit, type SnapshotInfo, type VectorDbClient } from "../src/client/index.js";
 import { sectionKind } from "../src/collection/index.js";
 import { rejection } from "./helpers/assertions.js";
-import { removeTempDirs, segmentSections, tempDataDir } from "./helpers/files.js";
+import { removeTempDirs, segmentFile, segmentSections, tempDataDir } from "./helpers/files.js";
 import { rng } from "./helpers/random.js";
 import { startTestServer, waitIndexed, type TestServer } from "./helpers/server.js";
 
@@ -207,14 +207,14 @@ describe("snapshots", () => {
       expect(error.status, message.source).toBe(code);
       expect(error.details).toMatch(message);
     }
-    // A collection's segment.bin is a segment but no snapshot: it has no spec section.
+    // A collection's segment file is a segment but no snapshot: it has no spec section.
     const stoppedDir = tempDataDir();
     const plain = await startTestServer({}, { dataDir: stoppedDir });
     await plain.client.collections.createCollection({ name: "plain", dimension: 2, distance: Distance.DOT });
     await plain.client.points.upsert({ collection: "plain", points: [{ id: "a", vector: [1, 2] }] });
     await plain.stop();
-    const segmentFile = readFileSync(join(stoppedDir, "collections", "plain", "segment.bin"));
-    const notSnapshot = await rejection(restore(a.client, "plain", segmentFile, sha256Of(segmentFile)));
+    const segmentBytes = readFileSync(segmentFile(join(stoppedDir, "collections", "plain")));
+    const notSnapshot = await rejection(restore(a.client, "plain", segmentBytes, sha256Of(segmentBytes)));
     expect(notSnapshot.status).toBe(status.INVALID_ARGUMENT);
     expect(notSnapshot.details).toMatch(/^\[invalid_argument\] snapshot: the file has no spec section \(kind 17\): it is not a snapshot file/);
   });

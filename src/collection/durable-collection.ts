@@ -13,7 +13,7 @@ import {
   writeSpec,
 } from "./disk/index.js";
 import type { IndexingOptions } from "./indexer.js";
-import type { MemoryCollection } from "./memory-collection.js";
+import type { SegmentedCollection, SegmentEvents } from "./segmented-collection.js";
 import { recoverCollection, type LoadedSegment, type RecoveryReport, type WalSettings } from "./recovery.js";
 import type { SearchPlan } from "./search-planner.js";
 import type { CollectionSpec, CollectionStats, Filter, Hit, PayloadChange, PointInput, PointRecord, PointSelector, ScrollPage, ScrollParams, SearchParams, UpsertResult } from "./types.js";
@@ -33,7 +33,7 @@ export interface DurabilityOptions {
 }
 
 /**
- * One collection with durable storage, the one the server uses: a {@link MemoryCollection} in memory,
+ * One collection with durable storage, the one the server uses: a {@link SegmentedCollection} in memory,
  * a write-ahead log and a segment file in its directory (see `disk/layout.ts`).
  *
  * Write path ({@link WriteSequencer}): validate the whole request (nothing is written for an invalid
@@ -42,7 +42,7 @@ export interface DurabilityOptions {
  * Checkpoints ({@link Checkpointer}) run when the WAL passes `walBytesMax` and on a clean close;
  * recovery is `recovery.ts`.
  *
- * Errors of the write methods: as {@link MemoryCollection.prepareUpsert} for a bad request; UNAVAILABLE
+ * Errors of the write methods: as {@link SegmentedCollection.prepareUpsert} for a bad request; UNAVAILABLE
  * (`unavailable`) when the WAL cannot write or fsync (the outcome is then unknown: the record may be
  * found on restart) or the collection is closing; NOT_FOUND (`not_found`) once it was dropped;
  * INTERNAL (`internal`) after a bug left memory and log out of step (the collection then refuses
@@ -64,14 +64,14 @@ export class DurableCollection {
 
   private constructor(
     readonly dir: string,
-    private readonly collection: MemoryCollection,
+    private readonly collection: SegmentedCollection,
     private readonly wal: Wal,
     options: Readonly<DurabilityOptions>,
     /** What recovery found when the collection was opened. */
     readonly recovery: RecoveryReport,
   ) {
     this.io = options.io ?? realStorageIo;
-    this.checkpointer = new Checkpointer(this.io, dir, collection, wal, options.walBytesMax, recovery.segmentSequence, options.logger);
+    this.checkpointer = new Checkpointer(this.io, dir, collection, wal, options.walBytesMax, recovery.segmentSequence, options.logger, recovery.hasManifest, () => this.checkpointAllowed());
     this.sequencer = new WriteSequencer(wal, collection.name, () => this.maybeCheckpoint(), options.logger);
   }
 
@@ -92,8 +92,12 @@ export class DurableCollection {
     options: Readonly<DurabilityOptions>,
     loaded?: LoadedSegment,
   ): Promise<DurableCollection> {
-    const { collection, wal, report } = await recoverCollection(dir, spec, limits, indexing, options.wal, options.io ?? realStorageIo, loaded);
+    const events: SegmentEvents = {};
+    const { collection, wal, report } = await recoverCollection(dir, spec, limits, indexing, options.wal, options.io ?? realStorageIo, loaded, events);
     const durable = new DurableCollection(dir, collection, wal, options, report);
+    // A merge replaced segments: a checkpoint writes the new one and releases the old files.
+    events.onLayoutChanged = () => durable.maybeCheckpoint(true);
+    events.onOptimizerError = (error) => options.logger?.error({ err: error, collection: durable.name }, "segment merge failed; the segments stay as they were");
     durable.maybeCheckpoint();
     return durable;
   }
@@ -158,7 +162,7 @@ export class DurableCollection {
     return this.collection.lastPlan;
   }
 
-  /** Point count, points linked into the graph, approximate memory (see {@link MemoryCollection.stats}). */
+  /** Point count, points linked into the graph, approximate memory (see {@link SegmentedCollection.stats}). */
   stats(): CollectionStats {
     return this.collection.stats();
   }
@@ -173,17 +177,33 @@ export class DurableCollection {
     return this.collection.whenIndexed();
   }
 
-  /** As {@link MemoryCollection.get}. */
+  /** Resolves when the optimizer has nothing left to merge, and the checkpoint it asked for is done (tests, benchmarks). */
+  async whenOptimized(): Promise<void> {
+    await this.collection.whenOptimized();
+    await this.checkpointer.whenIdle();
+  }
+
+  /** The segments (for tests and benchmarks). */
+  get segments(): SegmentedCollection["segmentEntries"] {
+    return this.collection.segmentEntries;
+  }
+
+  /** Merges the optimizer has done since the collection was opened. */
+  get mergesDone(): number {
+    return this.collection.mergesDone;
+  }
+
+  /** As {@link SegmentedCollection.get}. */
   get(ids: readonly string[], options: { withPayload: boolean; withVector: boolean }): PointRecord[] {
     return this.collection.get(ids, options);
   }
 
-  /** As {@link MemoryCollection.search}. @throws VectorDbError invalid_argument for a bad query. */
+  /** As {@link SegmentedCollection.search}. @throws VectorDbError invalid_argument for a bad query. */
   search(params: SearchParams): Hit[] {
     return this.collection.search(params);
   }
 
-  /** Several searches, some on the builder threads (see {@link MemoryCollection.searchBatch}). */
+  /** Several searches, some on the builder threads (see {@link SegmentedCollection.searchBatch}). */
   searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string): Promise<Hit[][]> {
     return this.collection.searchBatch(batch, fieldOf);
   }
@@ -193,7 +213,7 @@ export class DurableCollection {
    *
    * @param field name of the list in error messages.
    * @throws VectorDbError (as a rejection) invalid_argument / resource_exhausted as
-   *   {@link MemoryCollection.prepareUpsert} (nothing written); unavailable, not_found or internal as
+   *   {@link SegmentedCollection.prepareUpsert} (nothing written); unavailable, not_found or internal as
    *   described in the class documentation.
    */
   upsert(points: readonly PointInput[], field = "points"): Promise<UpsertResult> {
@@ -241,12 +261,12 @@ export class DurableCollection {
     );
   }
 
-  /** As {@link MemoryCollection.scroll}. */
+  /** As {@link SegmentedCollection.scroll}. */
   scroll(params: ScrollParams): ScrollPage {
     return this.collection.scroll(params);
   }
 
-  /** As {@link MemoryCollection.count}. */
+  /** As {@link SegmentedCollection.count}. */
   count(filter?: Filter): number {
     return this.collection.count(filter);
   }
@@ -256,7 +276,7 @@ export class DurableCollection {
    * change is applied, in sequence order); resolves with how many points it applied to.
    *
    * @param field the request field of the selector, for errors.
-   * @throws VectorDbError (as a rejection) invalid_argument as {@link MemoryCollection.preparePayloadChange}
+   * @throws VectorDbError (as a rejection) invalid_argument as {@link SegmentedCollection.preparePayloadChange}
    *   (nothing written); unavailable, not_found or internal as described in the class documentation.
    */
   changePayload(selector: PointSelector, change: PayloadChange, field: string): Promise<number> {
@@ -411,7 +431,11 @@ export class DurableCollection {
     if (this.sequencer.failure) throw this.sequencer.failure;
   }
 
-  private maybeCheckpoint(): void {
-    this.checkpointer.maybeCheckpoint(this.closing === undefined && this.sequencer.failure === undefined);
+  private maybeCheckpoint(force = false): void {
+    this.checkpointer.maybeCheckpoint(this.checkpointAllowed(), force);
+  }
+
+  private checkpointAllowed(): boolean {
+    return this.closing === undefined && this.sequencer.failure === undefined && !this.dropped;
   }
 }

@@ -10,7 +10,7 @@ import { countMatching, scrollSlots, selectedSlots } from "./point-queries.js";
 import type { PointTable } from "./point-table.js";
 import { SearchPlanner, type SearchPlan } from "./search-planner.js";
 import { captureState, emptyParts, restoreParts, RowCopy, type CollectionState } from "./snapshot.js";
-import type { CollectionSpec, CollectionStats, Filter, Hit, PayloadChange, PointInput, PointRecord, PointSelector, ScrollPage, ScrollParams, SearchParams, UpsertResult } from "./types.js";
+import type { CollectionSpec, CollectionStats, Filter, Hit, JsonObject, PayloadChange, PointInput, PointRecord, PointSelector, ScrollPage, ScrollParams, SearchParams, UpsertResult } from "./types.js";
 import { checkVector, validatePoints, type CollectionLimits } from "./validate-points.js";
 
 /** A BatchSearch of at least this many queries sends its graph searches to the builder threads. */
@@ -666,6 +666,98 @@ export class MemoryCollection {
     const capture = (): CollectionState => captureState(this.table, this.lastSequence, pending, this.graph, this.store, this.ingests.entries());
     // The graph's bytes are taken between two links of the builder threads.
     return this.indexer === undefined ? capture() : this.indexer.quiesced(capture);
+  }
+
+  // ---- Used by SegmentedCollection, for which a MemoryCollection is one segment. ----
+
+  /** Slots in use, live or dead (a sealed segment's dead slots are what a vacuum reclaims). */
+  get slotCount(): number {
+    return this.table.slotCount;
+  }
+
+  /** Dead slots (tombstones) among {@link slotCount}. */
+  get deletedCount(): number {
+    return this.table.slotCount - this.table.liveCount;
+  }
+
+  /** Most vector rows this collection's 4 GiB store can hold. */
+  get rowsMax(): number {
+    return this.store.rowsMax;
+  }
+
+  /** Whether a live point has this id. */
+  holds(id: string): boolean {
+    return this.table.slotById.has(id);
+  }
+
+  /** The live point `id`: its slot, the sequence of its last write and its payload; undefined when absent. */
+  pointState(id: string): { slot: number; sequence: number; payload: JsonObject | undefined; payloadBytes: number } | undefined {
+    const slot = this.table.slotById.get(id);
+    if (slot === undefined) return undefined;
+    const table = this.table;
+    return { slot, sequence: table.pointSequences[slot]!, payload: table.payloads[slot], payloadBytes: table.payloadBytes[slot] ?? 0 };
+  }
+
+  /**
+   * The live points now, in slot order: slots, ids, payloads (references to immutable values), their
+   * JSON sizes and the sequences of their last writes. Synchronous: one state.
+   */
+  livePoints(): { slots: number[]; ids: string[]; payloads: (JsonObject | undefined)[]; payloadBytes: number[]; sequences: number[] } {
+    const { live, ids, payloads, payloadBytes, pointSequences, slotCount } = this.table;
+    const out = { slots: [] as number[], ids: [] as string[], payloads: [] as (JsonObject | undefined)[], payloadBytes: [] as number[], sequences: [] as number[] };
+    for (let slot = 0; slot < slotCount; slot++) {
+      if (live[slot] !== 1) continue;
+      out.slots.push(slot);
+      out.ids.push(ids[slot]!);
+      out.payloads.push(payloads[slot]);
+      out.payloadBytes.push(payloadBytes[slot] ?? 0);
+      out.sequences.push(pointSequences[slot]!);
+    }
+    return out;
+  }
+
+  /** Copies the stored row of `slot` (as stored: cosine rows normalised) into `target` at `byteOffset`. */
+  copyRowOut(slot: number, target: Uint8Array, byteOffset: number): void {
+    this.store.copyRowsOut(slot, slot + 1, target, byteOffset);
+  }
+
+  /**
+   * Replaces the payload of the live point `id` as written by `sequence` (a merge carrying over a
+   * payload change made to its source meanwhile); nothing when `id` is not live. Not gated by
+   * {@link appliedSequence}; raises it to `sequence`.
+   */
+  replacePayload(id: string, payload: JsonObject | undefined, payloadBytes: number, sequence: number): void {
+    const slot = this.table.slotById.get(id);
+    if (slot === undefined) return;
+    this.table.update(slot, payload, payloadBytes, sequence);
+    this.lastSequence = Math.max(this.lastSequence, sequence);
+  }
+
+  /**
+   * Marks these slots dead as deleted by `sequences` (a deletes file read on top of the segment's base
+   * file): as a delete by id, by slot. @throws VectorDbError data_loss for a slot beyond the segment.
+   */
+  applyTombstones(slots: Uint32Array, sequences: Float64Array): void {
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      if (slot >= this.table.slotCount) throw new VectorDbError("data_loss", `deletes: slot ${slot} is beyond the segment's ${this.table.slotCount} slots`);
+      if (this.table.live[slot] !== 1) continue;
+      this.table.remove(slot, sequences[i]!);
+      this.graph?.markDeleted(slot);
+    }
+  }
+
+  /** The dead slots now and the sequences of the writes that deleted them (for a deletes file). */
+  deadSlots(): { slots: Uint32Array; sequences: Float64Array } {
+    const { live, pointSequences, slotCount } = this.table;
+    const slots: number[] = [];
+    for (let slot = 0; slot < slotCount; slot++) if (live[slot] !== 1) slots.push(slot);
+    return { slots: Uint32Array.from(slots), sequences: Float64Array.from(slots, (slot) => pointSequences[slot]!) };
+  }
+
+  /** The resumable loads recorded in this collection (a segment file of the format before segments carried them). */
+  ingestEntries(): [string, number][] {
+    return this.ingests.entries();
   }
 
   /** Writes a point's vector into row `slot`, saving the old row first for a snapshot being copied. */

@@ -1,29 +1,39 @@
 import { join } from "node:path";
 import { VectorDbError } from "../errors.js";
-import { fsyncDirectory, readSegment, removeStaleTemporaries, Wal, type StorageIo, type WalOptions, type WalRecord } from "../storage/index.js";
+import { fsyncDirectory, ioError, readSegment, removeStaleTemporaries, Wal, type StorageIo, type WalOptions, type WalRecord } from "../storage/index.js";
 import {
+  isSegmentFileName,
+  readManifest,
   decodeDeleteFilterRecord,
+  decodeDeletesSection,
   decodeDeleteIdsRecord,
   decodeIngestBatchRecord,
   decodePayloadChangeRecord,
   decodeStateSections,
   decodeUpsertRecord,
+  manifestFileName,
   segmentFileName,
   walFileName,
   walRecordType,
 } from "./disk/index.js";
 import type { IndexingOptions } from "./indexer.js";
-import { MemoryCollection } from "./memory-collection.js";
+import { SegmentedCollection, type LoadedSegmentEntry, type SegmentEvents } from "./segmented-collection.js";
 import type { CollectionState } from "./snapshot.js";
 import type { CollectionSpec } from "./types.js";
 import type { CollectionLimits } from "./validate-points.js";
 
 /** What recovery found when a collection was opened. */
 export interface RecoveryReport {
-  /** The segment's sequence (0 when there was no segment). */
+  /** The manifest's sequence (or the legacy segment's; 0 when there was none). */
   segmentSequence: number;
-  /** Size of the segment file in bytes (0 when none). */
+  /** Size of the segment files in bytes (0 when none). */
   segmentBytes: number;
+  /** Segment files loaded. */
+  segmentFiles: number;
+  /** Whether the folder has a manifest (`segments.json`); false for a folder from before segments. */
+  hasManifest: boolean;
+  /** Segment files the manifest does not list (a crash between writing them and the manifest, or before removing them), removed. */
+  removedOrphans: string[];
   /** Records in the WAL after its torn tail (if any) was cut. */
   walRecords: number;
   /** Records replayed (sequence above the segment's). */
@@ -46,7 +56,7 @@ export interface RecoveryReport {
 
 /** A recovered collection: memory equal to segment + WAL, and the WAL open for appends. */
 export interface Recovered {
-  collection: MemoryCollection;
+  collection: SegmentedCollection;
   wal: Wal;
   report: RecoveryReport;
 }
@@ -85,11 +95,12 @@ export async function recoverCollection(
   walSettings: Readonly<WalSettings>,
   io: StorageIo,
   loaded?: LoadedSegment,
+  events?: SegmentEvents,
 ): Promise<Recovered> {
   const removedTemporaries = await removeStaleTemporaries(io.fs, dir);
   await fsyncDirectory(io.fs, dir);
   let started = performance.now();
-  const { collection, segmentSequence, segmentBytes } = await loadSegment(io, dir, spec, limits, indexing, loaded);
+  const { collection, segmentSequence, segmentBytes, segmentFiles, hasManifest, listed } = await loadSegments(io, dir, spec, limits, indexing, loaded, events);
   const segmentMs = performance.now() - started;
 
   started = performance.now();
@@ -103,16 +114,19 @@ export async function recoverCollection(
   }
   const { wal, records, truncatedBytes, droppedRecords } = opened;
   let replayedRecords = 0;
+  let removedOrphans: string[] = [];
   try {
     // The WAL is cut up to S only once a segment holding S is durable: a floor above the segment's
     // sequence + 1 means a newer segment was lost or replaced, and the records between are gone.
     if (wal.floorSequence > segmentSequence + 1) {
-      const segmentPath = join(dir, segmentFileName);
+      const segmentPath = join(dir, hasManifest ? manifestFileName : segmentFileName);
       throw new VectorDbError(
         "data_loss",
-        `${walPath}: the WAL was cut up to sequence ${wal.floorSequence - 1} (header floor at byte offset 12), but ${segmentBytes > 0 ? `${segmentPath} holds sequences only up to ${segmentSequence}` : `${segmentPath} is missing`}: the writes in between are lost`,
+        `${walPath}: the WAL was cut up to sequence ${wal.floorSequence - 1} (header floor at byte offset 12), but ${segmentFiles > 0 || hasManifest ? `${segmentPath} holds sequences only up to ${segmentSequence}` : `${segmentPath} is missing`}: the writes in between are lost`,
       );
     }
+    // Only now that the WAL agrees with the segments: segment files nothing lists are leftovers.
+    removedOrphans = await removeOrphans(io, dir, listed);
     for (const record of records) {
       if (record.sequence <= segmentSequence) continue;
       replay(collection, spec, record, walPath);
@@ -124,37 +138,97 @@ export async function recoverCollection(
     throw error;
   }
   const replayMs = performance.now() - started;
-  const report = { segmentSequence, segmentBytes, walRecords: records.length, replayedRecords, truncatedBytes, droppedRecords, removedTemporaries, segmentMs, replayMs };
+  const report = { segmentSequence, segmentBytes, segmentFiles, hasManifest, removedOrphans, walRecords: records.length, replayedRecords, truncatedBytes, droppedRecords, removedTemporaries, segmentMs, replayMs };
   return { collection, wal, report };
 }
 
-/** The collection as `segment.bin` holds it, or an empty one when there is no segment. */
-async function loadSegment(
+/**
+ * The collection as its manifest lists it (each segment file read and every CRC checked, graphs loaded
+ * without a rebuild), or as a folder from before segments holds it (`segment.bin`, one segment), or an
+ * empty one. Segment files the manifest does not list are removed (after a crash they may be
+ * half-merged or half-checkpointed leftovers: never referenced, so never needed).
+ */
+async function loadSegments(
   io: StorageIo,
   dir: string,
   spec: Readonly<CollectionSpec>,
   limits: Readonly<CollectionLimits>,
   indexing: IndexingOptions,
   loaded: LoadedSegment | undefined,
-): Promise<{ collection: MemoryCollection; segmentSequence: number; segmentBytes: number }> {
+  events: SegmentEvents | undefined,
+): Promise<{ collection: SegmentedCollection; segmentSequence: number; segmentBytes: number; segmentFiles: number; hasManifest: boolean; listed: Set<string> }> {
+  const manifest = loaded === undefined ? await readManifest(io.fs, dir) : undefined;
+  const entries: LoadedSegmentEntry[] = [];
+  let sequence = 0;
+  let ingests: [string, number][] = [];
+  let nextSegmentId = 1;
+  if (manifest !== undefined) {
+    for (const listed of manifest.segments) {
+      const path = join(dir, listed.file);
+      const segment = await readSegment(io.fs, path).catch((error: unknown) => {
+        if (!(error instanceof VectorDbError && error.code === "not_found")) throw error;
+        throw new VectorDbError("data_loss", `${path}: listed in ${join(dir, manifestFileName)} (as of sequence ${manifest.sequence}) but missing`, { cause: error });
+      });
+      let tombstones: LoadedSegmentEntry["tombstones"];
+      if (listed.deletes !== undefined) {
+        const deletesPath = join(dir, listed.deletes);
+        const deletes = await readSegment(io.fs, deletesPath).catch((error: unknown) => {
+          if (!(error instanceof VectorDbError && error.code === "not_found")) throw error;
+          throw new VectorDbError("data_loss", `${deletesPath}: listed in ${join(dir, manifestFileName)} (as of sequence ${manifest.sequence}) but missing`, { cause: error });
+        });
+        tombstones = { ...decodeDeletesSection(deletes, deletesPath), file: listed.deletes, sizeBytes: deletes.sizeBytes };
+      }
+      entries.push({ id: listed.id, sealed: listed.sealed, state: decodeStateSections(segment, spec, path), file: listed.file, sizeBytes: segment.sizeBytes, tombstones });
+    }
+    ({ sequence, ingests, nextSegmentId } = manifest);
+  } else {
+    const legacy = await loadLegacySegment(io, dir, spec, loaded);
+    if (legacy !== undefined) {
+      entries.push({ id: 1, sealed: false, state: legacy.state, file: segmentFileName, sizeBytes: legacy.sizeBytes });
+      ({ sequence, ingests } = legacy.state);
+      nextSegmentId = 2;
+    }
+  }
+  const collection = new SegmentedCollection(spec, limits, indexing, entries, sequence, ingests, nextSegmentId, events);
+  const segmentBytes = entries.reduce((sum, e) => sum + e.sizeBytes, 0);
+  return { collection, segmentSequence: sequence, segmentBytes, segmentFiles: entries.length, hasManifest: manifest !== undefined, listed: new Set(entries.flatMap((e) => (e.tombstones === undefined ? [e.file] : [e.file, e.tombstones.file]))) };
+}
+
+/**
+ * Removes the segment files in `dir` not in `listed`: written by a checkpoint or merge that crashed
+ * before its manifest, or released by one that crashed before removing them. Never needed: nothing
+ * durable refers to them.
+ */
+async function removeOrphans(io: StorageIo, dir: string, listed: ReadonlySet<string>): Promise<string[]> {
+  const removed: string[] = [];
+  let entries;
+  try {
+    entries = await io.fs.readdir(dir);
+  } catch (error) {
+    throw ioError(dir, "list", error);
+  }
+  for (const entry of entries) {
+    if (entry.isDirectory || !isSegmentFileName(entry.name) || listed.has(entry.name)) continue;
+    try {
+      await io.fs.unlink(join(dir, entry.name));
+    } catch (error) {
+      throw ioError(join(dir, entry.name), "remove", error);
+    }
+    removed.push(entry.name);
+  }
+  return removed;
+}
+
+/** `segment.bin` of a folder from before segments (or `loaded`), undefined when there is none. */
+async function loadLegacySegment(io: StorageIo, dir: string, spec: Readonly<CollectionSpec>, loaded: LoadedSegment | undefined): Promise<LoadedSegment | undefined> {
+  if (loaded !== undefined) return loaded;
   const segmentPath = join(dir, segmentFileName);
   try {
-    let state = loaded?.state;
-    let sizeBytes = loaded?.sizeBytes ?? 0;
-    if (state === undefined) {
-      const segment = await readSegment(io.fs, segmentPath);
-      state = decodeStateSections(segment, spec, segmentPath);
-      sizeBytes = segment.sizeBytes;
-    }
-    try {
-      return { collection: MemoryCollection.restore(spec, limits, indexing, state), segmentSequence: state.sequence, segmentBytes: sizeBytes };
-    } catch (error) {
-      if (error instanceof VectorDbError) throw new VectorDbError(error.code, `${segmentPath}: segment ${error.rawMessage}`, { cause: error });
-      throw error;
-    }
+    const segment = await readSegment(io.fs, segmentPath);
+    return { state: decodeStateSections(segment, spec, segmentPath), sizeBytes: segment.sizeBytes };
   } catch (error) {
-    if (!(error instanceof VectorDbError && error.code === "not_found")) throw error;
-    return { collection: new MemoryCollection(spec, limits, indexing), segmentSequence: 0, segmentBytes: 0 };
+    if (error instanceof VectorDbError && error.code === "not_found") return undefined;
+    throw error;
   }
 }
 
@@ -163,7 +237,7 @@ async function loadSegment(
  * @throws VectorDbError data_loss naming the WAL file and the record's offset when the record does not
  *   decode or has an unknown type.
  */
-function replay(collection: MemoryCollection, spec: Readonly<CollectionSpec>, record: WalRecord, walPath: string): void {
+function replay(collection: SegmentedCollection, spec: Readonly<CollectionSpec>, record: WalRecord, walPath: string): void {
   try {
     switch (record.type) {
       case walRecordType.upsert: {

@@ -33,8 +33,16 @@ export interface CollectionState {
   live: Uint8Array;
   /** Sequence of the last write applied to each slot (its upsert or delete); `slotCount` entries. */
   pointSequences: Float64Array;
-  /** `HnswIndex.toBytes()` of the graph; undefined for a dot-product collection (no graph). */
+  /**
+   * `HnswIndex.toBytes()` of the graph; undefined for a dot-product collection (no graph), or when
+   * {@link graphRebuild} is set.
+   */
   graph: Uint8Array | undefined;
+  /**
+   * Set by a merge of segments (and a snapshot of several segments): there is no graph yet, every live
+   * slot is linked anew when the state is restored.
+   */
+  graphRebuild?: boolean;
   /** The int8 quantization ranges; undefined without quantization or before it is trained. */
   quantization?: QuantizationRange | undefined;
   /** The resumable loads: `[ingest_id, highest batch_seq applied]`, written to least recently first. */
@@ -157,7 +165,7 @@ function storeFor(spec: Readonly<CollectionSpec>, threadSlots: number): VectorSt
 /** The parts of an empty collection; `threadSlots` as in {@link storeFor}. */
 export function emptyParts(spec: Readonly<CollectionSpec>, threadSlots: number): CollectionParts {
   const store = storeFor(spec, threadSlots);
-  const graph = spec.distance === "dot" ? undefined : new HnswIndex({ store, m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, seed: graphSeed });
+  const graph = spec.distance === "dot" ? undefined : emptyGraph(spec, store);
   return { store, graph, table: new PointTable(), pending: [] };
 }
 
@@ -187,7 +195,7 @@ export function restoreParts(spec: Readonly<CollectionSpec>, state: CollectionSt
     if (spec.quantization === undefined || store.codeBytes === 0) throw dataLoss("quantization: ranges stored for a collection without quantization");
     store.setQuantization(state.quantization, state.slotCount);
   }
-  const graph = restoreGraph(spec, store, state.graph);
+  const graph = state.graphRebuild === true && spec.distance !== "dot" ? emptyGraph(spec, store) : restoreGraph(spec, store, state.graph);
   const table = restoreTable(state);
   const pending: number[] = [];
   for (const slot of state.pending) {
@@ -196,6 +204,10 @@ export function restoreParts(spec: Readonly<CollectionSpec>, state: CollectionSt
   }
   if (graph !== undefined) for (let slot = 0; slot < state.slotCount; slot++) if (state.live[slot] === 1 && !graph.has(slot)) pending.push(slot);
   return { store, graph, table, pending };
+}
+
+function emptyGraph(spec: Readonly<CollectionSpec>, store: VectorStore): HnswIndex {
+  return new HnswIndex({ store, m: spec.hnsw.m, efConstruction: spec.hnsw.efConstruction, seed: graphSeed });
 }
 
 function restoreGraph(spec: Readonly<CollectionSpec>, store: VectorStore, bytes: Uint8Array | undefined): HnswIndex | undefined {

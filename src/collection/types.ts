@@ -101,6 +101,26 @@ export interface CollectionStats {
   recallEstimate?: number | undefined;
   /** Samples behind {@link recallEstimate} (at most 1,000: a sliding window). */
   recallSamples: number;
+  /** The segments, appendable last (absent for a bare `MemoryCollection`). */
+  segments?: SegmentStats[];
+}
+
+/** One segment of a collection (see `SegmentedCollection`). */
+export interface SegmentStats {
+  /** The segment's id within the collection (names its file). */
+  id: number;
+  /** Live points. */
+  pointCount: number;
+  /** Dead slots (tombstones) the segment still holds; a vacuum reclaims them. */
+  deletedCount: number;
+  /** Approximate memory held, bytes. */
+  memoryBytes: number;
+  /** Every live point is linked into the segment's graph. */
+  indexed: boolean;
+  /** False for the appendable segment (the one that takes new points). */
+  sealed: boolean;
+  /** Size of the segment file the last checkpoint wrote, bytes (0: not written yet). */
+  fileBytes: number;
 }
 
 /** Result of an upsert. */

@@ -11,6 +11,8 @@ export interface CollectionMetricsSource {
     quantizedVectorBytes: number;
     recallEstimate?: number | undefined;
     recallSamples: number;
+    /** The segments: their deleted points still held. */
+    segments?: readonly { deletedCount: number }[] | undefined;
   };
   /** Bytes of its write-ahead log now. */
   readonly walBytes: number;
@@ -85,6 +87,10 @@ export class ServerMetrics {
     perCollection("vectordb_collection_last_checkpoint_seconds", "duration of the last checkpoint, seconds", (c) => (c.lastCheckpointMs === undefined ? undefined : c.lastCheckpointMs / 1000));
     perCollection("vectordb_collection_recall_estimate", "recall@k of sampled graph searches against exact scans (recall monitor)", (c) => c.stats().recallEstimate);
     perCollection("vectordb_collection_recall_samples", "samples behind the recall estimate", (c) => c.stats().recallSamples);
+    perCollection("vectordb_collection_segments", "segments the collection is made of (sealed ones and the appendable one)", (c) => c.stats().segments?.length);
+    perCollection("vectordb_collection_points_deleted", "deleted points the segments still hold until the optimizer vacuums them", (c) =>
+      c.stats().segments?.reduce((sum, segment) => sum + segment.deletedCount, 0),
+    );
     new Counter({
       name: "vectordb_collection_points_written_total",
       help: "points inserted or replaced since the server started",

@@ -2,7 +2,7 @@ import type { DurableCollection, HnswParams } from "../collection/index.js";
 import type { Limits, ServerConfig } from "../config.js";
 import { invalidArgument } from "../errors.js";
 import type { AliasAction as DomainAliasAction, Database } from "../db/index.js";
-import { type CollectionInfo, CollectionInfoSchema, type HnswConfig, HnswConfigSchema } from "../../gen/vectordb/v1/collection_pb.js";
+import { type CollectionInfo, CollectionInfoSchema, type HnswConfig, HnswConfigSchema, SegmentInfoSchema } from "../../gen/vectordb/v1/collection_pb.js";
 import type { AliasAction, CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { distanceToProto } from "../rpc/index.js";
@@ -27,6 +27,17 @@ export function collectionInfo(collection: DurableCollection): CollectionInfo {
     quantizationTrained: stats.quantizationTrained,
     recallEstimate: stats.recallEstimate,
     recallSamples: BigInt(stats.recallSamples),
+    segments: (stats.segments ?? []).map((segment) =>
+      create(SegmentInfoSchema, {
+        id: BigInt(segment.id),
+        pointCount: BigInt(segment.pointCount),
+        deletedCount: BigInt(segment.deletedCount),
+        memoryBytes: BigInt(segment.memoryBytes),
+        indexed: segment.indexed,
+        sealed: segment.sealed,
+        fileBytes: BigInt(segment.fileBytes),
+      }),
+    ),
   });
 }
 

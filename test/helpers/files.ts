@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -78,4 +78,18 @@ export function segmentSections(path: string): SectionLayout[] {
     const entry = 32 + 24 * i;
     return { kind: bytes.readUInt32LE(entry), offset: Number(bytes.readBigUInt64LE(entry + 4)), length: Number(bytes.readBigUInt64LE(entry + 12)) };
   });
+}
+
+/** The segment files (`segment-<id>-<sequence>.bin`) in a collection folder, sorted. */
+export function segmentFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => /^segment-\d+-\d+\.bin$/.test(name))
+    .sort();
+}
+
+/** The path of the one segment file `segments.json` lists in a collection folder (throws unless exactly one). */
+export function segmentFile(dir: string): string {
+  const manifest = JSON.parse(readFileSync(join(dir, "segments.json"), "utf8")) as { segments: { file: string }[] };
+  if (manifest.segments.length !== 1) throw new Error(`${dir}: ${manifest.segments.length} segments listed, expected one`);
+  return join(dir, manifest.segments[0]!.file);
 }

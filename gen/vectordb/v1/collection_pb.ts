@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vectordb/v1/collection.proto.
  */
 export const file_vectordb_v1_collection: GenFile = /*@__PURE__*/
-  fileDesc("Chx2ZWN0b3JkYi92MS9jb2xsZWN0aW9uLnByb3RvEgt2ZWN0b3JkYi52MSI8CgpIbnN3Q29uZmlnEgkKAW0YASABKA0SFwoPZWZfY29uc3RydWN0aW9uGAIgASgNEgoKAmVmGAMgASgNInMKElNjYWxhclF1YW50aXphdGlvbhIlCgR0eXBlGAEgASgOMhcudmVjdG9yZGIudjEuU2NhbGFyVHlwZRIVCghxdWFudGlsZRgCIAEoAkgAiAEBEhIKCmFsd2F5c19yYW0YAyABKAhCCwoJX3F1YW50aWxlIlEKElF1YW50aXphdGlvbkNvbmZpZxIxCgZzY2FsYXIYASABKAsyHy52ZWN0b3JkYi52MS5TY2FsYXJRdWFudGl6YXRpb25IAEIICgZtZXRob2QingMKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSEQoJZGltZW5zaW9uGAIgASgNEicKCGRpc3RhbmNlGAMgASgOMhUudmVjdG9yZGIudjEuRGlzdGFuY2USJQoEaG5zdxgEIAEoCzIXLnZlY3RvcmRiLnYxLkhuc3dDb25maWcSEwoLcG9pbnRfY291bnQYBSABKAQSFAoMbWVtb3J5X2J5dGVzGAYgASgEEhsKE2luZGV4ZWRfcG9pbnRfY291bnQYByABKAQSNQoMcXVhbnRpemF0aW9uGAggASgLMh8udmVjdG9yZGIudjEuUXVhbnRpemF0aW9uQ29uZmlnEhQKDHZlY3Rvcl9ieXRlcxgJIAEoBBIeChZxdWFudGl6ZWRfdmVjdG9yX2J5dGVzGAogASgEEhwKFHF1YW50aXphdGlvbl90cmFpbmVkGAsgASgIEhwKD3JlY2FsbF9lc3RpbWF0ZRgMIAEoAkgAiAEBEhYKDnJlY2FsbF9zYW1wbGVzGA0gASgEQhIKEF9yZWNhbGxfZXN0aW1hdGUqYwoIRGlzdGFuY2USGAoURElTVEFOQ0VfVU5TUEVDSUZJRUQQABITCg9ESVNUQU5DRV9DT1NJTkUQARIQCgxESVNUQU5DRV9ET1QQAhIWChJESVNUQU5DRV9FVUNMSURFQU4QAyo/CgpTY2FsYXJUeXBlEhsKF1NDQUxBUl9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQU0NBTEFSX1RZUEVfSU5UOBABYgZwcm90bzM");
+  fileDesc("Chx2ZWN0b3JkYi92MS9jb2xsZWN0aW9uLnByb3RvEgt2ZWN0b3JkYi52MSI8CgpIbnN3Q29uZmlnEgkKAW0YASABKA0SFwoPZWZfY29uc3RydWN0aW9uGAIgASgNEgoKAmVmGAMgASgNInMKElNjYWxhclF1YW50aXphdGlvbhIlCgR0eXBlGAEgASgOMhcudmVjdG9yZGIudjEuU2NhbGFyVHlwZRIVCghxdWFudGlsZRgCIAEoAkgAiAEBEhIKCmFsd2F5c19yYW0YAyABKAhCCwoJX3F1YW50aWxlIlEKElF1YW50aXphdGlvbkNvbmZpZxIxCgZzY2FsYXIYASABKAsyHy52ZWN0b3JkYi52MS5TY2FsYXJRdWFudGl6YXRpb25IAEIICgZtZXRob2QiygMKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSEQoJZGltZW5zaW9uGAIgASgNEicKCGRpc3RhbmNlGAMgASgOMhUudmVjdG9yZGIudjEuRGlzdGFuY2USJQoEaG5zdxgEIAEoCzIXLnZlY3RvcmRiLnYxLkhuc3dDb25maWcSEwoLcG9pbnRfY291bnQYBSABKAQSFAoMbWVtb3J5X2J5dGVzGAYgASgEEhsKE2luZGV4ZWRfcG9pbnRfY291bnQYByABKAQSNQoMcXVhbnRpemF0aW9uGAggASgLMh8udmVjdG9yZGIudjEuUXVhbnRpemF0aW9uQ29uZmlnEhQKDHZlY3Rvcl9ieXRlcxgJIAEoBBIeChZxdWFudGl6ZWRfdmVjdG9yX2J5dGVzGAogASgEEhwKFHF1YW50aXphdGlvbl90cmFpbmVkGAsgASgIEhwKD3JlY2FsbF9lc3RpbWF0ZRgMIAEoAkgAiAEBEhYKDnJlY2FsbF9zYW1wbGVzGA0gASgEEioKCHNlZ21lbnRzGA4gAygLMhgudmVjdG9yZGIudjEuU2VnbWVudEluZm9CEgoQX3JlY2FsbF9lc3RpbWF0ZSKQAQoLU2VnbWVudEluZm8SCgoCaWQYASABKAQSEwoLcG9pbnRfY291bnQYAiABKAQSFQoNZGVsZXRlZF9jb3VudBgDIAEoBBIUCgxtZW1vcnlfYnl0ZXMYBCABKAQSDwoHaW5kZXhlZBgFIAEoCBIOCgZzZWFsZWQYBiABKAgSEgoKZmlsZV9ieXRlcxgHIAEoBCpjCghEaXN0YW5jZRIYChRESVNUQU5DRV9VTlNQRUNJRklFRBAAEhMKD0RJU1RBTkNFX0NPU0lORRABEhAKDERJU1RBTkNFX0RPVBACEhYKEkRJU1RBTkNFX0VVQ0xJREVBThADKj8KClNjYWxhclR5cGUSGwoXU0NBTEFSX1RZUEVfVU5TUEVDSUZJRUQQABIUChBTQ0FMQVJfVFlQRV9JTlQ4EAFiBnByb3RvMw");
 
 /**
  * Parameters of the HNSW graph index (Malkov & Yashunin, arXiv:1603.09320). A zero value means
@@ -219,6 +219,17 @@ export type CollectionInfo = Message<"vectordb.v1.CollectionInfo"> & {
    * @generated from field: uint64 recall_samples = 13;
    */
   recallSamples: bigint;
+
+  /**
+   * The segments the collection is made of: sealed ones first, the appendable one (that takes new
+   * points) last. Each holds at most `--segment-points-max` points and `--segment-bytes-max` bytes of
+   * vectors, in its own memory with its own graph and file; searches fan out over them. The
+   * optimizer merges small segments and vacuums those whose deleted share passes
+   * `--vacuum-deleted-ratio`.
+   *
+   * @generated from field: repeated vectordb.v1.SegmentInfo segments = 14;
+   */
+  segments: SegmentInfo[];
 };
 
 /**
@@ -227,6 +238,70 @@ export type CollectionInfo = Message<"vectordb.v1.CollectionInfo"> & {
  */
 export const CollectionInfoSchema: GenMessage<CollectionInfo> = /*@__PURE__*/
   messageDesc(file_vectordb_v1_collection, 3);
+
+/**
+ * One segment of a collection.
+ *
+ * @generated from message vectordb.v1.SegmentInfo
+ */
+export type SegmentInfo = Message<"vectordb.v1.SegmentInfo"> & {
+  /**
+   * The segment's id within the collection (its files are named after it); never reused.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * Live points in the segment.
+   *
+   * @generated from field: uint64 point_count = 2;
+   */
+  pointCount: bigint;
+
+  /**
+   * Deleted points the segment still holds (tombstones in its graph and memory) until a vacuum
+   * merges it into a new segment.
+   *
+   * @generated from field: uint64 deleted_count = 3;
+   */
+  deletedCount: bigint;
+
+  /**
+   * Approximate bytes of memory the segment holds: vectors, graph, ids, payloads.
+   *
+   * @generated from field: uint64 memory_bytes = 4;
+   */
+  memoryBytes: bigint;
+
+  /**
+   * Whether every live point of the segment is linked into its HNSW graph.
+   *
+   * @generated from field: bool indexed = 5;
+   */
+  indexed: boolean;
+
+  /**
+   * False for the appendable segment, true for sealed ones (which take no new points).
+   *
+   * @generated from field: bool sealed = 6;
+   */
+  sealed: boolean;
+
+  /**
+   * Size of the segment's file as the last checkpoint wrote it, bytes (0: not written yet).
+   *
+   * @generated from field: uint64 file_bytes = 7;
+   */
+  fileBytes: bigint;
+};
+
+/**
+ * Describes the message vectordb.v1.SegmentInfo.
+ * Use `create(SegmentInfoSchema)` to create a new message.
+ */
+export const SegmentInfoSchema: GenMessage<SegmentInfo> = /*@__PURE__*/
+  messageDesc(file_vectordb_v1_collection, 4);
 
 /**
  * How the distance between two vectors is measured, and so what a search hit's `score` means.

@@ -1,4 +1,4 @@
-export { specFileName, walFileName, segmentFileName, collectionFormatVersion, collectionFormatVersionsRead, segmentSectionsFormatVersion } from "./layout.js";
+export { specFileName, walFileName, segmentFileName, manifestFileName, collectionFormatVersion, collectionFormatVersionsRead, segmentSectionsFormatVersion } from "./layout.js";
 export { encodeSpec, decodeSpec, decodeSpecFile, readSpec, readSpecFile, writeSpec } from "./spec-file.js";
 export {
   walRecordType,
@@ -17,6 +17,7 @@ export {
   type DecodedUpsert,
   type DecodedIngestBatch,
 } from "./wal-records.js";
-export { sectionKind, sectionKindName, encodeStateSections, decodeStateSections } from "./segment-sections.js";
+export { sectionKind, sectionKindName, encodeStateSections, decodeStateSections, encodeDeletesSection, decodeDeletesSection } from "./segment-sections.js";
 export { encodeSnapshotSections, decodeSnapshotSpec } from "./snapshot-file.js";
 export { parseVersionedJson } from "./json-file.js";
+export { writeManifest, readManifest, segmentFileNameFor, deletesFileNameFor, isSegmentFileName, manifestFormatVersion, type Manifest, type ManifestSegment } from "./manifest-file.js";

@@ -36,7 +36,7 @@ import type { CollectionSpec, JsonObject } from "../types.js";
 import { segmentSectionsFormatVersion } from "./layout.js";
 
 /** Section kinds of a collection segment. */
-export const sectionKind = { meta: 1, ids: 2, vectors: 3, payloads: 4, tombstones: 5, graph: 6, quantization: 7, ingests: 16, spec: 17 } as const;
+export const sectionKind = { meta: 1, ids: 2, vectors: 3, payloads: 4, tombstones: 5, graph: 6, quantization: 7, ingests: 16, spec: 17, deletes: 18 } as const;
 
 /** The name of a section kind (`vectors`), for messages; undefined for a kind this build does not know. */
 export function sectionKindName(kind: number): string | undefined {
@@ -292,4 +292,35 @@ function decodePayloads(reader: SectionReader, live: Uint8Array): { payloads: (J
   }
   if (at !== section.length) reader.fail("payloads", section, at, `${section.length - at} unexpected bytes after the last slot`);
   return { payloads, payloadBytes };
+}
+
+/**
+ * The one section of a deletes file (`segment-<id>-<seq>.del`, see `manifest-file.ts`): the dead slots
+ * of a sealed segment on top of its base file. u32 count N, u32 0, then N f64 sequences (the write that
+ * deleted each slot), then N u32 slots. Written by a checkpoint when a segment lost points but changed
+ * in no other way since its base file, so that scattered deletes cost a few bytes per segment, not a
+ * rewrite.
+ */
+export function encodeDeletesSection(slots: Uint32Array, sequences: Float64Array): SegmentSectionInput {
+  const count = slots.length;
+  const bytes = new Uint8Array(8 + count * 12);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, count, true);
+  for (let i = 0; i < count; i++) view.setFloat64(8 + i * 8, sequences[i]!, true);
+  for (let i = 0; i < count; i++) view.setUint32(8 + count * 8 + i * 4, slots[i]!, true);
+  return { kind: sectionKind.deletes, bytes };
+}
+
+/** Decodes a deletes file's section. @throws VectorDbError data_loss naming `path` when it is malformed. */
+export function decodeDeletesSection(segment: Segment, path: string): { slots: Uint32Array; sequences: Float64Array } {
+  const bytes = segment.sections.get(sectionKind.deletes);
+  if (bytes === undefined) throw new VectorDbError("data_loss", `${path}: no deletes section (kind ${sectionKind.deletes})`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = bytes.byteLength >= 8 ? view.getUint32(0, true) : -1;
+  if (count < 0 || bytes.byteLength !== 8 + count * 12) throw new VectorDbError("data_loss", `${path}: deletes section of ${bytes.byteLength} bytes does not hold ${count} entries`);
+  const sequences = new Float64Array(count);
+  const slots = new Uint32Array(count);
+  for (let i = 0; i < count; i++) sequences[i] = view.getFloat64(8 + i * 8, true);
+  for (let i = 0; i < count; i++) slots[i] = view.getUint32(8 + count * 8 + i * 4, true);
+  return { slots, sequences };
 }

@@ -32,7 +32,7 @@
  *
  * Used by `test/crash.test.ts` (20 rounds) and `bench/crash-test.ts` (`npm run crash-test`).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deriveSeed, seededRandom } from "../../random.js";
@@ -199,6 +199,7 @@ class CrashRun {
     const state: RoundState = { killed: true, inFlight: 0, acked: emptyAcked(), unexpectedErrors: [], violations, startedAt: roundStarted, firstAckMs: undefined };
     const exit = await current.server.stop("SIGTERM");
     if (exit.code !== 0) state.unexpectedErrors.push(`SIGTERM: the server exited with code ${exit.code} (signal ${exit.signal}); stderr:\n${current.server.stderr}`);
+    state.unexpectedErrors.push(...segmentFileProblems(this.settings.dataDir));
     const restarted = await this.start(seededRandom(deriveSeed(this.settings.seed, round)));
     const check = await checkAndResync(restarted.client, this.model, this.settings.dimension, violations);
     this.record(makeReport(true, round, deriveSeed(this.settings.seed, round), 0, state, 0, check, 0, restarted.restartMs, violations, roundStarted));
@@ -213,4 +214,20 @@ class CrashRun {
     summary.ackedOps += acked.upserts + acked.ingests + acked.deletesById + acked.deletesByFilter;
     this.onRound?.(report);
   }
+}
+
+/**
+ * After a clean shutdown, the collection folder must hold exactly the segment files its manifest
+ * lists: none missing, and no orphan left by a seal, merge or checkpoint cut short by an earlier kill
+ * (recovery removes those, and the last checkpoint removes the files it released).
+ */
+export function segmentFileProblems(dataDir: string): string[] {
+  const dir = join(dataDir, "collections", collectionName);
+  const manifestPath = join(dir, "segments.json");
+  if (!existsSync(manifestPath)) return [`${manifestPath} is missing after a clean shutdown`];
+  const listed = new Set((JSON.parse(readFileSync(manifestPath, "utf8")) as { segments: { file: string }[] }).segments.map((s) => s.file));
+  const present = readdirSync(dir).filter((name) => /^segment-\d+-\d+\.bin$/.test(name) || name === "segment.bin");
+  const problems = present.filter((name) => !listed.has(name)).map((name) => `orphan segment file ${join(dir, name)} after a clean shutdown`);
+  for (const name of listed) if (!present.includes(name)) problems.push(`${join(dir, name)} is listed in segments.json but missing`);
+  return problems;
 }

@@ -167,6 +167,9 @@ class SeedRun {
       // A replacement renamed to wal.log while its fsync ran is not counted either way.
       const [call, ...rest] = this.syncsInFlight.get(key) ?? [];
       this.syncsInFlight.set(key, rest);
+      // A recovery interrupted by a power cut before it was checked: its fsync makes durable what it
+      // read, not the writes the earlier cut lost (the model does not know what it read).
+      if (this.pendingCheck?.kind === "power cut") return;
       if (phase === "done" && key === "wal" && call !== undefined) this.durableEvent = Math.max(this.durableEvent, call.event);
     };
     this.fs = this.disk.fs;
@@ -174,7 +177,7 @@ class SeedRun {
       dataDir,
       logLevel: "silent",
       // Linking runs to completion in one turn of the event loop, on this thread: deterministic.
-      indexing: { indexThreads: 0, indexSliceMs: Number.MAX_SAFE_INTEGER, fullScanPointsMax: 5_000, filteredScanPointsMax: 2_000 },
+      indexing: { indexThreads: 0, indexSliceMs: Number.MAX_SAFE_INTEGER, fullScanPointsMax: 5_000, filteredScanPointsMax: 2_000, segmentPointsMax: this.parameters.segmentPointsMax },
       storage: { fsync: policy, flushIntervalMs, walBytesMax },
     });
     this.spec = { name: collectionName, dimension, distance, hnsw: { m: 4, efConstruction: 16, ef: 16 } };

@@ -28,6 +28,8 @@ export interface SeedParameters {
   dimension: number;
   flushIntervalMs: number;
   walBytesMax: number;
+  /** Most points per segment: small bounds make seals and merges (and power cuts inside them) frequent. */
+  segmentPointsMax: number;
   /** Boots ending in a power cut (one more boot follows: clean close, cut, final check). */
   crashes: number;
   stepsPerBoot: number;
@@ -50,6 +52,7 @@ export function pickParameters(random: () => number, forced: FsyncPolicy | undef
     stepsPerBoot: 10 + Math.floor(random() * 50),
     faultRate: faulty ? pick([0.02, 0.05]) : 0,
     faultBudget: faulty ? 1 + Math.floor(random() * 2) : 0,
+    segmentPointsMax: pick([4, 12, 1_000_000]),
   };
 }
 

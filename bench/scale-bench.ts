@@ -1,0 +1,339 @@
+/**
+ * Scale benchmark of collections made of segments (issue 17), through the real server in this process,
+ * on synthetic clustered data (Gaussian clusters around random centres, euclidean):
+ *
+ * - ingest rate through the client-streaming `Ingest` RPC (batches of 1,000), and the time until every
+ *   segment's graph is built;
+ * - recall@10 of 1,000 queries against a brute-force ground truth computed by this script (streamed
+ *   over the generated points, never held in memory) and cached in `bench/.cache/`;
+ * - Search p50/p99 (sequential calls), RSS and the collection's memory and disk;
+ * - a checkpoint after 1 % of the points change (recent ids: the appendable segment; and scattered ids:
+ *   a tombstone in every sealed segment);
+ * - reopen time (clean shutdown, then open until SERVING, in this process);
+ * - after deleting 50 % of the points and letting the optimizer vacuum: memory, disk and recall,
+ *   against a collection built from the remaining points alone.
+ *
+ * Usage: npm run bench:scale -- [--points 200000] [--dimension 96] [--queries 1000] [--clusters 256]
+ *          [--segment-points-max N (default points/5)] [--seed 1] [--data-dir DIR]
+ * The issue's targets are 2,000,000 × 768 and 10,000,000 × 96 (hours on a 24 GiB machine).
+ * Prints a table and writes bench/results/scale-<points>x<dimension>-<date>.json.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Distance, VectorDbClient, type IngestRequestInit } from "../src/client/index.js";
+import type { CheckpointReport } from "../src/collection/index.js";
+import { makeConfig } from "../src/config.js";
+import { createLogger } from "../src/logger.js";
+import { openServer, type VectorDbServer } from "../src/main.js";
+import { seededRandom } from "../src/random.js";
+import { projectRoot } from "../src/testing/index.js";
+import { commandLine } from "./cli-options.js";
+
+const cli = commandLine("npm run bench:scale -- [--points N] [--dimension D] [--queries Q] [--clusters C] [--segment-points-max S] [--seed N] [--data-dir DIR]");
+const { values: options } = parseArgs({
+  options: {
+    points: { type: "string" },
+    dimension: { type: "string" },
+    queries: { type: "string" },
+    clusters: { type: "string" },
+    "segment-points-max": { type: "string" },
+    seed: { type: "string" },
+    "data-dir": { type: "string" },
+  },
+});
+const points = cli.integer("points", options.points, 200_000, 1_000);
+const dimension = cli.integer("dimension", options.dimension, 96, 2);
+const queryCount = cli.integer("queries", options.queries, 1_000, 1);
+const clusters = cli.integer("clusters", options.clusters, 256, 1);
+const segmentPointsMax = cli.integer("segment-points-max", options["segment-points-max"], Math.ceil(points / 5), 100);
+const seed = cli.integer("seed", options.seed, 1, 0);
+const k = 10;
+const batchSize = 1_000;
+const name = "scale";
+const projectDir = projectRoot();
+
+// ---- data: clustered points, generated batch by batch from the seed (never all held at once) ----
+
+function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+const centres = (() => {
+  const random = seededRandom(seed);
+  return Float32Array.from({ length: clusters * dimension }, () => gaussian(random));
+})();
+
+/** Points `start .. start+count-1` (row-major), the same every time. */
+function batchVectors(start: number, count: number): Float32Array {
+  const random = seededRandom(seed * 1_000_003 + start + 17);
+  const out = new Float32Array(count * dimension);
+  for (let i = 0; i < count; i++) {
+    const centre = Math.floor(random() * clusters) * dimension;
+    for (let d = 0; d < dimension; d++) out[i * dimension + d] = centres[centre + d]! + 0.35 * gaussian(random);
+  }
+  return out;
+}
+
+const queries = (() => {
+  const random = seededRandom(seed + 99);
+  const out = new Float32Array(queryCount * dimension);
+  for (let q = 0; q < queryCount; q++) {
+    const centre = Math.floor(random() * clusters) * dimension;
+    for (let d = 0; d < dimension; d++) out[q * dimension + d] = centres[centre + d]! + 0.35 * gaussian(random);
+  }
+  return out;
+})();
+
+// ---- brute-force ground truth: all points, and the points kept after deleting the odd ids ----
+
+interface Truth {
+  all: Int32Array[];
+  kept: Int32Array[];
+}
+
+/** Top-k by squared distance, streamed over every generated point; cached per (points, dimension, clusters, queries, seed). */
+function groundTruth(): Truth {
+  const cacheDir = join(projectDir, "bench/.cache");
+  const cachePath = join(cacheDir, `scale-truth-${points}x${dimension}-c${clusters}-q${queryCount}-s${seed}.json`);
+  if (existsSync(cachePath)) {
+    const cached = JSON.parse(readFileSync(cachePath, "utf8")) as { all: number[][]; kept: number[][] };
+    return { all: cached.all.map((r) => Int32Array.from(r)), kept: cached.kept.map((r) => Int32Array.from(r)) };
+  }
+  const started = performance.now();
+  const best = (): { ids: Int32Array; distances: Float64Array } => ({ ids: new Int32Array(k).fill(-1), distances: new Float64Array(k).fill(Infinity) });
+  const all = Array.from({ length: queryCount }, best);
+  const kept = Array.from({ length: queryCount }, best);
+  const push = (top: { ids: Int32Array; distances: Float64Array }, id: number, distance: number): void => {
+    if (distance >= top.distances[k - 1]!) return;
+    let i = k - 1;
+    while (i > 0 && top.distances[i - 1]! > distance) {
+      top.distances[i] = top.distances[i - 1]!;
+      top.ids[i] = top.ids[i - 1]!;
+      i--;
+    }
+    top.distances[i] = distance;
+    top.ids[i] = id;
+  };
+  for (let start = 0; start < points; start += batchSize) {
+    const count = Math.min(batchSize, points - start);
+    const vectors = batchVectors(start, count);
+    for (let q = 0; q < queryCount; q++) {
+      const qo = q * dimension;
+      for (let i = 0; i < count; i++) {
+        const vo = i * dimension;
+        let sum = 0;
+        for (let d = 0; d < dimension; d++) {
+          const diff = vectors[vo + d]! - queries[qo + d]!;
+          sum += diff * diff;
+        }
+        push(all[q]!, start + i, sum);
+        if ((start + i) % 2 === 0) push(kept[q]!, start + i, sum);
+      }
+    }
+  }
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(cachePath, JSON.stringify({ all: all.map((t) => Array.from(t.ids)), kept: kept.map((t) => Array.from(t.ids)) }));
+  console.log(`ground truth: ${((performance.now() - started) / 1000).toFixed(1)} s (cached in ${cachePath})`);
+  return { all: all.map((t) => t.ids), kept: kept.map((t) => t.ids) };
+}
+
+// ---- server helpers ----
+
+interface Server {
+  running: VectorDbServer;
+  client: VectorDbClient;
+  openMs: number;
+}
+
+async function open(dataDir: string): Promise<Server> {
+  const started = performance.now();
+  const config = makeConfig({ host: "127.0.0.1", port: 0, logLevel: "silent", dataDir, metricsPort: 0, indexing: { segmentPointsMax, recallSampleRate: 0 }, limits: { collectionPointsMax: 50_000_000 } });
+  const running = await openServer(config, createLogger("silent"));
+  return { running, client: new VectorDbClient(`127.0.0.1:${running.server.port}`), openMs: performance.now() - started };
+}
+
+async function close(server: Server): Promise<void> {
+  server.client.close();
+  await server.running.close({ checkpoint: true });
+}
+
+async function ingest(client: VectorDbClient, collection: string, keep: (id: number) => boolean): Promise<number> {
+  function* batches(): Generator<IngestRequestInit> {
+    for (let start = 0; start < points; start += batchSize) {
+      const count = Math.min(batchSize, points - start);
+      const vectors = batchVectors(start, count);
+      const batch = [];
+      for (let i = 0; i < count; i++) if (keep(start + i)) batch.push({ id: String(start + i), vector: Array.from(vectors.subarray(i * dimension, (i + 1) * dimension)) });
+      if (batch.length > 0) yield { collection, points: batch };
+    }
+  }
+  await client.collections.createCollection({ name: collection, dimension, distance: Distance.EUCLIDEAN });
+  const started = performance.now();
+  await client.points.ingest(batches());
+  return performance.now() - started;
+}
+
+async function info(client: VectorDbClient, collection: string) {
+  return (await client.collections.getCollection({ name: collection })).collection!;
+}
+
+async function waitIndexed(server: Server, collection: string): Promise<void> {
+  await server.running.db.get(collection).whenIndexed();
+  for (;;) {
+    const current = await info(server.client, collection);
+    if (current.indexedPointCount === current.pointCount && current.segments.every((s) => s.indexed)) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function searchAll(client: VectorDbClient, collection: string, truth: Int32Array[], ef?: number): Promise<{ recall: number; p50: number; p99: number }> {
+  const latencies: number[] = [];
+  let found = 0;
+  for (let q = 0; q < queryCount; q++) {
+    const vector = Array.from(queries.subarray(q * dimension, (q + 1) * dimension));
+    const started = performance.now();
+    const response = await client.points.search({ collection, vector, k, ef });
+    latencies.push(performance.now() - started);
+    const expected = new Set(Array.from(truth[q]!).map(String));
+    found += response.hits.filter((hit) => expected.has(hit.id)).length;
+  }
+  latencies.sort((a, b) => a - b);
+  return { recall: found / (queryCount * k), p50: latencies[Math.floor(0.5 * latencies.length)]!, p99: latencies[Math.min(latencies.length - 1, Math.floor(0.99 * latencies.length))]! };
+}
+
+function folderBytes(dataDir: string, collection: string): number {
+  const dir = join(dataDir, "collections", collection);
+  return readdirSync(dir).reduce((sum, file) => sum + statSync(join(dir, file)).size, 0);
+}
+
+function rssBytes(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().rss;
+}
+
+const mib = (bytes: number | bigint): string => `${(Number(bytes) / 1024 / 1024).toFixed(1)} MiB`;
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+
+// ---- the run ----
+
+async function main(): Promise<void> {
+  console.log(`scale benchmark: ${points.toLocaleString("en")} × ${dimension}, ${clusters} clusters, ${queryCount} queries, segments of at most ${segmentPointsMax.toLocaleString("en")} points`);
+  const truth = groundTruth();
+  const temporary = options["data-dir"] === undefined;
+  const dataDir = options["data-dir"] ?? mkdtempSync(join(tmpdir(), "vectordb-scale-"));
+  const rows: { measure: string; value: string }[] = [];
+  const result: Record<string, unknown> = { points, dimension, clusters, queries: queryCount, segmentPointsMax, seed };
+  const note = (measure: string, value: string): void => {
+    rows.push({ measure, value });
+    console.log(`${measure}: ${value}`);
+  };
+  let server = await open(dataDir);
+  try {
+    const ingestStarted = performance.now();
+    const ingestMs = await ingest(server.client, name, () => true);
+    note("ingest", `${Math.round(points / (ingestMs / 1000)).toLocaleString("en")} points/s (${seconds(ingestMs)})`);
+    await waitIndexed(server, name);
+    const indexedAfterIngestMs = performance.now() - ingestStarted;
+    result.ingestMs = ingestMs;
+    const loaded = await info(server.client, name);
+    note("time until fully indexed (from the start of the ingest)", seconds(indexedAfterIngestMs));
+    note("segments", `${loaded.segments.length} (${loaded.segments.map((s) => s.pointCount).join(", ")} points)`);
+    const first = await searchAll(server.client, name, truth.all);
+    note("recall@10 (ef 64)", first.recall.toFixed(4));
+    note("Search p50 / p99 (ef 64)", `${first.p50.toFixed(2)} / ${first.p99.toFixed(2)} ms`);
+    const wide = await searchAll(server.client, name, truth.all, 128);
+    note("recall@10 (ef 128)", `${wide.recall.toFixed(4)}, p50 / p99 ${wide.p50.toFixed(2)} / ${wide.p99.toFixed(2)} ms`);
+    const firstCheckpoint = await server.running.db.get(name).checkpoint();
+    note("checkpoint after the load (segments not written during it)", `${seconds(firstCheckpoint?.totalMs ?? 0)}, ${mib(firstCheckpoint?.segmentBytes ?? 0)} written`);
+    note("collection memory / RSS", `${mib(loaded.memoryBytes)} / ${mib(rssBytes())}`);
+    note("disk", mib(folderBytes(dataDir, name)));
+    result.full = { recall: first.recall, p50: first.p50, p99: first.p99, recallEf128: wide.recall, memoryBytes: Number(loaded.memoryBytes), segments: loaded.segments.length };
+
+    // 1 % of the points change: recent ids (the appendable segment), then scattered ids.
+    const changed = Math.max(1, Math.floor(points / 100));
+    // Each id is upserted again with its own vector (a change for the server: a tombstone where it was,
+    // a new copy in the appendable segment), so the ground truth stays valid.
+    const rewrite = async (ids: number[]): Promise<void> => {
+      const byBatch = new Map<number, number[]>();
+      for (const id of ids) {
+        const start = id - (id % batchSize);
+        byBatch.set(start, [...(byBatch.get(start) ?? []), id]);
+      }
+      let pending: { id: string; vector: number[] }[] = [];
+      for (const [start, group] of byBatch) {
+        const vectors = batchVectors(start, Math.min(batchSize, points - start));
+        for (const id of group) pending.push({ id: String(id), vector: Array.from(vectors.subarray((id - start) * dimension, (id - start + 1) * dimension)) });
+        if (pending.length >= batchSize) {
+          await server.client.points.upsert({ collection: name, points: pending });
+          pending = [];
+        }
+      }
+      if (pending.length > 0) await server.client.points.upsert({ collection: name, points: pending });
+    };
+    await rewrite(Array.from({ length: changed }, (_, i) => points - 1 - i));
+    const recent = (await server.running.db.get(name).checkpoint())!;
+    const written = (report: CheckpointReport): string =>
+      `${seconds(report.totalMs)}: ${report.segmentsWritten} segment file(s) and ${report.deletesWritten} deletes file(s) written (${mib(report.segmentBytes)}), ${report.segmentsUnchanged} segment(s) unchanged`;
+    note("checkpoint after 1 % changed (recent ids)", written(recent));
+    await rewrite(Array.from({ length: changed }, (_, i) => Math.floor((i * points) / changed)));
+    const scattered = (await server.running.db.get(name).checkpoint())!;
+    note("checkpoint after 1 % changed (scattered ids)", written(scattered));
+    result.checkpoints = { first: firstCheckpoint, recent, scattered };
+
+    await close(server);
+    server = await open(dataDir);
+    note("reopen (clean shutdown, open until SERVING)", seconds(server.openMs));
+    result.reopenMs = server.openMs;
+
+    // Delete 50 % (the odd ids), let the optimizer vacuum, checkpoint; compare with a rebuilt collection.
+    const deleteStarted = performance.now();
+    for (let start = 1; start < points; start += 2 * batchSize) {
+      const ids = [];
+      for (let id = start; id < Math.min(points, start + 2 * batchSize); id += 2) ids.push(String(id));
+      await server.client.points.delete({ collection: name, ids });
+    }
+    const durable = server.running.db.get(name);
+    await durable.whenOptimized();
+    await waitIndexed(server, name);
+    await durable.checkpoint();
+    note("delete 50 % + optimizer + checkpoint", seconds(performance.now() - deleteStarted));
+    const afterDelete = await info(server.client, name);
+    const halfRecall = await searchAll(server.client, name, truth.kept);
+    const vacuumedDisk = folderBytes(dataDir, name);
+    await ingest(server.client, "rebuilt", (id) => id % 2 === 0);
+    await waitIndexed(server, "rebuilt");
+    await server.running.db.get("rebuilt").checkpoint();
+    const rebuilt = await info(server.client, "rebuilt");
+    const rebuiltDisk = folderBytes(dataDir, "rebuilt");
+    const rebuiltRecall = await searchAll(server.client, "rebuilt", truth.kept);
+    note("after delete 50 % + vacuum: memory / rebuilt", `${mib(afterDelete.memoryBytes)} / ${mib(rebuilt.memoryBytes)} = ${(Number(afterDelete.memoryBytes) / Number(rebuilt.memoryBytes)).toFixed(2)}×`);
+    note("after delete 50 % + vacuum: disk / rebuilt", `${mib(vacuumedDisk)} / ${mib(rebuiltDisk)} = ${(vacuumedDisk / rebuiltDisk).toFixed(2)}×`);
+    note("after delete 50 % + vacuum: recall@10 (vacuumed / rebuilt)", `${halfRecall.recall.toFixed(4)} / ${rebuiltRecall.recall.toFixed(4)}`);
+    note("after delete 50 %: segments", `${afterDelete.segments.length} (${afterDelete.segments.map((s) => `${s.pointCount}+${s.deletedCount} deleted`).join(", ")}); merges ${durable.mergesDone}`);
+    result.afterDelete = {
+      memoryBytes: Number(afterDelete.memoryBytes),
+      rebuiltMemoryBytes: Number(rebuilt.memoryBytes),
+      diskBytes: vacuumedDisk,
+      rebuiltDiskBytes: rebuiltDisk,
+      recall: halfRecall.recall,
+      rebuiltRecall: rebuiltRecall.recall,
+      segments: afterDelete.segments.length,
+    };
+    result.rssBytes = rssBytes();
+    note("RSS at the end (two collections)", mib(result.rssBytes as number));
+  } finally {
+    await close(server).catch(() => undefined);
+    if (temporary) rmSync(dataDir, { recursive: true, force: true });
+  }
+  console.log("\n| measure | value |\n|---|---|");
+  for (const row of rows) console.log(`| ${row.measure} | ${row.value} |`);
+  const resultsDir = join(projectDir, "bench/results");
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `scale-${points}x${dimension}-${new Date().toISOString().slice(0, 10)}.json`);
+  writeFileSync(file, JSON.stringify({ ...result, rows }, null, 2));
+  console.log(`\nwritten to ${file}`);
+}
+
+await main();
