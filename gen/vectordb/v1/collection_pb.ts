@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file vectordb/v1/collection.proto.
  */
 export const file_vectordb_v1_collection: GenFile = /*@__PURE__*/
-  fileDesc("Chx2ZWN0b3JkYi92MS9jb2xsZWN0aW9uLnByb3RvEgt2ZWN0b3JkYi52MSI8CgpIbnN3Q29uZmlnEgkKAW0YASABKA0SFwoPZWZfY29uc3RydWN0aW9uGAIgASgNEgoKAmVmGAMgASgNInMKElNjYWxhclF1YW50aXphdGlvbhIlCgR0eXBlGAEgASgOMhcudmVjdG9yZGIudjEuU2NhbGFyVHlwZRIVCghxdWFudGlsZRgCIAEoAkgAiAEBEhIKCmFsd2F5c19yYW0YAyABKAhCCwoJX3F1YW50aWxlIlEKElF1YW50aXphdGlvbkNvbmZpZxIxCgZzY2FsYXIYASABKAsyHy52ZWN0b3JkYi52MS5TY2FsYXJRdWFudGl6YXRpb25IAEIICgZtZXRob2QingMKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSEQoJZGltZW5zaW9uGAIgASgNEicKCGRpc3RhbmNlGAMgASgOMhUudmVjdG9yZGIudjEuRGlzdGFuY2USJQoEaG5zdxgEIAEoCzIXLnZlY3RvcmRiLnYxLkhuc3dDb25maWcSEwoLcG9pbnRfY291bnQYBSABKAQSFAoMbWVtb3J5X2J5dGVzGAYgASgEEhsKE2luZGV4ZWRfcG9pbnRfY291bnQYByABKAQSNQoMcXVhbnRpemF0aW9uGAggASgLMh8udmVjdG9yZGIudjEuUXVhbnRpemF0aW9uQ29uZmlnEhQKDHZlY3Rvcl9ieXRlcxgJIAEoBBIeChZxdWFudGl6ZWRfdmVjdG9yX2J5dGVzGAogASgEEhwKFHF1YW50aXphdGlvbl90cmFpbmVkGAsgASgIEhwKD3JlY2FsbF9lc3RpbWF0ZRgMIAEoAkgAiAEBEhYKDnJlY2FsbF9zYW1wbGVzGA0gASgEQhIKEF9yZWNhbGxfZXN0aW1hdGUqYwoIRGlzdGFuY2USGAoURElTVEFOQ0VfVU5TUEVDSUZJRUQQABITCg9ESVNUQU5DRV9DT1NJTkUQARIQCgxESVNUQU5DRV9ET1QQAhIWChJESVNUQU5DRV9FVUNMSURFQU4QAyo/CgpTY2FsYXJUeXBlEhsKF1NDQUxBUl9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQU0NBTEFSX1RZUEVfSU5UOBABYgZwcm90bzM");
+  fileDesc("Chx2ZWN0b3JkYi92MS9jb2xsZWN0aW9uLnByb3RvEgt2ZWN0b3JkYi52MSI8CgpIbnN3Q29uZmlnEgkKAW0YASABKA0SFwoPZWZfY29uc3RydWN0aW9uGAIgASgNEgoKAmVmGAMgASgNInMKElNjYWxhclF1YW50aXphdGlvbhIlCgR0eXBlGAEgASgOMhcudmVjdG9yZGIudjEuU2NhbGFyVHlwZRIVCghxdWFudGlsZRgCIAEoAkgAiAEBEhIKCmFsd2F5c19yYW0YAyABKAhCCwoJX3F1YW50aWxlIlEKElF1YW50aXphdGlvbkNvbmZpZxIxCgZzY2FsYXIYASABKAsyHy52ZWN0b3JkYi52MS5TY2FsYXJRdWFudGl6YXRpb25IAEIICgZtZXRob2Qi0QMKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSEQoJZGltZW5zaW9uGAIgASgNEicKCGRpc3RhbmNlGAMgASgOMhUudmVjdG9yZGIudjEuRGlzdGFuY2USJQoEaG5zdxgEIAEoCzIXLnZlY3RvcmRiLnYxLkhuc3dDb25maWcSEwoLcG9pbnRfY291bnQYBSABKAQSFAoMbWVtb3J5X2J5dGVzGAYgASgEEhsKE2luZGV4ZWRfcG9pbnRfY291bnQYByABKAQSNQoMcXVhbnRpemF0aW9uGAggASgLMh8udmVjdG9yZGIudjEuUXVhbnRpemF0aW9uQ29uZmlnEhQKDHZlY3Rvcl9ieXRlcxgJIAEoBBIeChZxdWFudGl6ZWRfdmVjdG9yX2J5dGVzGAogASgEEhwKFHF1YW50aXphdGlvbl90cmFpbmVkGAsgASgIEhwKD3JlY2FsbF9lc3RpbWF0ZRgMIAEoAkgAiAEBEhYKDnJlY2FsbF9zYW1wbGVzGA0gASgEEhgKEGFwcGxpZWRfc2VxdWVuY2UYDiABKAQSFwoPcmVwbGljYXRpb25fbGFnGA8gASgEQhIKEF9yZWNhbGxfZXN0aW1hdGUqYwoIRGlzdGFuY2USGAoURElTVEFOQ0VfVU5TUEVDSUZJRUQQABITCg9ESVNUQU5DRV9DT1NJTkUQARIQCgxESVNUQU5DRV9ET1QQAhIWChJESVNUQU5DRV9FVUNMSURFQU4QAyo/CgpTY2FsYXJUeXBlEhsKF1NDQUxBUl9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQU0NBTEFSX1RZUEVfSU5UOBABYgZwcm90bzM");
 
 /**
  * Parameters of the HNSW graph index (Malkov & Yashunin, arXiv:1603.09320). A zero value means
@@ -219,6 +219,22 @@ export type CollectionInfo = Message<"vectordb.v1.CollectionInfo"> & {
    * @generated from field: uint64 recall_samples = 13;
    */
   recallSamples: bigint;
+
+  /**
+   * The sequence of the last write this server has applied to the collection (WAL sequence in embedded
+   * mode, stream sequence of the collection's replicated log in replication mode).
+   *
+   * @generated from field: uint64 applied_sequence = 14;
+   */
+  appliedSequence: bigint;
+
+  /**
+   * Replication mode: records in the collection's log that this replica has not applied yet, as last
+   * seen (0 on the leader once its writes are applied, and always 0 in embedded mode).
+   *
+   * @generated from field: uint64 replication_lag = 15;
+   */
+  replicationLag: bigint;
 };
 
 /**
