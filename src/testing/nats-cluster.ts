@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, sleep, waitForPort } from "./net.js";
 
@@ -96,16 +96,20 @@ export class NatsCluster {
     const node = this.nodes[i]!;
     mkdirSync(node.storeDir, { recursive: true });
     const routes = this.nodes.filter((other) => other !== node).map((other) => `nats://127.0.0.1:${other.clusterPort}`);
-    const args = [
-      "-a", "127.0.0.1",
-      "-p", String(node.port),
-      "-n", node.name,
-      "-js",
-      "-sd", node.storeDir,
-      "--cluster_name", this.clusterName,
-      "--cluster", `nats://127.0.0.1:${node.clusterPort}`,
-      "--routes", routes.join(","),
-    ];
+    // A config file: max_payload (1 MB by default) has no flag, and a batch of points is one message.
+    const configPath = join(node.storeDir, "nats.conf");
+    writeFileSync(
+      configPath,
+      [
+        `server_name: ${node.name}`,
+        `listen: 127.0.0.1:${node.port}`,
+        `max_payload: 8MB`,
+        `jetstream { store_dir: ${JSON.stringify(node.storeDir)} }`,
+        `cluster { name: ${this.clusterName}, listen: 127.0.0.1:${node.clusterPort}, routes: [${routes.join(", ")}] }`,
+        "",
+      ].join("\n"),
+    );
+    const args = ["-c", configPath];
     const child = spawn(natsServerPath, args, { stdio: ["ignore", "ignore", "ignore"] });
     child.on("error", () => undefined);
     node.process = child;
