@@ -81,6 +81,11 @@ export class CollectionLog {
     this.follower.start();
   }
 
+  /** Re-opens the consumer when it is behind and made no progress for `stallMs`. */
+  restartIfStalled(stallMs: number): void {
+    this.follower?.restartIfStalled(this.lag > 0, stallMs);
+  }
+
   /** Stops applying (waits for the record in progress). */
   async stop(): Promise<void> {
     await this.follower?.stop();

@@ -16,6 +16,7 @@ export class StreamFollower {
   private stopped = false;
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;
+  private lastProgressAt = performance.now();
   /** The next stream sequence this follower needs. */
   next: number;
   /** Messages after the last one handled, as the server last said (the lag). */
@@ -29,6 +30,18 @@ export class StreamFollower {
     private readonly logger: Logger,
   ) {
     this.next = startSequence;
+  }
+
+  /**
+   * Re-opens the consumer when the stream has records this follower has not handled (`behind`) and
+   * none was handled for `stallMs` (a consumer whose NATS node went away can sit idle until its pull
+   * expires); called by the status loop.
+   */
+  restartIfStalled(behind: boolean, stallMs: number): void {
+    if (!behind || this.stopped || performance.now() - this.lastProgressAt < stallMs) return;
+    this.lastProgressAt = performance.now();
+    this.logger.debug({ stream: this.stream, next: this.next }, "replication: the consumer stalled; re-opening it");
+    void this.messages?.close().catch(() => undefined);
   }
 
   /** Starts reading (once). */
@@ -47,13 +60,16 @@ export class StreamFollower {
     while (!this.stopped) {
       try {
         const consumer = await this.js.consumers.get(this.stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.next });
-        const messages = await consumer.consume();
+        // Short pull expiry and heartbeats: a pull lost with a NATS node is re-issued within ~2 s.
+        const messages = await consumer.consume({ expires: 2_000, idle_heartbeat: 1_000 });
+        this.lastProgressAt = performance.now();
         this.messages = messages;
         if (this.stopped) await messages.close();
         for await (const message of messages) {
           if (this.stopped) break;
           if (message.seq < this.next) continue;
           await this.handle(message);
+          this.lastProgressAt = performance.now();
           this.next = message.seq + 1;
           this.pending = message.info.pending;
         }

@@ -41,6 +41,8 @@ type MetaOutcome = { ok: unknown } | { error: unknown };
 const jetStreamReadyMaxMs = 30_000;
 /** How often stream ends are looked up (lag, health, checkpoints), ms. */
 const statusIntervalMs = 500;
+/** A consumer behind its stream that handled nothing for this long is re-opened, ms. */
+const stallMs = 1_000;
 /** Checkpoints kept per collection in the object store; the log is trimmed below the oldest. */
 const checkpointsKept = 2;
 
@@ -537,7 +539,7 @@ export class Replicator implements LogHost {
       this.leaderSeen = await this.lease.holder();
       if (this.leaderSeen === undefined && (await this.appliedToEnd())) await this.takeOver();
     } catch (error) {
-      this.logger.debug({ err: error }, "replication: lease tick failed");
+      this.logger.info({ err: error }, "replication: lease tick failed");
     } finally {
       this.ticking = false;
     }
@@ -583,6 +585,13 @@ export class Replicator implements LogHost {
     for (const log of this.logs.values()) log.setWriterEnd(undefined);
     this.leaderSeen = undefined;
     if (wasLeader) this.logger.warn({ nodeId: this.self.nodeId, reason }, "replication: this node stepped down");
+    // Learn who leads now, so that refused writes name the new leader at once.
+    void this.lease.holder().then(
+      (holder) => {
+        if (this.lease.term === undefined) this.leaderSeen = holder;
+      },
+      () => undefined,
+    );
   }
 
   // ---- status, health, checkpoints ---------------------------------------------------------------
@@ -606,7 +615,9 @@ export class Replicator implements LogHost {
         const info = await this.jsm.streams.info(log.stream).catch(() => undefined);
         if (info !== undefined) log.lastKnown = info.state.last_seq;
         if (log.lag > bound) caughtUp = false;
+        log.restartIfStalled(stallMs);
       }
+      this.metaFollower?.restartIfStalled(this.metaLastKnown > this.metaProcessed, stallMs);
       if (caughtUp) this.initialCatchUpDone = true;
       if (caughtUp !== this.caughtUpNow) {
         this.caughtUpNow = caughtUp;

@@ -3,8 +3,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, sleep, waitForPort } from "./net.js";
 
-/** Where Debian's `nats-server` is installed (see scripts/ensure-nats-server.sh). */
-export const natsServerPath = process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
+/** Where Debian's `nats-server` is installed (see scripts/ensure-nats-server.sh); `NATS_SERVER` overrides. */
+export function natsServerPath(): string {
+  return process.env.NATS_SERVER ?? "/usr/sbin/nats-server";
+}
 
 /** One nats-server of a {@link NatsCluster}. */
 export interface NatsNode {
@@ -22,7 +24,7 @@ export interface NatsNode {
 
 /** Whether the nats-server binary is there (the tests' setup installs it; see ensure-nats-server.sh). */
 export function natsServerAvailable(): boolean {
-  return spawnSync(natsServerPath, ["--version"], { stdio: "ignore" }).status === 0;
+  return spawnSync(natsServerPath(), ["--version"], { stdio: "ignore" }).status === 0;
 }
 
 /**
@@ -110,7 +112,7 @@ export class NatsCluster {
       ].join("\n"),
     );
     const args = ["-c", configPath];
-    const child = spawn(natsServerPath, args, { stdio: ["ignore", "ignore", "ignore"] });
+    const child = spawn(natsServerPath(), args, { stdio: ["ignore", "ignore", "ignore"] });
     child.on("error", () => undefined);
     node.process = child;
   }
@@ -120,7 +122,7 @@ export class NatsCluster {
     for (const node of this.nodes) {
       if (!(await waitForPort(node.port, () => Date.now() > deadline))) {
         await this.stop();
-        throw new Error(`nats-server ${node.name} did not listen on ${node.url} within ${readyMs} ms (is ${natsServerPath} installed? see scripts/ensure-nats-server.sh)`);
+        throw new Error(`nats-server ${node.name} did not listen on ${node.url} within ${readyMs} ms (is ${natsServerPath()} installed? see scripts/ensure-nats-server.sh)`);
       }
     }
     // The JetStream meta group elects a leader shortly after the routes connect; clients retry until then.

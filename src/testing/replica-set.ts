@@ -22,6 +22,8 @@ export interface ReplicaSetOptions {
   checkpointRecords?: number;
   /** How long a replica may take to report SERVING, ms. */
   readyMs?: number;
+  /** The replicas' log level (their stderr tail is kept; default warn). */
+  logLevel?: string;
 }
 
 /**
@@ -37,7 +39,7 @@ export class ReplicaSet {
   ) {}
 
   static async start(root: string, options: ReplicaSetOptions): Promise<ReplicaSet> {
-    const settings: Required<ReplicaSetOptions> = { replicas: 3, leaseTtlMs: 1_500, checkpointRecords: 20_000, readyMs: 30_000, ...options };
+    const settings: Required<ReplicaSetOptions> = { replicas: 3, leaseTtlMs: 1_500, checkpointRecords: 20_000, readyMs: 30_000, logLevel: "warn", ...options };
     const nats = await NatsCluster.start(join(root, "nats"));
     const replicas: Replica[] = [];
     for (let i = 0; i < settings.replicas; i++) {
@@ -62,6 +64,7 @@ export class ReplicaSet {
       "--lease-ttl-ms", String(this.options.leaseTtlMs),
       "--checkpoint-records", String(this.options.checkpointRecords),
       "--metrics-port", String(replica.metricsPort),
+      "--log-level", this.options.logLevel,
     ];
     const server = await ServerProcess.spawn(this.options.cliPath, replica.dataDir, args);
     replica.server = server;
