@@ -5,7 +5,10 @@ import type { ReplicaSet } from "./replica-set.js";
 /** What one failover round found. */
 export interface FailoverRound {
   kind: "kill-leader" | "pause-leader" | "kill-nats-node";
-  /** From the signal to the first write acknowledged by the new leader, ms. */
+  /**
+   * kill-leader, pause-leader: from the signal to the first write acknowledged by the new leader, ms.
+   * kill-nats-node: the longest time without an acknowledged write from the kill on, ms.
+   */
   failoverMs: number;
   /** Writes (batches) acknowledged, and the points they held. */
   ackedBatches: number;
@@ -43,6 +46,8 @@ class Writer {
   ackedBatches = 0;
   unknownBatches = 0;
   firstAckAfter: number | undefined;
+  /** When each write was acknowledged (Date.now()). */
+  readonly ackTimes: number[] = [];
 
   constructor(
     private readonly set: ReplicaSet,
@@ -70,6 +75,7 @@ class Writer {
         if (response.sequence > this.maxSequence) this.maxSequence = response.sequence;
         this.ackedBatches++;
         this.firstAckAfter ??= Date.now();
+        this.ackTimes.push(Date.now());
         return;
       } catch {
         this.unknownBatches++;
@@ -211,12 +217,8 @@ export async function killNatsNodeRound(set: ReplicaSet, collection: string, rou
   const leader = leaderTracker(set, await set.leader());
   const killedAt = Date.now();
   set.nats.kill(natsNode, "SIGKILL");
-  let writtenBy = killedAt;
   try {
-    for (let batch = 0; batch < (options.batches ?? 20); batch++) {
-      await writer.write(batch, leader, 30_000);
-      writtenBy = Date.now();
-    }
+    for (let batch = 0; batch < (options.batches ?? 20); batch++) await writer.write(batch, leader, 30_000);
   } finally {
     await set.nats.restart(natsNode);
   }
@@ -224,5 +226,7 @@ export async function killNatsNodeRound(set: ReplicaSet, collection: string, rou
   const lost = new Set(await writer.lostOn(set.client(now)));
   const follower = set.replicas.findIndex((replica, i) => i !== now && replica.server !== undefined);
   if (follower >= 0) for (const id of await writer.lostOn(set.client(follower))) lost.add(id);
-  return { kind: "kill-nats-node", failoverMs: writtenBy - killedAt, ackedBatches: writer.ackedBatches, ackedPoints: writer.acked.size, lost: [...lost], unknownBatches: writer.unknownBatches, staleAcks: 0 };
+  const times = [killedAt, ...writer.ackTimes];
+  const outageMs = Math.max(...times.slice(1).map((t, i) => t - times[i]!));
+  return { kind: "kill-nats-node", failoverMs: outageMs, ackedBatches: writer.ackedBatches, ackedPoints: writer.acked.size, lost: [...lost], unknownBatches: writer.unknownBatches, staleAcks: 0 };
 }
