@@ -4,7 +4,7 @@
  * 127.0.0.1 in child processes on this machine; then the catch-up rate of a follower that was down
  * while the leader took writes.
  *
- * Usage: npm run bench:replication -- [--batches 200] [--batch-points 100] [--dimension 128] [--concurrency 8] [--backlog-batches 300]
+ * Usage: npm run bench:replication -- [--batches 200] [--batch-points 100] [--dimension 128] [--concurrency 8] [--backlog-batches 100]
  *
  * Prints figures; the ratio replication / embedded is the number to compare across machines.
  */
@@ -30,7 +30,7 @@ const batches = cli.integer("batches", parsed.values.batches, 200, 10);
 const batchPoints = cli.integer("batch-points", parsed.values["batch-points"], 100, 1);
 const dimension = cli.integer("dimension", parsed.values.dimension, 128, 1);
 const concurrency = cli.integer("concurrency", parsed.values.concurrency, 8, 1);
-const backlogBatches = cli.integer("backlog-batches", parsed.values["backlog-batches"], 300, 1);
+const backlogBatches = cli.integer("backlog-batches", parsed.values["backlog-batches"], 100, 1);
 
 function batchOf(batch: number): { id: string; vector: number[] }[] {
   return Array.from({ length: batchPoints }, (_, j) => ({ id: `b${batch % 1000}-${j}`, vector: Array.from({ length: dimension }, (_, i) => Math.sin(batch * 31 + j * 7 + i)) }));
@@ -90,7 +90,7 @@ try {
   print("embedded", embedded);
 
   process.env.NATS_SERVER = execFileSync("bash", ["scripts/ensure-nats-server.sh"], { encoding: "utf8" }).trim().split("\n").pop()!;
-  const set = await ReplicaSet.start(join(root, "replicated"), { cliPath: defaultCliPath(), leaseTtlMs: 3_000 });
+  const set = await ReplicaSet.start(join(root, "replicated"), { cliPath: defaultCliPath(), leaseTtlMs: 3_000, readyMs: 180_000 });
   try {
     const leaderIndex = await set.leader();
     const leader = set.client(leaderIndex);

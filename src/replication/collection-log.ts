@@ -8,6 +8,11 @@ import { barrierType, collectionStreamName, collectionSubject, termHeader, typeH
 
 /** Outcomes kept for writes this node published and has not collected yet (bounded; oldest dropped). */
 const outcomesMax = 100_000;
+/**
+ * Records handed to the collection and not applied yet, at most: they share the local WAL's fsyncs
+ * (group commit), which is what makes catching up fast.
+ */
+const applyWindow = 256;
 /** How long a publisher waits for its own record to be applied here, ms. */
 const applyWaitMaxMs = 30_000;
 
@@ -43,8 +48,13 @@ export class CollectionLog {
   readonly stream: string;
   readonly subject: string;
   private follower: StreamFollower | undefined;
-  /** The last stream sequence handled (applied, or ignored). */
+  /** The last stream sequence handled (applied, or ignored): everything up to it is applied here. */
   processed: number;
+  /** The last stream sequence handed to the collection (or ignored); at most {@link applyWindow} above {@link processed}. */
+  private received: number;
+  /** Resolves once every record received is applied (in order). */
+  private tail: Promise<void> = Promise.resolve();
+  private inFlight = 0;
   /** The highest term seen in this log since this node started following it. */
   term = 0;
   /** Records ignored for a stale term. */
@@ -67,6 +77,7 @@ export class CollectionLog {
     this.stream = collectionStreamName(incarnation);
     this.subject = collectionSubject(incarnation);
     this.processed = collection.appliedSequence;
+    this.received = this.processed;
     this.lastKnown = this.processed;
   }
 
@@ -89,6 +100,7 @@ export class CollectionLog {
   /** Stops applying (waits for the record in progress). */
   async stop(): Promise<void> {
     await this.follower?.stop();
+    await this.tail;
     this.follower = undefined;
     this.expectedLast = undefined;
   }
@@ -168,29 +180,50 @@ export class CollectionLog {
     return h;
   }
 
-  /** Applies (or ignores) one record of the stream, in order. */
+  /**
+   * Applies (or ignores) one record of the stream, in order. The record is handed to the collection at
+   * once (its WAL append is queued in sequence order) and {@link processed} moves when it is applied;
+   * up to {@link applyWindow} records are in flight, so consecutive records share fsyncs.
+   */
   private async apply(message: JsMsg): Promise<void> {
-    if (message.seq <= this.processed) return;
-    if (message.seq !== this.processed + 1) {
+    if (message.seq <= this.received) return;
+    if (message.seq !== this.received + 1) {
       this.host.onGap(this);
-      throw new Error(`collection "${this.name}": the log continues at ${message.seq} but this replica needs ${this.processed + 1} (trimmed below it)`);
+      throw new Error(`collection "${this.name}": the log continues at ${message.seq} but this replica needs ${this.received + 1} (trimmed below it)`);
     }
+    const sequence = message.seq;
+    const last = message.seq + message.info.pending;
     const term = Number(message.headers?.get(termHeader) ?? "0");
     const type = message.headers?.get(typeHeader) ?? "";
+    let applied: Promise<WriteOutcome | undefined> = Promise.resolve(undefined);
     if (term < this.term) {
       this.fenced++;
-      this.host.logger.warn({ collection: this.name, sequence: message.seq, term, currentTerm: this.term }, "replication: ignored a record of a deposed leader");
+      this.host.logger.warn({ collection: this.name, sequence, term, currentTerm: this.term }, "replication: ignored a record of a deposed leader");
     } else {
       this.term = term;
-      if (type !== barrierType) {
-        const outcome = await this.collection.applyLogged(message.seq, Number(type), message.data);
-        if (this.host.leaderTerm() !== undefined) {
-          this.outcomes.set(message.seq, outcome);
-          if (this.outcomes.size > outcomesMax) this.outcomes.delete(this.outcomes.keys().next().value!);
-        }
-      }
+      if (type !== barrierType) applied = this.collection.applyLogged(sequence, Number(type), message.data);
     }
-    this.processed = message.seq;
-    this.lastKnown = Math.max(this.lastKnown, message.seq + message.info.pending);
+    this.received = sequence;
+    this.inFlight++;
+    this.tail = this.tail
+      .then(() => applied)
+      .then(
+        (outcome) => {
+          if (outcome !== undefined && this.host.leaderTerm() !== undefined) {
+            this.outcomes.set(sequence, outcome);
+            if (this.outcomes.size > outcomesMax) this.outcomes.delete(this.outcomes.keys().next().value!);
+          }
+          this.processed = sequence;
+          this.lastKnown = Math.max(this.lastKnown, last);
+        },
+        (error: unknown) => {
+          // The collection refuses every later record too (closing, dropped, or its WAL failed).
+          this.host.logger.error({ err: error, collection: this.name, sequence }, "replication: applying a record failed");
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+      });
+    if (this.inFlight >= applyWindow) await this.tail;
   }
 }

@@ -38,7 +38,10 @@ export class StreamFollower {
    * expires); called by the status loop.
    */
   restartIfStalled(behind: boolean, stallMs: number): void {
-    if (!behind || this.stopped || performance.now() - this.lastProgressAt < stallMs) return;
+    // Without a known lag, a consumer idle for 10 × stallMs is re-opened all the same (cheap, and it
+    // covers a stream end that could not be looked up).
+    const idleMs = performance.now() - this.lastProgressAt;
+    if (this.stopped || idleMs < stallMs || (!behind && idleMs < 10 * stallMs)) return;
     this.lastProgressAt = performance.now();
     this.logger.debug({ stream: this.stream, next: this.next }, "replication: the consumer stalled; re-opening it");
     void this.messages?.close().catch(() => undefined);

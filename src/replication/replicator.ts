@@ -606,8 +606,9 @@ export class Replicator implements LogHost {
     if (this.statusBusy || this.closed) return;
     this.statusBusy = true;
     try {
-      const meta = await this.jsm.streams.info(metaStreamName);
-      this.metaLastKnown = meta.state.last_seq;
+      // Each lookup on its own: one stream without a leader for a moment must not hide the others' ends.
+      const meta = await this.jsm.streams.info(metaStreamName).catch(() => undefined);
+      if (meta !== undefined) this.metaLastKnown = meta.state.last_seq;
       // Until the logs were once applied to their end, a starting replica is catching up (bound 0).
       const bound = this.initialCatchUpDone ? this.settings.catchUpLagMax : 0;
       let caughtUp = this.metaLastKnown - this.metaProcessed <= bound && this.rebuilding.size === 0;

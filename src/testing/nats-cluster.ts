@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort, sleep, waitForPort } from "./net.js";
 
 /** Where Debian's `nats-server` is installed (see scripts/ensure-nats-server.sh); `NATS_SERVER` overrides. */
@@ -69,11 +71,22 @@ export class NatsCluster {
     if (signal === "SIGKILL") node.process = undefined;
   }
 
-  /** Starts node `i` again (same ports and store) and waits until it accepts connections. */
+  /** Starts node `i` again (same ports and store) and waits until it answers JetStream requests. */
   async restart(i: number, readyMs = 15_000): Promise<void> {
     this.spawnNode(i);
+    const node = this.nodes[i]!;
     const deadline = Date.now() + readyMs;
-    if (!(await waitForPort(this.nodes[i]!.port, () => Date.now() > deadline))) throw new Error(`nats-server ${this.nodes[i]!.name} did not listen within ${readyMs} ms`);
+    if (!(await waitForPort(node.port, () => Date.now() > deadline))) throw new Error(`nats-server ${node.name} did not listen within ${readyMs} ms`);
+    while (Date.now() < deadline) {
+      const nc = await connect({ servers: [node.url], timeout: 2_000 }).catch(() => undefined);
+      try {
+        if (nc !== undefined && (await jetstreamManager(nc, { timeout: 2_000 }).then(() => true, () => false))) return;
+      } finally {
+        await nc?.close().catch(() => undefined);
+      }
+      await sleep(200);
+    }
+    throw new Error(`nats-server ${node.name} did not answer JetStream requests within ${readyMs} ms`);
   }
 
   /** Kills every node (SIGKILL) and waits for them to exit (at most 5 s). */
