@@ -146,6 +146,8 @@ export class CollectionLog {
     try {
       const ack = await this.js.publish(this.subject, body, { headers: this.headersOf(term, String(type)), expect: { lastSequence: expectLast }, timeout: this.host.publishTimeoutMs });
       sequence = ack.seq;
+      // The stream holds it now: if this node's consumer does not deliver it soon, it is stalled.
+      this.lastKnown = Math.max(this.lastKnown, sequence);
     } catch (error) {
       this.expectedLast = undefined;
       this.host.onPublishFailed(this);

@@ -90,6 +90,7 @@ export class Replicator implements LogHost {
   private leaderSeen: LeaseHolder | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
   private ticking = false;
   private statusBusy = false;
   private closed = false;
@@ -291,6 +292,7 @@ export class Replicator implements LogHost {
     this.closed = true;
     clearInterval(this.leaseTimer);
     clearInterval(this.statusTimer);
+    clearInterval(this.stallTimer);
     this.ready = false;
     if (this.lease.term !== undefined) await this.lease.release();
     await this.metaFollower?.stop();
@@ -316,6 +318,11 @@ export class Replicator implements LogHost {
     const tickMs = Math.max(100, Math.floor(this.settings.leaseTtlMs / 4));
     this.leaseTimer = setInterval(() => void this.tick(), tickMs);
     this.statusTimer = setInterval(() => void this.refreshStatus(), statusIntervalMs);
+    // On its own timer: the status loop can wait seconds on a stream without a Raft leader.
+    this.stallTimer = setInterval(() => {
+      for (const log of this.logs.values()) log.restartIfStalled(stallMs);
+      this.metaFollower?.restartIfStalled(this.metaLastKnown > this.metaProcessed, stallMs);
+    }, stallMs / 4);
     void this.refreshStatus();
   }
 
@@ -616,9 +623,7 @@ export class Replicator implements LogHost {
         const info = await this.jsm.streams.info(log.stream).catch(() => undefined);
         if (info !== undefined) log.lastKnown = info.state.last_seq;
         if (log.lag > bound) caughtUp = false;
-        log.restartIfStalled(stallMs);
       }
-      this.metaFollower?.restartIfStalled(this.metaLastKnown > this.metaProcessed, stallMs);
       if (caughtUp) this.initialCatchUpDone = true;
       if (caughtUp !== this.caughtUpNow) {
         this.caughtUpNow = caughtUp;
