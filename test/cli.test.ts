@@ -164,6 +164,8 @@ describe("vectordb CLI", () => {
         quantizedVectorBytes: "0",
         quantizationTrained: false,
         recallSamples: "0",
+        appliedSequence: "0",
+        replicationLag: "0",
       },
     });
     const quantized = await runCli([...at, "collections", "create", "cli_int8", "--dimension", "4", "--distance", "euclidean", "--quantization", "int8", "--quantile", "0.95"]);
