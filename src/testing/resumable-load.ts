@@ -118,6 +118,11 @@ export function ingestRecordsOf(walPath: string): { batches: [string, number][];
   for (let at = 24; at + 17 <= bytes.length; ) {
     const length = bytes.readUInt32LE(at);
     if (at + 17 + length > bytes.length) break;
+    // Type 0 is the WAL's own durability mark (format version 2), not a record of the database.
+    if (bytes[at + 12] === 0) {
+      at += 17 + length;
+      continue;
+    }
     if (bytes[at + 12] === 5) {
       const body = at + 13;
       const idLength = bytes.readUInt32LE(body);
