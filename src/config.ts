@@ -172,6 +172,39 @@ export interface TlsConfig {
   clientCaFile?: string | undefined;
 }
 
+/**
+ * Replication (off unless `servers` is set): the collections live in replicated logs on a NATS
+ * JetStream cluster, one node writes (the leader, by a lease), every node applies (see the README's
+ * "Replication" section and `src/replication/`).
+ */
+export interface ReplicationConfig {
+  /** NATS URLs, comma-separated (`nats://h1:4222,nats://h2:4222`); undefined = replication off. */
+  servers?: string | undefined;
+  /** This node's name, unique in the cluster (the lease and logs name it). Default: the host name. */
+  nodeId?: string | undefined;
+  /** The gRPC address other nodes and clients reach this node at (`host:port`); default `host:port` as bound. */
+  advertiseAddress?: string | undefined;
+  /** How long the leader's lease lasts without a renewal, ms; a follower takes over after that. */
+  leaseTtlMs: number;
+  /** Replicas of the JetStream streams, KV and object store buckets (1, 3 or 5; at most the NATS nodes). */
+  streamReplicas: number;
+  /** Health is NOT_SERVING while a collection's log has more records than this unapplied here. */
+  catchUpLagMax: number;
+  /** The leader stores a checkpoint of a collection in the object store after this many records. */
+  checkpointRecords: number;
+  /** How long a publish to the log waits for JetStream's acknowledgement, ms. */
+  publishTimeoutMs: number;
+}
+
+/** Replication's defaults (off: no servers). */
+export const defaultReplication: Readonly<ReplicationConfig> = Object.freeze({
+  leaseTtlMs: 3_000,
+  streamReplicas: 3,
+  catchUpLagMax: 10_000,
+  checkpointRecords: 20_000,
+  publishTimeoutMs: 5_000,
+});
+
 /** Everything the server needs to start. */
 export interface ServerConfig {
   /** Address to listen on. 127.0.0.1 by default; 0.0.0.0 in the container. */
@@ -208,6 +241,7 @@ export interface ServerConfig {
   hnswDefaults: HnswDefaults;
   indexing: IndexingConfig;
   storage: StorageConfig;
+  replication: ReplicationConfig;
 }
 
 /** The defaults, as documented in the README's limits table. */
@@ -356,7 +390,8 @@ export const checkpointRetryMs = 5_000;
 
 /** A complete configuration with every default; `overrides` replaces top-level fields, limits, indexing and storage settings. */
 export function makeConfig(
-  overrides: Partial<Omit<ServerConfig, "limits" | "indexing" | "storage" | "auth" | "tls">> & {
+  overrides: Partial<Omit<ServerConfig, "limits" | "indexing" | "storage" | "auth" | "tls" | "replication">> & {
+    replication?: Partial<ReplicationConfig>;
     limits?: Partial<Limits>;
     indexing?: Partial<IndexingConfig>;
     storage?: Partial<StorageConfig>;
@@ -381,6 +416,7 @@ export function makeConfig(
     hnswDefaults: { ...defaultHnsw, ...overrides.hnswDefaults },
     indexing: { ...defaultIndexing, ...overrides.indexing },
     storage: { ...defaultStorage, ...overrides.storage },
+    replication: { ...defaultReplication, ...overrides.replication },
   };
 }
 
@@ -451,6 +487,12 @@ export const configOptions: readonly ConfigOption[] = [
   { flag: "tls-client-ca-file", env: "VECTORDB_TLS_CLIENT_CA_FILE", path: "tls.clientCaFile", kind: "string", defaultText: "none", description: "PEM CA bundle: require client certificates (mutual TLS)" },
   { flag: "shutdown-grace-ms", env: "VECTORDB_SHUTDOWN_GRACE_MS", path: "shutdownGraceMs", kind: "integer", description: "drain time on SIGTERM (ms)" },
   { flag: "keepalive-time-ms", env: "VECTORDB_KEEPALIVE_TIME_MS", path: "keepaliveTimeMs", kind: "integer", description: "HTTP/2 PING to every connection this often (ms)" },
+  { flag: "replication", env: "VECTORDB_REPLICATION", path: "replication.servers", kind: "string", defaultText: "off", description: "NATS JetStream URLs, comma-separated: replicate through them (off: the embedded WAL)" },
+  { flag: "node-id", env: "VECTORDB_NODE_ID", path: "replication.nodeId", kind: "string", defaultText: "the host name", description: "this node's name in the replication cluster" },
+  { flag: "advertise-address", env: "VECTORDB_ADVERTISE_ADDRESS", path: "replication.advertiseAddress", kind: "string", defaultText: "host:port", description: "gRPC address followers name when they refuse a write" },
+  { flag: "lease-ttl-ms", env: "VECTORDB_LEASE_TTL_MS", path: "replication.leaseTtlMs", kind: "integer", description: "leader lease without renewal (ms); failover takes about this long" },
+  { flag: "stream-replicas", env: "VECTORDB_STREAM_REPLICAS", path: "replication.streamReplicas", kind: "integer", description: "replicas of the JetStream streams and buckets (1, 3 or 5)" },
+  { flag: "checkpoint-records", env: "VECTORDB_CHECKPOINT_RECORDS", path: "replication.checkpointRecords", kind: "integer", description: "replication: the leader stores a checkpoint in the object store every this many records of a collection" },
   { flag: "keepalive-timeout-ms", env: "VECTORDB_KEEPALIVE_TIMEOUT_MS", path: "keepaliveTimeoutMs", kind: "integer", description: "close a connection whose PING is unanswered this long (ms)" },
   { flag: "hnsw-m", env: "VECTORDB_HNSW_M", path: "hnswDefaults.m", kind: "integer", description: "default HNSW m" },
   { flag: "hnsw-ef-construction", env: "VECTORDB_HNSW_EF_CONSTRUCTION", path: "hnswDefaults.efConstruction", kind: "integer", description: "default HNSW ef_construction" },
@@ -514,6 +556,18 @@ export function configFromSettings(settings: Readonly<Record<string, string | un
   if (!(rate >= 0 && rate <= 1)) throw new Error(`--recall-sample-rate (VECTORDB_RECALL_SAMPLE_RATE): ${rate} is outside 0..1`);
   for (const [key, value] of Object.entries(config.limits)) {
     if (value < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${value}`);
+  }
+  const { replication } = config;
+  if (replication.leaseTtlMs < 500) throw new Error(`--lease-ttl-ms (VECTORDB_LEASE_TTL_MS): must be at least 500, got ${replication.leaseTtlMs}`);
+  if (![1, 3, 5].includes(replication.streamReplicas)) throw new Error(`--stream-replicas (VECTORDB_STREAM_REPLICAS): must be 1, 3 or 5, got ${replication.streamReplicas}`);
+  if (replication.servers !== undefined) {
+    const urls = replication.servers.split(",").map((url) => url.trim());
+    const bad = urls.find((url) => !/^(nats|tls):\/\/[^\s/]+$/.test(url));
+    if (bad !== undefined) throw new Error(`--replication (VECTORDB_REPLICATION): "${bad}" is not a NATS URL (nats://host:port)`);
+    if (urls.length > 16) throw new Error(`--replication (VECTORDB_REPLICATION): at most 16 URLs, got ${urls.length}`);
+  }
+  if (replication.nodeId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(replication.nodeId)) {
+    throw new Error(`--node-id (VECTORDB_NODE_ID): "${replication.nodeId}" must be 1-64 letters, digits, _ or -`);
   }
   for (const key of ["keepaliveTimeMs", "keepaliveTimeoutMs"] as const) {
     if (config[key] < 1) throw new Error(`--${kebab(key)}: must be at least 1, got ${config[key]}`);

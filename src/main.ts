@@ -3,6 +3,8 @@ import type { ServerConfig } from "./config.js";
 import { Database, type DatabaseCloseOptions, type DatabaseOpenReport } from "./db/index.js";
 import { createLogger } from "./logger.js";
 import { ServerMetrics, startMetricsListener, type MetricsListener } from "./metrics/index.js";
+import { embeddedWritePath, type WritePath } from "./db/index.js";
+import { Replicator } from "./replication/index.js";
 import { dataServices } from "./service/index.js";
 import { startServer, type RunningServer } from "./transport/index.js";
 
@@ -15,6 +17,8 @@ export interface VectorDbServer {
   readonly metricsListener: MetricsListener | undefined;
   /** What recovery found when the database was opened. */
   readonly recovery: DatabaseOpenReport;
+  /** Replication on this node (undefined without `--replication`). */
+  readonly replicator: Replicator | undefined;
   /**
    * Drains calls (up to `shutdownGraceMs`), then closes the database: every collection is
    * checkpointed (unless `checkpoint: false`, which leaves the WAL to be replayed, as after a crash)
@@ -38,28 +42,52 @@ export async function openServer(config: ServerConfig, logger: Logger = createLo
   const metrics = new ServerMetrics(() => (db?.isOpen === true ? db.list() : []));
   db = new Database(config, logger, { hooks: { onWalSync: (seconds) => metrics.observeFsync(seconds) } });
   const metricsListener = config.metricsPort === 0 ? undefined : await startMetricsListener(metrics, config.metricsHost, config.metricsPort);
+  // Replication's write path exists only once the replicator has started (after the database opened);
+  // no data call gets through before then (the server is not serving yet).
+  let writes: WritePath = embeddedWritePath(db);
+  const replicated = config.replication.servers !== undefined;
+  const forward: WritePath = {
+    write: (name, op, field) => writes.write(name, op, field),
+    createCollection: (spec) => writes.createCollection(spec),
+    dropCollection: (name) => writes.dropCollection(name),
+    updateAliases: (actions) => writes.updateAliases(actions),
+    updateSearchEf: (name, ef) => writes.updateSearchEf(name, ef),
+    status: (collection) => writes.status(collection),
+    waitApplied: (name, sequence, signal, field) => writes.waitApplied(name, sequence, signal, field),
+  };
   let server: RunningServer;
   try {
-    server = await startServer(config, dataServices(db, config), logger, metrics);
+    server = await startServer(config, dataServices(db, config, forward), logger, metrics);
   } catch (error) {
     await metricsListener?.close();
     throw error;
   }
   let recovery: DatabaseOpenReport;
+  let replicator: Replicator | undefined;
   try {
     recovery = await db.open();
+    if (replicated) {
+      const running = server;
+      replicator = await Replicator.start(db, config, logger, server.address, (healthy) => running.setHealthy(healthy));
+      writes = replicator.writePath();
+      metrics.setReplication(replicator);
+    }
   } catch (error) {
     await server.shutdown(0);
+    await db.close().catch(() => undefined);
     await metricsListener?.close();
     throw error;
   }
   server.setServing(true);
+  // Replication: NOT_SERVING until the logs are applied (the replicator reports when).
+  if (replicator !== undefined) server.setHealthy(replicator.snapshot().caughtUp);
   logger.info(
     {
       address: server.address,
       metrics: metricsListener === undefined ? "off" : `http://${metricsListener.address}/metrics`,
       dataDir: config.dataDir,
       fsync: config.storage.fsync,
+      replication: replicator === undefined ? "off" : `node ${replicator.snapshot().nodeId}`,
       collections: recovery.opened,
       failedCollections: recovery.failed.length,
       recoveryMs: Math.round(recovery.durationMs),
@@ -74,10 +102,12 @@ export async function openServer(config: ServerConfig, logger: Logger = createLo
     metrics,
     metricsListener,
     recovery,
+    replicator,
     close(options) {
       closing ??= (async () => {
         await server.shutdown();
         try {
+          await replicator?.close();
           await opened.close(options);
         } finally {
           await metricsListener?.close();

@@ -166,6 +166,8 @@ describe("vectordb CLI", () => {
         recallSamples: "0",
         // One empty appendable segment.
         segments: [{ id: "1", pointCount: "0", deletedCount: "0", memoryBytes: expect.any(String), indexed: true, sealed: false, fileBytes: "0" }],
+        appliedSequence: "0",
+        replicationLag: "0",
       },
     });
     const quantized = await runCli([...at, "collections", "create", "cli_int8", "--dimension", "4", "--distance", "euclidean", "--quantization", "int8", "--quantile", "0.95"]);

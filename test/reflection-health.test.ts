@@ -78,7 +78,7 @@ describe("server reflection through buf curl", () => {
         }),
       ]),
     );
-    expect(upserted).toEqual({ inserted: 3 });
+    expect(upserted).toEqual({ inserted: 3, sequence: "1" });
     const found = JSON.parse(
       await bufCurl([
         `${base}/vectordb.v1.PointService/Search`,
@@ -121,7 +121,13 @@ describe("server reflection through buf curl", () => {
     expect((scroll![1]!.points as { id: string }[]).map((p) => p.id)).toEqual(["b", "c"]);
     expect(scroll![1]!.nextCursor).toBeUndefined();
     expect(scroll![2]).toEqual({ count: "2" });
-    expect(payloads).toEqual([{ updated: 2 }, { updated: 1 }, { updated: 2 }, { updated: 1 }]);
+    // Each write answers its sequence (the WAL's): read-your-writes with min_sequence (see Replication).
+    expect(payloads).toEqual([
+      { updated: 2, sequence: "2" },
+      { updated: 1, sequence: "3" },
+      { updated: 2, sequence: "4" },
+      { updated: 1, sequence: "5" },
+    ]);
     expect(aliases![0]).toMatchObject({ collection: { name: "docs", hnsw: { m: 16, efConstruction: 200, ef: 128 } } });
     expect(aliases![3]).toEqual({ aliases: [{ alias: "live", collection: "docs" }] });
     expect(snapshots![0]).toMatchObject({ snapshot: { collection: "docs", name: expect.stringMatching(/^docs-.*\.snapshot$/) } });

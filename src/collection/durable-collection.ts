@@ -14,7 +14,7 @@ import {
 } from "./disk/index.js";
 import type { IndexingOptions } from "./indexer.js";
 import type { SegmentedCollection, SegmentEvents } from "./segmented-collection.js";
-import { recoverCollection, type LoadedSegment, type RecoveryReport, type WalSettings } from "./recovery.js";
+import { applyWalRecord, recoverCollection, type LoadedSegment, type RecoveryReport, type WalSettings } from "./recovery.js";
 import type { SearchPlan } from "./search-planner.js";
 import type { CollectionSpec, CollectionStats, Filter, Hit, PayloadChange, PointInput, PointRecord, PointSelector, ScrollPage, ScrollParams, SearchParams, UpsertResult } from "./types.js";
 import type { CollectionLimits } from "./validate-points.js";
@@ -30,6 +30,38 @@ export interface DurabilityOptions {
   logger?: Logger;
   /** The disk and the clock every file operation and timer goes through. Default the real ones. */
   io?: StorageIo;
+}
+
+/**
+ * One write to a collection in domain form (what {@link DurableCollection.write} and
+ * {@link DurableCollection.encodeWrite} take). `field` names the request field in error messages.
+ */
+export type WriteOp =
+  | { kind: "upsert"; points: readonly PointInput[]; field: string }
+  | { kind: "ingestBatch"; ingestId: string; batch: number; points: readonly PointInput[]; field: string }
+  | { kind: "deleteIds"; ids: readonly string[] }
+  | { kind: "deleteByFilter"; filter: Filter }
+  | { kind: "payload"; selector: PointSelector; change: PayloadChange; field: string };
+
+/** What a write returned (UpsertResult for upserts, a count of points otherwise) and its WAL sequence. */
+export interface WriteOutcome {
+  result: UpsertResult | number;
+  sequence: number;
+}
+
+/** A validated write encoded as its WAL record: the record type and body chunks. */
+export interface EncodedWrite {
+  type: number;
+  body: Uint8Array[];
+}
+
+/** A write validated and encoded, with how to apply it once durable (see DurableCollection.plan). */
+interface PlannedWrite {
+  type: number;
+  body: Uint8Array[];
+  apply(sequence: number): UpsertResult | number;
+  /** New points reserved against collectionPointsMax until the write settles. */
+  reserved: number;
 }
 
 /**
@@ -217,7 +249,113 @@ export class DurableCollection {
    *   described in the class documentation.
    */
   upsert(points: readonly PointInput[], field = "points"): Promise<UpsertResult> {
-    return this.submitUpsert(points, field, walRecordType.upsert, (body) => body, (sequence, payloadBytes) => this.collection.applyUpsert(points, payloadBytes, sequence));
+    return this.write({ kind: "upsert", points, field }).then((outcome) => outcome.result as UpsertResult);
+  }
+
+  /**
+   * Any write ({@link WriteOp}) durably, as the method of its kind ({@link upsert}, {@link ingestBatch},
+   * {@link deleteIds}, {@link deleteByFilter}, {@link changePayload}) does it; resolves with the
+   * result and the sequence of the write's WAL record.
+   * @throws VectorDbError (as a rejection) as the method of the write's kind.
+   */
+  write(op: WriteOp): Promise<WriteOutcome> {
+    let planned: PlannedWrite;
+    try {
+      this.checkWritable();
+      planned = this.plan(op, true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.newPointsInFlight += planned.reserved;
+    return this.sequencer.submit(
+      planned.type,
+      planned.body,
+      (sequence) => ({ result: planned.apply(sequence), sequence }),
+      () => {
+        this.newPointsInFlight -= planned.reserved;
+      },
+    );
+  }
+
+  /**
+   * Validates `op` as {@link write} does and encodes its WAL record, without writing or applying it:
+   * replication's leader publishes the record to the collection's replicated log instead, and every
+   * replica applies it with {@link applyLogged}. (The point limit is checked against the points now
+   * stored, not against writes in flight.)
+   * @throws VectorDbError as the method of the write's kind, for a bad request (nothing is written).
+   */
+  encodeWrite(op: WriteOp): EncodedWrite {
+    this.checkWritable();
+    const { type, body } = this.plan(op, false);
+    return { type, body };
+  }
+
+  /**
+   * Writes a record that another node encoded ({@link encodeWrite}) to this collection's WAL under the
+   * given `sequence` (its stream sequence in the replicated log; the WAL skips to it) and applies it
+   * once durable, as recovery applies a WAL record. Callers apply the records of one log one at a time,
+   * in ascending sequence; a record at or below {@link appliedSequence} was applied already and is
+   * skipped (replay is idempotent), resolving with `result` 0.
+   * @throws VectorDbError (as a rejection) data_loss when the record does not decode; unavailable,
+   *   not_found or internal as described in the class documentation.
+   */
+  applyLogged(sequence: number, type: number, body: Uint8Array): Promise<WriteOutcome> {
+    if (sequence <= this.collection.appliedSequence) return Promise.resolve({ result: 0, sequence });
+    try {
+      this.checkWritable();
+      this.wal.skipTo(sequence);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.sequencer.submit(type, body, (walSequence) => {
+      const result = applyWalRecord(this.collection, this.spec, { sequence: walSequence, type, body, offset: 0 }, `replicated log of collection "${this.name}"`) as UpsertResult | number;
+      if (typeof result === "object") this.written += result.inserted + result.updated;
+      return { result, sequence: walSequence };
+    });
+  }
+
+  /**
+   * Validates and encodes `op`; with `reserve`, counts the new points of writes in flight against the
+   * point limit (the embedded write path, which reserves them until the write settles).
+   */
+  private plan(op: WriteOp, reserve: boolean): PlannedWrite {
+    const inFlight = reserve ? this.newPointsInFlight : 0;
+    switch (op.kind) {
+      case "upsert":
+      case "ingestBatch": {
+        const { points } = op;
+        const prepared = this.collection.prepareUpsert(points, op.field, inFlight);
+        const upsertBody = encodeUpsertRecord(points, prepared.payloadJson, this.spec.dimension);
+        const { payloadBytes } = prepared;
+        const count = (result: UpsertResult): UpsertResult => {
+          this.written += result.inserted + result.updated;
+          return result;
+        };
+        if (op.kind === "upsert") {
+          return { type: walRecordType.upsert, body: upsertBody, reserved: prepared.newPoints, apply: (sequence) => count(this.collection.applyUpsert(points, payloadBytes, sequence)) };
+        }
+        const { ingestId, batch } = op;
+        return {
+          type: walRecordType.ingestBatch,
+          body: encodeIngestBatchRecord(ingestId, batch, upsertBody),
+          reserved: prepared.newPoints,
+          apply: (sequence) => count(this.collection.applyIngestBatch(ingestId, batch, points, payloadBytes, sequence)),
+        };
+      }
+      case "deleteIds": {
+        const ids = op.ids.slice();
+        return { type: walRecordType.deleteIds, body: [encodeDeleteIdsRecord(ids)], reserved: 0, apply: (sequence) => this.collection.deleteIds(ids, sequence) };
+      }
+      case "deleteByFilter": {
+        const { filter } = op;
+        return { type: walRecordType.deleteByFilter, body: [encodeDeleteFilterRecord(filter)], reserved: 0, apply: (sequence) => this.collection.deleteByFilter(filter, sequence) };
+      }
+      case "payload": {
+        const { selector, change } = op;
+        const { payloadJson } = this.collection.preparePayloadChange(selector, change, op.field);
+        return { type: walRecordType.payloadChange, body: encodePayloadChangeRecord(selector, change, payloadJson), reserved: 0, apply: (sequence) => this.collection.applyPayloadChange(selector, change, sequence) };
+      }
+    }
   }
 
   /** The highest batch of the resumable load `ingestId` that is durable and applied (0: none known). */
@@ -252,13 +390,7 @@ export class DurableCollection {
    * @throws VectorDbError (as a rejection) as {@link upsert}.
    */
   ingestBatch(ingestId: string, batch: number, points: readonly PointInput[], field: string): Promise<UpsertResult> {
-    return this.submitUpsert(
-      points,
-      field,
-      walRecordType.ingestBatch,
-      (body) => encodeIngestBatchRecord(ingestId, batch, body),
-      (sequence, payloadBytes) => this.collection.applyIngestBatch(ingestId, batch, points, payloadBytes, sequence),
-    );
+    return this.write({ kind: "ingestBatch", ingestId, batch, points, field }).then((outcome) => outcome.result as UpsertResult);
   }
 
   /** As {@link SegmentedCollection.scroll}. */
@@ -280,16 +412,9 @@ export class DurableCollection {
    *   (nothing written); unavailable, not_found or internal as described in the class documentation.
    */
   changePayload(selector: PointSelector, change: PayloadChange, field: string): Promise<number> {
-    let payloadJson: string | undefined;
-    try {
-      this.checkWritable();
-      payloadJson = this.collection.preparePayloadChange(selector, change, field).payloadJson;
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const body = encodePayloadChangeRecord(selector, change, payloadJson);
-    return this.sequencer.submit(walRecordType.payloadChange, body, (sequence) => this.collection.applyPayloadChange(selector, change, sequence));
+    return this.write({ kind: "payload", selector, change, field }).then((outcome) => outcome.result as number);
   }
+
 
   /**
    * Sets the default search `ef` durably: `collection.json` is replaced (atomically) before the new value
@@ -330,14 +455,9 @@ export class DurableCollection {
    *   documentation.
    */
   deleteIds(ids: readonly string[]): Promise<number> {
-    try {
-      this.checkWritable();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const copy = ids.slice();
-    return this.sequencer.submit(walRecordType.deleteIds, encodeDeleteIdsRecord(copy), (sequence) => this.collection.deleteIds(copy, sequence));
+    return this.write({ kind: "deleteIds", ids }).then((outcome) => outcome.result as number);
   }
+
 
   /**
    * Deletes every point matching `filter` durably; the filter is evaluated when the delete is applied,
@@ -346,13 +466,9 @@ export class DurableCollection {
    *   documentation.
    */
   deleteByFilter(filter: Filter): Promise<number> {
-    try {
-      this.checkWritable();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.sequencer.submit(walRecordType.deleteByFilter, encodeDeleteFilterRecord(filter), (sequence) => this.collection.deleteByFilter(filter, sequence));
+    return this.write({ kind: "deleteByFilter", filter }).then((outcome) => outcome.result as number);
   }
+
 
   /** As {@link Checkpointer.checkpoint}: a new segment at the last applied sequence, and the WAL cut. */
   checkpoint(): Promise<CheckpointReport | undefined> {
@@ -388,42 +504,7 @@ export class DurableCollection {
     return this.closing;
   }
 
-  /**
-   * Validates an upsert batch, logs it as a record of `type` (its body made by `encode` from the
-   * type-1 body) and applies it with `apply` once durable, reserving its new points against
-   * `collectionPointsMax` meanwhile.
-   */
-  private submitUpsert(
-    points: readonly PointInput[],
-    field: string,
-    type: number,
-    encode: (upsertBody: Uint8Array[]) => Uint8Array[],
-    apply: (sequence: number, payloadBytes: readonly number[]) => UpsertResult,
-  ): Promise<UpsertResult> {
-    let prepared;
-    try {
-      this.checkWritable();
-      prepared = this.collection.prepareUpsert(points, field, this.newPointsInFlight);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const body = encode(encodeUpsertRecord(points, prepared.payloadJson, this.spec.dimension));
-    const reserved = prepared.newPoints;
-    this.newPointsInFlight += reserved;
-    const { payloadBytes } = prepared;
-    return this.sequencer.submit(
-      type,
-      body,
-      (sequence) => {
-        const result = apply(sequence, payloadBytes);
-        this.written += result.inserted + result.updated;
-        return result;
-      },
-      () => {
-        this.newPointsInFlight -= reserved;
-      },
-    );
-  }
+
 
   private checkWritable(): void {
     if (this.dropped) throw new VectorDbError("not_found", `collection "${this.name}" does not exist (it was dropped)`);

@@ -1,5 +1,5 @@
 export { MemoryCollection, type PreparedUpsert } from "./memory-collection.js";
-export { DurableCollection, type DurabilityOptions } from "./durable-collection.js";
+export { DurableCollection, type DurabilityOptions, type WriteOp, type WriteOutcome, type EncodedWrite } from "./durable-collection.js";
 export type { CollectionLimits } from "./validate-points.js";
 export type { CollectionState } from "./snapshot.js";
 export type { IndexingOptions } from "./indexer.js";

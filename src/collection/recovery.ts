@@ -129,7 +129,7 @@ export async function recoverCollection(
     removedOrphans = await removeOrphans(io, dir, listed);
     for (const record of records) {
       if (record.sequence <= segmentSequence) continue;
-      replay(collection, spec, record, walPath);
+      applyWalRecord(collection, spec, record, walPath);
       replayedRecords++;
     }
   } catch (error) {
@@ -233,33 +233,30 @@ async function loadLegacySegment(io: StorageIo, dir: string, spec: Readonly<Coll
 }
 
 /**
- * Applies one recovered WAL record to `collection` with its sequence.
- * @throws VectorDbError data_loss naming the WAL file and the record's offset when the record does not
+ * Applies one WAL record to `collection` with its sequence (recovery's replay, and replication's
+ * records); returns what the collection's apply returned (an UpsertResult, or a count of points).
+ * @param walPath where the record comes from, for messages (a file, or a replicated log).
+ * @throws VectorDbError data_loss naming `walPath` and the record's offset when the record does not
  *   decode or has an unknown type.
  */
-function replay(collection: SegmentedCollection, spec: Readonly<CollectionSpec>, record: WalRecord, walPath: string): void {
+export function applyWalRecord(collection: SegmentedCollection, spec: Readonly<CollectionSpec>, record: Pick<WalRecord, "sequence" | "type" | "body" | "offset">, walPath: string): unknown {
   try {
     switch (record.type) {
       case walRecordType.upsert: {
         const { points, payloadBytes } = decodeUpsertRecord(record.body, spec.dimension);
-        collection.applyUpsert(points, payloadBytes, record.sequence);
-        return;
+        return collection.applyUpsert(points, payloadBytes, record.sequence);
       }
       case walRecordType.deleteIds:
-        collection.deleteIds(decodeDeleteIdsRecord(record.body), record.sequence);
-        return;
+        return collection.deleteIds(decodeDeleteIdsRecord(record.body), record.sequence);
       case walRecordType.deleteByFilter:
-        collection.deleteByFilter(decodeDeleteFilterRecord(record.body), record.sequence);
-        return;
+        return collection.deleteByFilter(decodeDeleteFilterRecord(record.body), record.sequence);
       case walRecordType.payloadChange: {
         const { selector, change } = decodePayloadChangeRecord(record.body);
-        collection.applyPayloadChange(selector, change, record.sequence);
-        return;
+        return collection.applyPayloadChange(selector, change, record.sequence);
       }
       case walRecordType.ingestBatch: {
         const { ingestId, batch, points, payloadBytes } = decodeIngestBatchRecord(record.body, spec.dimension);
-        collection.applyIngestBatch(ingestId, batch, points, payloadBytes, record.sequence);
-        return;
+        return collection.applyIngestBatch(ingestId, batch, points, payloadBytes, record.sequence);
       }
       default:
         throw new Error(`unknown record type ${record.type}`);

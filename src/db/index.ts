@@ -3,3 +3,4 @@ export { collectionsDir, collectionsDirName } from "./data-dir.js";
 export { lockFileName } from "./lock.js";
 export { aliasesFileName, type AliasAction } from "./aliases.js";
 export { snapshotsDirName, checkSnapshotName, type SnapshotRecord } from "./snapshots.js";
+export { embeddedWritePath, waitForSequence, minSequenceWaitMaxMs, type WritePath, type ReplicationStatus } from "./write-path.js";

@@ -1,6 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** What the metrics read from one collection when they are scraped. */
+/** What the replication metrics read at each scrape (the replicator's snapshot). */
+export interface ReplicationMetricsSource {
+  snapshot(): {
+    isLeader: boolean;
+    term: number | undefined;
+    metaApplied: number;
+    caughtUp: boolean;
+    collections: readonly { name: string; applied: number; lag: number; fenced: number }[];
+  };
+}
+
 export interface CollectionMetricsSource {
   readonly name: string;
   stats(): {
@@ -49,6 +60,7 @@ export class ServerMetrics {
   private readonly rpcRequests: Counter<"method" | "code">;
   private readonly rpcSeconds: Histogram<"method" | "code">;
   private readonly fsyncSeconds: Histogram;
+  private replication: ReplicationMetricsSource | undefined;
 
   /** @param collections the collections to report at each scrape. */
   constructor(collections: () => Iterable<CollectionMetricsSource>) {
@@ -101,6 +113,42 @@ export class ServerMetrics {
         for (const source of collections()) this.inc({ collection: source.name }, source.pointsWritten);
       },
     });
+    const replicated = (name: string, help: string, read: (snapshot: ReturnType<ReplicationMetricsSource["snapshot"]>) => number): void => {
+      const metrics = this;
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          if (metrics.replication !== undefined) this.set(read(metrics.replication.snapshot()));
+        },
+      });
+    };
+    replicated("vectordb_replication_leader", "1 while this node is the replication leader, else 0", (s) => (s.isLeader ? 1 : 0));
+    replicated("vectordb_replication_caught_up", "1 while every replicated log is applied within catchUpLagMax, else 0", (s) => (s.caughtUp ? 1 : 0));
+    replicated("vectordb_replication_meta_applied_sequence", "last meta log record applied here", (s) => s.metaApplied);
+    const perLog = (name: string, help: string, read: (log: { applied: number; lag: number; fenced: number }) => number): void => {
+      const metrics = this;
+      new Gauge({
+        name,
+        help,
+        labelNames: ["collection"],
+        registers,
+        collect() {
+          this.reset();
+          for (const log of metrics.replication?.snapshot().collections ?? []) this.set({ collection: log.name }, read(log));
+        },
+      });
+    };
+    perLog("vectordb_replication_applied_sequence", "last record of the collection's replicated log applied here", (log) => log.applied);
+    perLog("vectordb_replication_lag_records", "records of the collection's replicated log not applied here yet", (log) => log.lag);
+    perLog("vectordb_replication_fenced_records", "records of deposed leaders ignored since start", (log) => log.fenced);
+  }
+
+  /** Reports replication's state from now on (a server started with --replication). */
+  setReplication(source: ReplicationMetricsSource): void {
+    this.replication = source;
   }
 
   /** Counts a finished call: `method` as `Service/Method`, `code` the gRPC status name, `seconds` its latency. */

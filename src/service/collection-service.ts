@@ -1,7 +1,7 @@
 import type { DurableCollection, HnswParams } from "../collection/index.js";
 import type { Limits, ServerConfig } from "../config.js";
 import { invalidArgument } from "../errors.js";
-import type { AliasAction as DomainAliasAction, Database } from "../db/index.js";
+import { embeddedWritePath, type AliasAction as DomainAliasAction, type Database, type WritePath } from "../db/index.js";
 import { type CollectionInfo, CollectionInfoSchema, type HnswConfig, HnswConfigSchema, SegmentInfoSchema } from "../../gen/vectordb/v1/collection_pb.js";
 import type { AliasAction, CollectionService } from "../../gen/vectordb/v1/collection_service_pb.js";
 import { create } from "@bufbuild/protobuf";
@@ -10,8 +10,9 @@ import { distanceFromProto, hnswFromProto, quantizationFromProto, quantizationTo
 import type { ServiceHandlers } from "./handler-types.js";
 
 /** A collection as the API reports it. */
-export function collectionInfo(collection: DurableCollection): CollectionInfo {
+export function collectionInfo(collection: DurableCollection, writes?: WritePath): CollectionInfo {
   const { spec } = collection;
+  const status = writes?.status(collection) ?? { appliedSequence: collection.appliedSequence, lag: 0 };
   const stats = collection.stats();
   return create(CollectionInfoSchema, {
     name: spec.name,
@@ -38,6 +39,8 @@ export function collectionInfo(collection: DurableCollection): CollectionInfo {
         fileBytes: BigInt(segment.fileBytes),
       }),
     ),
+    appliedSequence: BigInt(status.appliedSequence),
+    replicationLag: BigInt(status.lag),
   });
 }
 
@@ -49,40 +52,41 @@ export function collectionInfo(collection: DurableCollection): CollectionInfo {
  * RESOURCE_EXHAUSTED past `collections_max` or `aliases_max`; UNAVAILABLE on an I/O error; DATA_LOSS
  * for a collection that failed recovery (DeleteCollection still drops it).
  */
-export function collectionServiceHandlers(db: Database, config: ServerConfig): ServiceHandlers<typeof CollectionService> {
+export function collectionServiceHandlers(db: Database, config: ServerConfig, writes: WritePath = embeddedWritePath(db)): ServiceHandlers<typeof CollectionService> {
   const { limits } = config;
+  const info = (collection: DurableCollection): CollectionInfo => collectionInfo(collection, writes);
   return {
     async createCollection(request) {
       if (request.dimension < 1 || request.dimension > limits.dimensionMax) {
         throw invalidArgument(`dimension: ${request.dimension} is outside 1..${limits.dimensionMax} (dimension_max)`);
       }
       const distance = distanceFromProto(request.distance, "distance");
-      const collection = await db.create({
+      const collection = await writes.createCollection({
         name: request.name,
         dimension: request.dimension,
         distance,
         hnsw: hnswFromProto(request.hnsw, config.hnswDefaults, limits),
         quantization: quantizationFromProto(request.quantization, distance),
       });
-      return { collection: collectionInfo(collection) };
+      return { collection: info(collection) };
     },
     async getCollection(request) {
-      return { collection: collectionInfo(db.get(request.name, "name")) };
+      return { collection: info(db.get(request.name, "name")) };
     },
     async listCollections() {
-      return { collections: db.list().map(collectionInfo) };
+      return { collections: db.list().map(info) };
     },
     async deleteCollection(request) {
-      return { deletedPoints: BigInt(await db.drop(request.name)) };
+      return { deletedPoints: BigInt(await writes.dropCollection(request.name)) };
     },
     async updateCollection(request) {
       const collection = db.get(request.name, "name");
       const ef = checkHnswUpdate(collection.spec.hnsw, request.hnsw, limits);
-      if (ef !== undefined) await collection.updateSearchEf(ef);
-      return { collection: collectionInfo(collection) };
+      if (ef !== undefined) await writes.updateSearchEf(request.name, ef);
+      return { collection: info(db.get(request.name, "name")) };
     },
     async updateAliases(request) {
-      await db.updateAliases(request.actions.map(aliasActionFromProto));
+      await writes.updateAliases(request.actions.map(aliasActionFromProto));
       return {};
     },
     async listAliases(request) {

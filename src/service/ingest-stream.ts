@@ -1,7 +1,7 @@
-import type { DurableCollection } from "../collection/index.js";
+import type { DurableCollection, UpsertResult } from "../collection/index.js";
 import { ingestIdBytesMax, type Limits } from "../config.js";
 import { invalidArgument, quote, VectorDbError } from "../errors.js";
-import type { Database } from "../db/index.js";
+import type { Database, WritePath } from "../db/index.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { IngestStreamRequest, IngestStreamResponseSchema } from "../../gen/vectordb/v1/point_service_pb.js";
 import { pointFromProto } from "./convert.js";
@@ -38,6 +38,7 @@ interface Session {
  */
 export async function serveIngestStream(
   db: Database,
+  writes: WritePath,
   limits: Readonly<Limits>,
   requests: AsyncIterable<IngestStreamRequest>,
   responses: ResponseSink<Response>,
@@ -56,7 +57,7 @@ export async function serveIngestStream(
       } else {
         checkSameLoad(session, request, at);
       }
-      const response = await ingestBatch(session, request, at, limits);
+      const response = await ingestBatch(session, writes, request, at, limits);
       if (response?.inserted !== undefined) applied++;
       if (response !== undefined) await responses.send(response);
       index++;
@@ -94,7 +95,7 @@ function checkSameLoad(session: Session, request: IngestStreamRequest, at: strin
  * Checks the message's batch and, unless it has no points or is durable already, applies it; returns
  * the acknowledgement to send (undefined when there is nothing to acknowledge).
  */
-async function ingestBatch(session: Session, request: IngestStreamRequest, at: string, limits: Readonly<Limits>): Promise<Response | undefined> {
+async function ingestBatch(session: Session, writes: WritePath, request: IngestStreamRequest, at: string, limits: Readonly<Limits>): Promise<Response | undefined> {
   const { points } = request;
   if (request.batchSeq === 0n) {
     if (points.length > 0) throw invalidArgument(`${at}.batch_seq: required (1, 2, 3, …) in a message with points`);
@@ -110,7 +111,9 @@ async function ingestBatch(session: Session, request: IngestStreamRequest, at: s
   }
   session.last = batch;
   if (batch <= session.durable) return undefined;
-  const result = await session.collection.ingestBatch(session.ingestId, batch, points.map(pointFromProto), `${at}.points`);
+  const { ingestId } = session;
+  const outcome = await writes.write(session.collection.name, { kind: "ingestBatch", ingestId, batch, points: points.map(pointFromProto), field: `${at}.points` });
+  const result = outcome.result as UpsertResult;
   session.durable = batch;
   return { durableBatchSeq: BigInt(batch), inserted: BigInt(result.inserted), updated: BigInt(result.updated) };
 }

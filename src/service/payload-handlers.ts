@@ -1,7 +1,7 @@
 import type { JsonObject as ProtoJsonObject } from "@bufbuild/protobuf";
 import { payloadKeysPerRequestMax, type Limits } from "../config.js";
 import { invalidArgument } from "../errors.js";
-import type { Database } from "../db/index.js";
+import type { Database, WritePath } from "../db/index.js";
 import type { JsonObject, PayloadChange } from "../collection/index.js";
 import type { Filter } from "../../gen/vectordb/v1/point_pb.js";
 import { keyPathFromProto, selectorFromProto } from "./convert.js";
@@ -18,10 +18,11 @@ interface PayloadRequest {
  * `ids` and a non-empty `filter`) and the change, and delegates; resolves with `{updated}` once the
  * change is durable and applied.
  */
-async function update(db: Database, limits: Readonly<Limits>, request: PayloadRequest, change: PayloadChange): Promise<{ updated: number }> {
-  const collection = db.get(request.collection);
+async function update(db: Database, writes: WritePath, limits: Readonly<Limits>, request: PayloadRequest, change: PayloadChange): Promise<{ updated: number; sequence: bigint }> {
+  db.get(request.collection);
   const selector = selectorFromProto(request, limits, "update");
-  return { updated: await collection.changePayload(selector, change, selector.kind) };
+  const outcome = await writes.write(request.collection, { kind: "payload", selector, change, field: selector.kind });
+  return { updated: outcome.result as number, sequence: BigInt(outcome.sequence) };
 }
 
 /** A request's payload Struct as a domain object (`{}` when unset). */
@@ -37,24 +38,24 @@ function payloadOf(payload: ProtoJsonObject | undefined): JsonObject {
  * `payload_bytes_max`; NOT_FOUND; UNAVAILABLE when the WAL cannot be written; DATA_LOSS for a
  * collection that failed recovery.
  */
-export function payloadHandlers(db: Database, limits: Readonly<Limits>) {
+export function payloadHandlers(db: Database, writes: WritePath, limits: Readonly<Limits>) {
   return {
     async setPayload(request: PayloadRequest & { payload?: ProtoJsonObject | undefined }) {
       const payload = payloadOf(request.payload);
       if (Object.keys(payload).length === 0) throw invalidArgument("payload: must hold at least one key to set");
-      return update(db, limits, request, { kind: "set", payload });
+      return update(db, writes, limits, request, { kind: "set", payload });
     },
     async overwritePayload(request: PayloadRequest & { payload?: ProtoJsonObject | undefined }) {
-      return update(db, limits, request, { kind: "overwrite", payload: payloadOf(request.payload) });
+      return update(db, writes, limits, request, { kind: "overwrite", payload: payloadOf(request.payload) });
     },
     async deletePayloadKeys(request: PayloadRequest & { keys: string[] }) {
       if (request.keys.length === 0) throw invalidArgument("keys: must list at least one key");
       if (request.keys.length > payloadKeysPerRequestMax) throw invalidArgument(`keys: has ${request.keys.length} keys, at most ${payloadKeysPerRequestMax} are allowed`);
       const keys = request.keys.map((key, i) => keyPathFromProto(key, `keys[${i}]`, limits));
-      return update(db, limits, request, { kind: "deleteKeys", keys });
+      return update(db, writes, limits, request, { kind: "deleteKeys", keys });
     },
     async clearPayload(request: PayloadRequest) {
-      return update(db, limits, request, { kind: "clear" });
+      return update(db, writes, limits, request, { kind: "clear" });
     },
   };
 }

@@ -1,7 +1,7 @@
-import type { DurableCollection } from "../collection/index.js";
+import type { DurableCollection, UpsertResult, WriteOp } from "../collection/index.js";
 import type { Limits, ServerConfig } from "../config.js";
 import { invalidArgument, quote, VectorDbError } from "../errors.js";
-import type { Database } from "../db/index.js";
+import { embeddedWritePath, type Database, type WritePath } from "../db/index.js";
 import type { PointService } from "../../gen/vectordb/v1/point_service_pb.js";
 import type { Point, ScoredPoint, SearchQuery } from "../../gen/vectordb/v1/point_pb.js";
 import type { IngestRequest } from "../../gen/vectordb/v1/point_service_pb.js";
@@ -26,8 +26,17 @@ import { decodeCursor, encodeCursor } from "./scroll-cursor.js";
  * written; DATA_LOSS for a collection that failed recovery;
  * CANCELLED/DEADLINE_EXCEEDED come from the transport.
  */
-export function pointServiceHandlers(db: Database, config: ServerConfig): ServiceHandlers<typeof PointService> {
+export function pointServiceHandlers(db: Database, config: ServerConfig, writes: WritePath = embeddedWritePath(db)): ServiceHandlers<typeof PointService> {
   const { limits } = config;
+  /** The collection `name`, once this server has applied writes up to `minSequence` (read-your-writes). */
+  const readable = async (name: string, minSequence: bigint, context: CallContext): Promise<DurableCollection> => {
+    const collection = db.get(name);
+    if (minSequence > 0n) {
+      if (minSequence > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument(`min_sequence: ${minSequence} is above 2^53 - 1`);
+      await writes.waitApplied(name, Number(minSequence), context.signal);
+    }
+    return collection;
+  };
   let ingestStreamsOpen = 0;
   /** Runs a bulk-load stream, counted against `ingest_streams_max`. */
   const admitStream = async <T>(serve: () => Promise<T>): Promise<T> => {
@@ -46,11 +55,12 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
       const collection = db.get(request.collection);
       if (request.points.length === 0) throw invalidArgument("points: must hold at least one point");
       checkBatch(request.points, "points", limits);
-      return await collection.upsert(request.points.map(pointFromProto), "points");
+      const outcome = await writes.write(collection.name, { kind: "upsert", points: request.points.map(pointFromProto), field: "points" });
+      return { ...(outcome.result as UpsertResult), sequence: BigInt(outcome.sequence) };
     },
 
-    async get(request) {
-      const collection = db.get(request.collection);
+    async get(request, context) {
+      const collection = await readable(request.collection, request.minSequence, context);
       checkIds(request.ids, "ids", limits);
       const records = collection.get(request.ids, {
         withPayload: request.withPayload ?? true,
@@ -62,27 +72,28 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
     async delete(request) {
       const collection = db.get(request.collection);
       const selector = selectorFromProto(request, limits, "delete");
-      if (selector.kind === "ids") return { deleted: await collection.deleteIds(selector.ids) };
-      return { deleted: await collection.deleteByFilter(selector.filter) };
+      const op: WriteOp = selector.kind === "ids" ? { kind: "deleteIds", ids: selector.ids } : { kind: "deleteByFilter", filter: selector.filter };
+      const outcome = await writes.write(collection.name, op);
+      return { deleted: outcome.result as number, sequence: BigInt(outcome.sequence) };
     },
 
-    async search(request) {
-      const collection = db.get(request.collection);
+    async search(request, context) {
+      const collection = await readable(request.collection, request.minSequence, context);
       const hits = collection.search(searchFromProto(request, "", limits));
       return { hits: hits.map(hitToProto) };
     },
 
-    async batchSearch(request) {
-      const collection = db.get(request.collection);
+    async batchSearch(request, context) {
+      const collection = await readable(request.collection, request.minSequence, context);
       return { results: await batchSearch(collection, request.queries, limits) };
     },
 
     async ingest(requests, context) {
-      return admitStream(() => ingestStream(db, limits, requests, context));
+      return admitStream(() => ingestStream(db, writes, limits, requests, context));
     },
 
-    async scroll(request) {
-      const collection = db.get(request.collection);
+    async scroll(request, context) {
+      const collection = await readable(request.collection, request.minSequence, context);
       if (request.limit > limits.scrollPointsMax) throw invalidArgument(`limit: ${request.limit} is above scroll_points_max ${limits.scrollPointsMax}`);
       const page = collection.scroll({
         after: decodeCursor(request.cursor, "cursor"),
@@ -100,10 +111,10 @@ export function pointServiceHandlers(db: Database, config: ServerConfig): Servic
       return { count: BigInt(collection.count(filter)) };
     },
 
-    ...payloadHandlers(db, limits),
+    ...payloadHandlers(db, writes, limits),
 
     async ingestStream(requests, responses, context) {
-      await admitStream(() => serveIngestStream(db, limits, requests, responses, context));
+      await admitStream(() => serveIngestStream(db, writes, limits, requests, responses, context));
     },
   };
 }
@@ -135,6 +146,7 @@ async function batchSearch(collection: DurableCollection, queries: readonly Sear
  */
 async function ingestStream(
   db: Database,
+  writes: WritePath,
   limits: Readonly<Limits>,
   requests: AsyncIterable<IngestRequest>,
   context: CallContext,
@@ -157,7 +169,7 @@ async function ingestStream(
       const collection = db.get(name, `${at}.collection`);
       checkBatch(request.points, `${at}.points`, limits);
       // Durable before the next message is read: the WAL's pace is the stream's backpressure.
-      const result = await collection.upsert(request.points.map(pointFromProto), `${at}.points`);
+      const result = (await writes.write(collection.name, { kind: "upsert", points: request.points.map(pointFromProto), field: `${at}.points` })).result as UpsertResult;
       inserted += result.inserted;
       updated += result.updated;
       batches++;

@@ -8,3 +8,6 @@ export { projectRoot, defaultCliPath, datasetsDir, datasetFile } from "./project
 export { freePort, waitForPort, sleep } from "./net.js";
 export { loadHnswlib, type HnswlibConstructor, type HnswlibIndex } from "./hnswlib.js";
 export { runResumableLoadTest, formatRun, ingestRecordsOf, type ResumableLoadOptions, type ResumableLoadSummary, type RunReport } from "./resumable-load.js";
+export { NatsCluster, natsServerAvailable, natsServerPath, type NatsNode } from "./nats-cluster.js";
+export { ReplicaSet, type Replica, type ReplicaSetOptions } from "./replica-set.js";
+export { killLeaderRound, killNatsNodeRound, pauseLeaderRound, roundDimension, type FailoverRound } from "./replication-rounds.js";

@@ -27,6 +27,11 @@ export interface RunningServer {
   /** Marks the server SERVING (health) and lets calls through; before this they get UNAVAILABLE. */
   setServing(serving: boolean): void;
   /**
+   * Sets only the health status (calls are still let through while serving): replication reports
+   * NOT_SERVING while a replica catches up, and SERVING once it has.
+   */
+  setHealthy(healthy: boolean): void;
+  /**
    * Stops accepting calls, sets health to NOT_SERVING, waits up to `graceMs` for in-flight data calls
    * to finish (cancelling them after that), then closes the long-lived health Watch and reflection
    * streams. Resolves when the server is closed.
@@ -131,6 +136,9 @@ export async function startServer(config: ServerConfig, services: readonly Servi
     setServing(value) {
       gate.serving = value;
       setHealth(value && !gate.closing ? "SERVING" : "NOT_SERVING");
+    },
+    setHealthy(healthy) {
+      setHealth(healthy && gate.serving && !gate.closing ? "SERVING" : "NOT_SERVING");
     },
     shutdown(graceMs = config.shutdownGraceMs) {
       closed ??= new Promise<void>((resolve) => {

@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file vectordb/v1/point_service.proto.
  */
 export const file_vectordb_v1_point_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch92ZWN0b3JkYi92MS9wb2ludF9zZXJ2aWNlLnByb3RvEgt2ZWN0b3JkYi52MSJHCg1VcHNlcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIgoGcG9pbnRzGAIgAygLMhIudmVjdG9yZGIudjEuUG9pbnQiMwoOVXBzZXJ0UmVzcG9uc2USEAoIaW5zZXJ0ZWQYASABKA0SDwoHdXBkYXRlZBgCIAEoDSKDAQoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIZCgx3aXRoX3BheWxvYWQYAyABKAhIAIgBARIYCgt3aXRoX3ZlY3RvchgEIAEoCEgBiAEBQg8KDV93aXRoX3BheWxvYWRCDgoMX3dpdGhfdmVjdG9yIjEKC0dldFJlc3BvbnNlEiIKBnBvaW50cxgBIAMoCzISLnZlY3RvcmRiLnYxLlBvaW50IlUKDURlbGV0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSIwoGZmlsdGVyGAMgASgLMhMudmVjdG9yZGIudjEuRmlsdGVyIiEKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0i1AIKDVNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIOCgZ2ZWN0b3IYAiADKAISCQoBaxgDIAEoDRIjCgZmaWx0ZXIYBCABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXISHAoPc2NvcmVfdGhyZXNob2xkGAUgASgCSACIAQESCgoCZWYYBiABKA0SDQoFZXhhY3QYByABKAgSGQoMd2l0aF9wYXlsb2FkGAggASgISAGIAQESGAoLd2l0aF92ZWN0b3IYCSABKAhIAogBARIUCgdyZXNjb3JlGAogASgISAOIAQESGQoMb3ZlcnNhbXBsaW5nGAsgASgCSASIAQFCEgoQX3Njb3JlX3RocmVzaG9sZEIPCg1fd2l0aF9wYXlsb2FkQg4KDF93aXRoX3ZlY3RvckIKCghfcmVzY29yZUIPCg1fb3ZlcnNhbXBsaW5nIjgKDlNlYXJjaFJlc3BvbnNlEiYKBGhpdHMYASADKAsyGC52ZWN0b3JkYi52MS5TY29yZWRQb2ludCJTChJCYXRjaFNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIpCgdxdWVyaWVzGAIgAygLMhgudmVjdG9yZGIudjEuU2VhcmNoUXVlcnkiQQoTQmF0Y2hTZWFyY2hSZXNwb25zZRIqCgdyZXN1bHRzGAEgAygLMhkudmVjdG9yZGIudjEuU2VhcmNoUmVzdWx0IkcKDUluZ2VzdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIiCgZwb2ludHMYAiADKAsyEi52ZWN0b3JkYi52MS5Qb2ludCJECg5Jbmdlc3RSZXNwb25zZRIPCgdiYXRjaGVzGAEgASgEEhAKCGluc2VydGVkGAIgASgEEg8KB3VwZGF0ZWQYAyABKAQivQEKDVNjcm9sbFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIjCgZmaWx0ZXIYAiABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXISDQoFbGltaXQYAyABKA0SDgoGY3Vyc29yGAQgASgJEhkKDHdpdGhfcGF5bG9hZBgFIAEoCEgAiAEBEhgKC3dpdGhfdmVjdG9yGAYgASgISAGIAQFCDwoNX3dpdGhfcGF5bG9hZEIOCgxfd2l0aF92ZWN0b3IiSQoOU2Nyb2xsUmVzcG9uc2USIgoGcG9pbnRzGAEgAygLMhIudmVjdG9yZGIudjEuUG9pbnQSEwoLbmV4dF9jdXJzb3IYAiABKAkiRwoMQ291bnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIwoGZmlsdGVyGAIgASgLMhMudmVjdG9yZGIudjEuRmlsdGVyIh4KDUNvdW50UmVzcG9uc2USDQoFY291bnQYASABKAQigwEKEVNldFBheWxvYWRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJEiMKBmZpbHRlchgDIAEoCzITLnZlY3RvcmRiLnYxLkZpbHRlchIoCgdwYXlsb2FkGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCIlChJTZXRQYXlsb2FkUmVzcG9uc2USDwoHdXBkYXRlZBgBIAEoDSKJAQoXT3ZlcndyaXRlUGF5bG9hZFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSIwoGZmlsdGVyGAMgASgLMhMudmVjdG9yZGIudjEuRmlsdGVyEigKB3BheWxvYWQYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IisKGE92ZXJ3cml0ZVBheWxvYWRSZXNwb25zZRIPCgd1cGRhdGVkGAEgASgNIm4KGERlbGV0ZVBheWxvYWRLZXlzUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIjCgZmaWx0ZXIYAyABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXISDAoEa2V5cxgEIAMoCSIsChlEZWxldGVQYXlsb2FkS2V5c1Jlc3BvbnNlEg8KB3VwZGF0ZWQYASABKA0iWwoTQ2xlYXJQYXlsb2FkUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIjCgZmaWx0ZXIYAyABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXIiJwoUQ2xlYXJQYXlsb2FkUmVzcG9uc2USDwoHdXBkYXRlZBgBIAEoDSJzChNJbmdlc3RTdHJlYW1SZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEQoJaW5nZXN0X2lkGAIgASgJEhEKCWJhdGNoX3NlcRgDIAEoBBIiCgZwb2ludHMYBCADKAsyEi52ZWN0b3JkYi52MS5Qb2ludCJUChRJbmdlc3RTdHJlYW1SZXNwb25zZRIZChFkdXJhYmxlX2JhdGNoX3NlcRgBIAEoBBIQCghpbnNlcnRlZBgCIAEoBBIPCgd1cGRhdGVkGAMgASgEMu0HCgxQb2ludFNlcnZpY2USQQoGVXBzZXJ0EhoudmVjdG9yZGIudjEuVXBzZXJ0UmVxdWVzdBobLnZlY3RvcmRiLnYxLlVwc2VydFJlc3BvbnNlEjgKA0dldBIXLnZlY3RvcmRiLnYxLkdldFJlcXVlc3QaGC52ZWN0b3JkYi52MS5HZXRSZXNwb25zZRJBCgZEZWxldGUSGi52ZWN0b3JkYi52MS5EZWxldGVSZXF1ZXN0GhsudmVjdG9yZGIudjEuRGVsZXRlUmVzcG9uc2USQQoGU2VhcmNoEhoudmVjdG9yZGIudjEuU2VhcmNoUmVxdWVzdBobLnZlY3RvcmRiLnYxLlNlYXJjaFJlc3BvbnNlElAKC0JhdGNoU2VhcmNoEh8udmVjdG9yZGIudjEuQmF0Y2hTZWFyY2hSZXF1ZXN0GiAudmVjdG9yZGIudjEuQmF0Y2hTZWFyY2hSZXNwb25zZRJDCgZJbmdlc3QSGi52ZWN0b3JkYi52MS5Jbmdlc3RSZXF1ZXN0GhsudmVjdG9yZGIudjEuSW5nZXN0UmVzcG9uc2UoARJBCgZTY3JvbGwSGi52ZWN0b3JkYi52MS5TY3JvbGxSZXF1ZXN0GhsudmVjdG9yZGIudjEuU2Nyb2xsUmVzcG9uc2USPgoFQ291bnQSGS52ZWN0b3JkYi52MS5Db3VudFJlcXVlc3QaGi52ZWN0b3JkYi52MS5Db3VudFJlc3BvbnNlEk0KClNldFBheWxvYWQSHi52ZWN0b3JkYi52MS5TZXRQYXlsb2FkUmVxdWVzdBofLnZlY3RvcmRiLnYxLlNldFBheWxvYWRSZXNwb25zZRJfChBPdmVyd3JpdGVQYXlsb2FkEiQudmVjdG9yZGIudjEuT3ZlcndyaXRlUGF5bG9hZFJlcXVlc3QaJS52ZWN0b3JkYi52MS5PdmVyd3JpdGVQYXlsb2FkUmVzcG9uc2USYgoRRGVsZXRlUGF5bG9hZEtleXMSJS52ZWN0b3JkYi52MS5EZWxldGVQYXlsb2FkS2V5c1JlcXVlc3QaJi52ZWN0b3JkYi52MS5EZWxldGVQYXlsb2FkS2V5c1Jlc3BvbnNlElMKDENsZWFyUGF5bG9hZBIgLnZlY3RvcmRiLnYxLkNsZWFyUGF5bG9hZFJlcXVlc3QaIS52ZWN0b3JkYi52MS5DbGVhclBheWxvYWRSZXNwb25zZRJXCgxJbmdlc3RTdHJlYW0SIC52ZWN0b3JkYi52MS5Jbmdlc3RTdHJlYW1SZXF1ZXN0GiEudmVjdG9yZGIudjEuSW5nZXN0U3RyZWFtUmVzcG9uc2UoATABYgZwcm90bzM", [file_google_protobuf_struct, file_vectordb_v1_point]);
+  fileDesc("Ch92ZWN0b3JkYi92MS9wb2ludF9zZXJ2aWNlLnByb3RvEgt2ZWN0b3JkYi52MSJHCg1VcHNlcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIgoGcG9pbnRzGAIgAygLMhIudmVjdG9yZGIudjEuUG9pbnQiRQoOVXBzZXJ0UmVzcG9uc2USEAoIaW5zZXJ0ZWQYASABKA0SDwoHdXBkYXRlZBgCIAEoDRIQCghzZXF1ZW5jZRgDIAEoBCKZAQoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIZCgx3aXRoX3BheWxvYWQYAyABKAhIAIgBARIYCgt3aXRoX3ZlY3RvchgEIAEoCEgBiAEBEhQKDG1pbl9zZXF1ZW5jZRgFIAEoBEIPCg1fd2l0aF9wYXlsb2FkQg4KDF93aXRoX3ZlY3RvciIxCgtHZXRSZXNwb25zZRIiCgZwb2ludHMYASADKAsyEi52ZWN0b3JkYi52MS5Qb2ludCJVCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJEiMKBmZpbHRlchgDIAEoCzITLnZlY3RvcmRiLnYxLkZpbHRlciIzCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEIuoCCg1TZWFyY2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDgoGdmVjdG9yGAIgAygCEgkKAWsYAyABKA0SIwoGZmlsdGVyGAQgASgLMhMudmVjdG9yZGIudjEuRmlsdGVyEhwKD3Njb3JlX3RocmVzaG9sZBgFIAEoAkgAiAEBEgoKAmVmGAYgASgNEg0KBWV4YWN0GAcgASgIEhkKDHdpdGhfcGF5bG9hZBgIIAEoCEgBiAEBEhgKC3dpdGhfdmVjdG9yGAkgASgISAKIAQESFAoHcmVzY29yZRgKIAEoCEgDiAEBEhkKDG92ZXJzYW1wbGluZxgLIAEoAkgEiAEBEhQKDG1pbl9zZXF1ZW5jZRgMIAEoBEISChBfc2NvcmVfdGhyZXNob2xkQg8KDV93aXRoX3BheWxvYWRCDgoMX3dpdGhfdmVjdG9yQgoKCF9yZXNjb3JlQg8KDV9vdmVyc2FtcGxpbmciOAoOU2VhcmNoUmVzcG9uc2USJgoEaGl0cxgBIAMoCzIYLnZlY3RvcmRiLnYxLlNjb3JlZFBvaW50ImkKEkJhdGNoU2VhcmNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKB3F1ZXJpZXMYAiADKAsyGC52ZWN0b3JkYi52MS5TZWFyY2hRdWVyeRIUCgxtaW5fc2VxdWVuY2UYAyABKAQiQQoTQmF0Y2hTZWFyY2hSZXNwb25zZRIqCgdyZXN1bHRzGAEgAygLMhkudmVjdG9yZGIudjEuU2VhcmNoUmVzdWx0IkcKDUluZ2VzdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIiCgZwb2ludHMYAiADKAsyEi52ZWN0b3JkYi52MS5Qb2ludCJECg5Jbmdlc3RSZXNwb25zZRIPCgdiYXRjaGVzGAEgASgEEhAKCGluc2VydGVkGAIgASgEEg8KB3VwZGF0ZWQYAyABKAQi0wEKDVNjcm9sbFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIjCgZmaWx0ZXIYAiABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXISDQoFbGltaXQYAyABKA0SDgoGY3Vyc29yGAQgASgJEhkKDHdpdGhfcGF5bG9hZBgFIAEoCEgAiAEBEhgKC3dpdGhfdmVjdG9yGAYgASgISAGIAQESFAoMbWluX3NlcXVlbmNlGAcgASgEQg8KDV93aXRoX3BheWxvYWRCDgoMX3dpdGhfdmVjdG9yIkkKDlNjcm9sbFJlc3BvbnNlEiIKBnBvaW50cxgBIAMoCzISLnZlY3RvcmRiLnYxLlBvaW50EhMKC25leHRfY3Vyc29yGAIgASgJIkcKDENvdW50UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiMKBmZpbHRlchgCIAEoCzITLnZlY3RvcmRiLnYxLkZpbHRlciIeCg1Db3VudFJlc3BvbnNlEg0KBWNvdW50GAEgASgEIoMBChFTZXRQYXlsb2FkUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIjCgZmaWx0ZXIYAyABKAsyEy52ZWN0b3JkYi52MS5GaWx0ZXISKAoHcGF5bG9hZBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiNwoSU2V0UGF5bG9hZFJlc3BvbnNlEg8KB3VwZGF0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiiQEKF092ZXJ3cml0ZVBheWxvYWRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJEiMKBmZpbHRlchgDIAEoCzITLnZlY3RvcmRiLnYxLkZpbHRlchIoCgdwYXlsb2FkGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI9ChhPdmVyd3JpdGVQYXlsb2FkUmVzcG9uc2USDwoHdXBkYXRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCJuChhEZWxldGVQYXlsb2FkS2V5c1JlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSIwoGZmlsdGVyGAMgASgLMhMudmVjdG9yZGIudjEuRmlsdGVyEgwKBGtleXMYBCADKAkiPgoZRGVsZXRlUGF5bG9hZEtleXNSZXNwb25zZRIPCgd1cGRhdGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEIlsKE0NsZWFyUGF5bG9hZFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSIwoGZmlsdGVyGAMgASgLMhMudmVjdG9yZGIudjEuRmlsdGVyIjkKFENsZWFyUGF5bG9hZFJlc3BvbnNlEg8KB3VwZGF0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQicwoTSW5nZXN0U3RyZWFtUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhEKCWluZ2VzdF9pZBgCIAEoCRIRCgliYXRjaF9zZXEYAyABKAQSIgoGcG9pbnRzGAQgAygLMhIudmVjdG9yZGIudjEuUG9pbnQiVAoUSW5nZXN0U3RyZWFtUmVzcG9uc2USGQoRZHVyYWJsZV9iYXRjaF9zZXEYASABKAQSEAoIaW5zZXJ0ZWQYAiABKAQSDwoHdXBkYXRlZBgDIAEoBDLtBwoMUG9pbnRTZXJ2aWNlEkEKBlVwc2VydBIaLnZlY3RvcmRiLnYxLlVwc2VydFJlcXVlc3QaGy52ZWN0b3JkYi52MS5VcHNlcnRSZXNwb25zZRI4CgNHZXQSFy52ZWN0b3JkYi52MS5HZXRSZXF1ZXN0GhgudmVjdG9yZGIudjEuR2V0UmVzcG9uc2USQQoGRGVsZXRlEhoudmVjdG9yZGIudjEuRGVsZXRlUmVxdWVzdBobLnZlY3RvcmRiLnYxLkRlbGV0ZVJlc3BvbnNlEkEKBlNlYXJjaBIaLnZlY3RvcmRiLnYxLlNlYXJjaFJlcXVlc3QaGy52ZWN0b3JkYi52MS5TZWFyY2hSZXNwb25zZRJQCgtCYXRjaFNlYXJjaBIfLnZlY3RvcmRiLnYxLkJhdGNoU2VhcmNoUmVxdWVzdBogLnZlY3RvcmRiLnYxLkJhdGNoU2VhcmNoUmVzcG9uc2USQwoGSW5nZXN0EhoudmVjdG9yZGIudjEuSW5nZXN0UmVxdWVzdBobLnZlY3RvcmRiLnYxLkluZ2VzdFJlc3BvbnNlKAESQQoGU2Nyb2xsEhoudmVjdG9yZGIudjEuU2Nyb2xsUmVxdWVzdBobLnZlY3RvcmRiLnYxLlNjcm9sbFJlc3BvbnNlEj4KBUNvdW50EhkudmVjdG9yZGIudjEuQ291bnRSZXF1ZXN0GhoudmVjdG9yZGIudjEuQ291bnRSZXNwb25zZRJNCgpTZXRQYXlsb2FkEh4udmVjdG9yZGIudjEuU2V0UGF5bG9hZFJlcXVlc3QaHy52ZWN0b3JkYi52MS5TZXRQYXlsb2FkUmVzcG9uc2USXwoQT3ZlcndyaXRlUGF5bG9hZBIkLnZlY3RvcmRiLnYxLk92ZXJ3cml0ZVBheWxvYWRSZXF1ZXN0GiUudmVjdG9yZGIudjEuT3ZlcndyaXRlUGF5bG9hZFJlc3BvbnNlEmIKEURlbGV0ZVBheWxvYWRLZXlzEiUudmVjdG9yZGIudjEuRGVsZXRlUGF5bG9hZEtleXNSZXF1ZXN0GiYudmVjdG9yZGIudjEuRGVsZXRlUGF5bG9hZEtleXNSZXNwb25zZRJTCgxDbGVhclBheWxvYWQSIC52ZWN0b3JkYi52MS5DbGVhclBheWxvYWRSZXF1ZXN0GiEudmVjdG9yZGIudjEuQ2xlYXJQYXlsb2FkUmVzcG9uc2USVwoMSW5nZXN0U3RyZWFtEiAudmVjdG9yZGIudjEuSW5nZXN0U3RyZWFtUmVxdWVzdBohLnZlY3RvcmRiLnYxLkluZ2VzdFN0cmVhbVJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_google_protobuf_struct, file_vectordb_v1_point]);
 
 /**
  * Request of PointService.Upsert.
@@ -63,6 +63,15 @@ export type UpsertResponse = Message<"vectordb.v1.UpsertResponse"> & {
    * @generated from field: uint32 updated = 2;
    */
   updated: number;
+
+  /**
+   * The write's sequence: its WAL record's sequence (embedded mode) or its record's stream sequence in
+   * the collection's replicated log (replication mode). Pass it as `min_sequence` of a read, on any
+   * replica, to read this write.
+   *
+   * @generated from field: uint64 sequence = 3;
+   */
+  sequence: bigint;
 };
 
 /**
@@ -105,6 +114,15 @@ export type GetRequest = Message<"vectordb.v1.GetRequest"> & {
    * @generated from field: optional bool with_vector = 4;
    */
   withVector?: boolean | undefined;
+
+  /**
+   * Read-your-writes: wait until this replica has applied the write with this `sequence` (a write
+   * response's) before serving, bounded by the call's deadline (DEADLINE_EXCEEDED past it; without a
+   * deadline at most 30 s, then UNAVAILABLE). 0 (default): serve at once.
+   *
+   * @generated from field: uint64 min_sequence = 5;
+   */
+  minSequence: bigint;
 };
 
 /**
@@ -183,6 +201,15 @@ export type DeleteResponse = Message<"vectordb.v1.DeleteResponse"> & {
    * @generated from field: uint32 deleted = 1;
    */
   deleted: number;
+
+  /**
+   * The write's sequence: its WAL record's sequence (embedded mode) or its record's stream sequence in
+   * the collection's replicated log (replication mode). Pass it as `min_sequence` of a read, on any
+   * replica, to read this write.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
 };
 
 /**
@@ -279,6 +306,15 @@ export type SearchRequest = Message<"vectordb.v1.SearchRequest"> & {
    * @generated from field: optional float oversampling = 11;
    */
   oversampling?: number | undefined;
+
+  /**
+   * Read-your-writes: wait until this replica has applied the write with this `sequence` (a write
+   * response's) before serving, bounded by the call's deadline (DEADLINE_EXCEEDED past it; without a
+   * deadline at most 30 s, then UNAVAILABLE). 0 (default): serve at once.
+   *
+   * @generated from field: uint64 min_sequence = 12;
+   */
+  minSequence: bigint;
 };
 
 /**
@@ -328,6 +364,15 @@ export type BatchSearchRequest = Message<"vectordb.v1.BatchSearchRequest"> & {
    * @generated from field: repeated vectordb.v1.SearchQuery queries = 2;
    */
   queries: SearchQuery[];
+
+  /**
+   * Read-your-writes: wait until this replica has applied the write with this `sequence` (a write
+   * response's) before serving, bounded by the call's deadline (DEADLINE_EXCEEDED past it; without a
+   * deadline at most 30 s, then UNAVAILABLE). 0 (default): serve at once.
+   *
+   * @generated from field: uint64 min_sequence = 3;
+   */
+  minSequence: bigint;
 };
 
 /**
@@ -471,6 +516,15 @@ export type ScrollRequest = Message<"vectordb.v1.ScrollRequest"> & {
    * @generated from field: optional bool with_vector = 6;
    */
   withVector?: boolean | undefined;
+
+  /**
+   * Read-your-writes: wait until this replica has applied the write with this `sequence` (a write
+   * response's) before serving, bounded by the call's deadline (DEADLINE_EXCEEDED past it; without a
+   * deadline at most 30 s, then UNAVAILABLE). 0 (default): serve at once.
+   *
+   * @generated from field: uint64 min_sequence = 7;
+   */
+  minSequence: bigint;
 };
 
 /**
@@ -614,6 +668,15 @@ export type SetPayloadResponse = Message<"vectordb.v1.SetPayloadResponse"> & {
    * @generated from field: uint32 updated = 1;
    */
   updated: number;
+
+  /**
+   * The write's sequence: its WAL record's sequence (embedded mode) or its record's stream sequence in
+   * the collection's replicated log (replication mode). Pass it as `min_sequence` of a read, on any
+   * replica, to read this write.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
 };
 
 /**
@@ -679,6 +742,15 @@ export type OverwritePayloadResponse = Message<"vectordb.v1.OverwritePayloadResp
    * @generated from field: uint32 updated = 1;
    */
   updated: number;
+
+  /**
+   * The write's sequence: its WAL record's sequence (embedded mode) or its record's stream sequence in
+   * the collection's replicated log (replication mode). Pass it as `min_sequence` of a read, on any
+   * replica, to read this write.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
 };
 
 /**
@@ -745,6 +817,15 @@ export type DeletePayloadKeysResponse = Message<"vectordb.v1.DeletePayloadKeysRe
    * @generated from field: uint32 updated = 1;
    */
   updated: number;
+
+  /**
+   * The write's sequence: its WAL record's sequence (embedded mode) or its record's stream sequence in
+   * the collection's replicated log (replication mode). Pass it as `min_sequence` of a read, on any
+   * replica, to read this write.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
 };
 
 /**
@@ -802,6 +883,15 @@ export type ClearPayloadResponse = Message<"vectordb.v1.ClearPayloadResponse"> &
    * @generated from field: uint32 updated = 1;
    */
   updated: number;
+
+  /**
+   * The write's sequence: its WAL record's sequence (embedded mode) or its record's stream sequence in
+   * the collection's replicated log (replication mode). Pass it as `min_sequence` of a read, on any
+   * replica, to read this write.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
 };
 
 /**

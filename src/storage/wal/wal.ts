@@ -206,6 +206,20 @@ export class Wal {
     return this.next;
   }
 
+  /**
+   * Makes the next append take `sequence` (the sequences between are never used: the log may have
+   * gaps; sequences only have to increase). Replication appends each record of a collection's
+   * replicated log under its stream sequence this way. A no-op when `sequence` is the next one.
+   * @throws VectorDbError invalid_argument (INVALID_ARGUMENT) when `sequence` is below
+   *   {@link nextSequence} or not a safe integer.
+   */
+  skipTo(sequence: number): void {
+    if (!Number.isSafeInteger(sequence) || sequence < this.next) {
+      throw new VectorDbError("invalid_argument", `${this.path}: cannot skip the WAL to sequence ${sequence}: the next sequence is ${this.next}`);
+    }
+    this.next = sequence;
+  }
+
   /** The sequence of the last record written to the file, or (floor − 1) if it holds none. */
   get lastSequence(): number {
     return this.lastWritten;

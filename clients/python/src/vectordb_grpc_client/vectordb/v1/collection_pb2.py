@@ -13,17 +13,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvectordb/v1/collection.proto\x12\x0bvectordb.v1\"S\n\nHnswConfig\x12\x0c\n\x01m\x18\x01 \x01(\rR\x01m\x12\'\n\x0f\x65\x66_construction\x18\x02 \x01(\rR\x0e\x65\x66\x43onstruction\x12\x0e\n\x02\x65\x66\x18\x03 \x01(\rR\x02\x65\x66\"\x8e\x01\n\x12ScalarQuantization\x12+\n\x04type\x18\x01 \x01(\x0e\x32\x17.vectordb.v1.ScalarTypeR\x04type\x12\x1f\n\x08quantile\x18\x02 \x01(\x02H\x00R\x08quantile\x88\x01\x01\x12\x1d\n\nalways_ram\x18\x03 \x01(\x08R\talwaysRamB\x0b\n\t_quantile\"Y\n\x12QuantizationConfig\x12\x39\n\x06scalar\x18\x01 \x01(\x0b\x32\x1f.vectordb.v1.ScalarQuantizationH\x00R\x06scalarB\x08\n\x06method\"\x86\x05\n\x0e\x43ollectionInfo\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n\tdimension\x18\x02 \x01(\rR\tdimension\x12\x31\n\x08\x64istance\x18\x03 \x01(\x0e\x32\x15.vectordb.v1.DistanceR\x08\x64istance\x12+\n\x04hnsw\x18\x04 \x01(\x0b\x32\x17.vectordb.v1.HnswConfigR\x04hnsw\x12\x1f\n\x0bpoint_count\x18\x05 \x01(\x04R\npointCount\x12!\n\x0cmemory_bytes\x18\x06 \x01(\x04R\x0bmemoryBytes\x12.\n\x13indexed_point_count\x18\x07 \x01(\x04R\x11indexedPointCount\x12\x43\n\x0cquantization\x18\x08 \x01(\x0b\x32\x1f.vectordb.v1.QuantizationConfigR\x0cquantization\x12!\n\x0cvector_bytes\x18\t \x01(\x04R\x0bvectorBytes\x12\x34\n\x16quantized_vector_bytes\x18\n \x01(\x04R\x14quantizedVectorBytes\x12\x31\n\x14quantization_trained\x18\x0b \x01(\x08R\x13quantizationTrained\x12,\n\x0frecall_estimate\x18\x0c \x01(\x02H\x00R\x0erecallEstimate\x88\x01\x01\x12%\n\x0erecall_samples\x18\r \x01(\x04R\rrecallSamples\x12\x34\n\x08segments\x18\x0e \x03(\x0b\x32\x18.vectordb.v1.SegmentInfoR\x08segmentsB\x12\n\x10_recall_estimate\"\xd7\x01\n\x0bSegmentInfo\x12\x0e\n\x02id\x18\x01 \x01(\x04R\x02id\x12\x1f\n\x0bpoint_count\x18\x02 \x01(\x04R\npointCount\x12#\n\rdeleted_count\x18\x03 \x01(\x04R\x0c\x64\x65letedCount\x12!\n\x0cmemory_bytes\x18\x04 \x01(\x04R\x0bmemoryBytes\x12\x18\n\x07indexed\x18\x05 \x01(\x08R\x07indexed\x12\x16\n\x06sealed\x18\x06 \x01(\x08R\x06sealed\x12\x1d\n\nfile_bytes\x18\x07 \x01(\x04R\tfileBytes*c\n\x08\x44istance\x12\x18\n\x14\x44ISTANCE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44ISTANCE_COSINE\x10\x01\x12\x10\n\x0c\x44ISTANCE_DOT\x10\x02\x12\x16\n\x12\x44ISTANCE_EUCLIDEAN\x10\x03*?\n\nScalarType\x12\x1b\n\x17SCALAR_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10SCALAR_TYPE_INT8\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvectordb/v1/collection.proto\x12\x0bvectordb.v1\"S\n\nHnswConfig\x12\x0c\n\x01m\x18\x01 \x01(\rR\x01m\x12\'\n\x0f\x65\x66_construction\x18\x02 \x01(\rR\x0e\x65\x66\x43onstruction\x12\x0e\n\x02\x65\x66\x18\x03 \x01(\rR\x02\x65\x66\"\x8e\x01\n\x12ScalarQuantization\x12+\n\x04type\x18\x01 \x01(\x0e\x32\x17.vectordb.v1.ScalarTypeR\x04type\x12\x1f\n\x08quantile\x18\x02 \x01(\x02H\x00R\x08quantile\x88\x01\x01\x12\x1d\n\nalways_ram\x18\x03 \x01(\x08R\talwaysRamB\x0b\n\t_quantile\"Y\n\x12QuantizationConfig\x12\x39\n\x06scalar\x18\x01 \x01(\x0b\x32\x1f.vectordb.v1.ScalarQuantizationH\x00R\x06scalarB\x08\n\x06method\"\xda\x05\n\x0e\x43ollectionInfo\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n\tdimension\x18\x02 \x01(\rR\tdimension\x12\x31\n\x08\x64istance\x18\x03 \x01(\x0e\x32\x15.vectordb.v1.DistanceR\x08\x64istance\x12+\n\x04hnsw\x18\x04 \x01(\x0b\x32\x17.vectordb.v1.HnswConfigR\x04hnsw\x12\x1f\n\x0bpoint_count\x18\x05 \x01(\x04R\npointCount\x12!\n\x0cmemory_bytes\x18\x06 \x01(\x04R\x0bmemoryBytes\x12.\n\x13indexed_point_count\x18\x07 \x01(\x04R\x11indexedPointCount\x12\x43\n\x0cquantization\x18\x08 \x01(\x0b\x32\x1f.vectordb.v1.QuantizationConfigR\x0cquantization\x12!\n\x0cvector_bytes\x18\t \x01(\x04R\x0bvectorBytes\x12\x34\n\x16quantized_vector_bytes\x18\n \x01(\x04R\x14quantizedVectorBytes\x12\x31\n\x14quantization_trained\x18\x0b \x01(\x08R\x13quantizationTrained\x12,\n\x0frecall_estimate\x18\x0c \x01(\x02H\x00R\x0erecallEstimate\x88\x01\x01\x12%\n\x0erecall_samples\x18\r \x01(\x04R\rrecallSamples\x12\x34\n\x08segments\x18\x0e \x03(\x0b\x32\x18.vectordb.v1.SegmentInfoR\x08segments\x12)\n\x10\x61pplied_sequence\x18\x0f \x01(\x04R\x0f\x61ppliedSequence\x12\'\n\x0freplication_lag\x18\x10 \x01(\x04R\x0ereplicationLagB\x12\n\x10_recall_estimate\"\xd7\x01\n\x0bSegmentInfo\x12\x0e\n\x02id\x18\x01 \x01(\x04R\x02id\x12\x1f\n\x0bpoint_count\x18\x02 \x01(\x04R\npointCount\x12#\n\rdeleted_count\x18\x03 \x01(\x04R\x0c\x64\x65letedCount\x12!\n\x0cmemory_bytes\x18\x04 \x01(\x04R\x0bmemoryBytes\x12\x18\n\x07indexed\x18\x05 \x01(\x08R\x07indexed\x12\x16\n\x06sealed\x18\x06 \x01(\x08R\x06sealed\x12\x1d\n\nfile_bytes\x18\x07 \x01(\x04R\tfileBytes*c\n\x08\x44istance\x12\x18\n\x14\x44ISTANCE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x44ISTANCE_COSINE\x10\x01\x12\x10\n\x0c\x44ISTANCE_DOT\x10\x02\x12\x16\n\x12\x44ISTANCE_EUCLIDEAN\x10\x03*?\n\nScalarType\x12\x1b\n\x17SCALAR_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10SCALAR_TYPE_INT8\x10\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vectordb_grpc_client.vectordb.v1.collection_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _DISTANCE._serialized_start=1233
-  _DISTANCE._serialized_end=1332
-  _SCALARTYPE._serialized_start=1334
-  _SCALARTYPE._serialized_end=1397
+  _DISTANCE._serialized_start=1317
+  _DISTANCE._serialized_end=1416
+  _SCALARTYPE._serialized_start=1418
+  _SCALARTYPE._serialized_end=1481
   _HNSWCONFIG._serialized_start=45
   _HNSWCONFIG._serialized_end=128
   _SCALARQUANTIZATION._serialized_start=131
@@ -31,7 +31,7 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _QUANTIZATIONCONFIG._serialized_start=275
   _QUANTIZATIONCONFIG._serialized_end=364
   _COLLECTIONINFO._serialized_start=367
-  _COLLECTIONINFO._serialized_end=1013
-  _SEGMENTINFO._serialized_start=1016
-  _SEGMENTINFO._serialized_end=1231
+  _COLLECTIONINFO._serialized_end=1097
+  _SEGMENTINFO._serialized_start=1100
+  _SEGMENTINFO._serialized_end=1315
 # @@protoc_insertion_point(module_scope)

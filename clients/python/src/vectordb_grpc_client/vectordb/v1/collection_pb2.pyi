@@ -13,7 +13,8 @@ SCALAR_TYPE_INT8: ScalarType
 SCALAR_TYPE_UNSPECIFIED: ScalarType
 
 class CollectionInfo(_message.Message):
-    __slots__ = ["dimension", "distance", "hnsw", "indexed_point_count", "memory_bytes", "name", "point_count", "quantization", "quantization_trained", "quantized_vector_bytes", "recall_estimate", "recall_samples", "segments", "vector_bytes"]
+    __slots__ = ["applied_sequence", "dimension", "distance", "hnsw", "indexed_point_count", "memory_bytes", "name", "point_count", "quantization", "quantization_trained", "quantized_vector_bytes", "recall_estimate", "recall_samples", "replication_lag", "segments", "vector_bytes"]
+    APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     HNSW_FIELD_NUMBER: _ClassVar[int]
@@ -26,8 +27,10 @@ class CollectionInfo(_message.Message):
     QUANTIZED_VECTOR_BYTES_FIELD_NUMBER: _ClassVar[int]
     RECALL_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     RECALL_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    REPLICATION_LAG_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     VECTOR_BYTES_FIELD_NUMBER: _ClassVar[int]
+    applied_sequence: int
     dimension: int
     distance: Distance
     hnsw: HnswConfig
@@ -40,9 +43,10 @@ class CollectionInfo(_message.Message):
     quantized_vector_bytes: int
     recall_estimate: float
     recall_samples: int
+    replication_lag: int
     segments: _containers.RepeatedCompositeFieldContainer[SegmentInfo]
     vector_bytes: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[_Union[Distance, str]] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., point_count: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., indexed_point_count: _Optional[int] = ..., quantization: _Optional[_Union[QuantizationConfig, _Mapping]] = ..., vector_bytes: _Optional[int] = ..., quantized_vector_bytes: _Optional[int] = ..., quantization_trained: bool = ..., recall_estimate: _Optional[float] = ..., recall_samples: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentInfo, _Mapping]]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., distance: _Optional[_Union[Distance, str]] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., point_count: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., indexed_point_count: _Optional[int] = ..., quantization: _Optional[_Union[QuantizationConfig, _Mapping]] = ..., vector_bytes: _Optional[int] = ..., quantized_vector_bytes: _Optional[int] = ..., quantization_trained: bool = ..., recall_estimate: _Optional[float] = ..., recall_samples: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentInfo, _Mapping]]] = ..., applied_sequence: _Optional[int] = ..., replication_lag: _Optional[int] = ...) -> None: ...
 
 class HnswConfig(_message.Message):
     __slots__ = ["ef", "ef_construction", "m"]

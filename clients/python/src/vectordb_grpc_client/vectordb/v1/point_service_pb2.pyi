@@ -8,12 +8,14 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class BatchSearchRequest(_message.Message):
-    __slots__ = ["collection", "queries"]
+    __slots__ = ["collection", "min_sequence", "queries"]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     collection: str
+    min_sequence: int
     queries: _containers.RepeatedCompositeFieldContainer[_point_pb2.SearchQuery]
-    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[_point_pb2.SearchQuery, _Mapping]]] = ...) -> None: ...
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[_point_pb2.SearchQuery, _Mapping]]] = ..., min_sequence: _Optional[int] = ...) -> None: ...
 
 class BatchSearchResponse(_message.Message):
     __slots__ = ["results"]
@@ -32,10 +34,12 @@ class ClearPayloadRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ...) -> None: ...
 
 class ClearPayloadResponse(_message.Message):
-    __slots__ = ["updated"]
+    __slots__ = ["sequence", "updated"]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     UPDATED_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
     updated: int
-    def __init__(self, updated: _Optional[int] = ...) -> None: ...
+    def __init__(self, updated: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class CountRequest(_message.Message):
     __slots__ = ["collection", "filter"]
@@ -64,10 +68,12 @@ class DeletePayloadKeysRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ..., keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DeletePayloadKeysResponse(_message.Message):
-    __slots__ = ["updated"]
+    __slots__ = ["sequence", "updated"]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     UPDATED_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
     updated: int
-    def __init__(self, updated: _Optional[int] = ...) -> None: ...
+    def __init__(self, updated: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
     __slots__ = ["collection", "filter", "ids"]
@@ -80,22 +86,26 @@ class DeleteRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ...) -> None: ...
 
 class DeleteResponse(_message.Message):
-    __slots__ = ["deleted"]
+    __slots__ = ["deleted", "sequence"]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     deleted: int
-    def __init__(self, deleted: _Optional[int] = ...) -> None: ...
+    sequence: int
+    def __init__(self, deleted: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class GetRequest(_message.Message):
-    __slots__ = ["collection", "ids", "with_payload", "with_vector"]
+    __slots__ = ["collection", "ids", "min_sequence", "with_payload", "with_vector"]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     WITH_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTOR_FIELD_NUMBER: _ClassVar[int]
     collection: str
     ids: _containers.RepeatedScalarFieldContainer[str]
+    min_sequence: int
     with_payload: bool
     with_vector: bool
-    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., with_payload: bool = ..., with_vector: bool = ...) -> None: ...
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., with_payload: bool = ..., with_vector: bool = ..., min_sequence: _Optional[int] = ...) -> None: ...
 
 class GetResponse(_message.Message):
     __slots__ = ["points"]
@@ -156,26 +166,30 @@ class OverwritePayloadRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class OverwritePayloadResponse(_message.Message):
-    __slots__ = ["updated"]
+    __slots__ = ["sequence", "updated"]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     UPDATED_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
     updated: int
-    def __init__(self, updated: _Optional[int] = ...) -> None: ...
+    def __init__(self, updated: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class ScrollRequest(_message.Message):
-    __slots__ = ["collection", "cursor", "filter", "limit", "with_payload", "with_vector"]
+    __slots__ = ["collection", "cursor", "filter", "limit", "min_sequence", "with_payload", "with_vector"]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     WITH_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTOR_FIELD_NUMBER: _ClassVar[int]
     collection: str
     cursor: str
     filter: _point_pb2.Filter
     limit: int
+    min_sequence: int
     with_payload: bool
     with_vector: bool
-    def __init__(self, collection: _Optional[str] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., with_payload: bool = ..., with_vector: bool = ...) -> None: ...
+    def __init__(self, collection: _Optional[str] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., with_payload: bool = ..., with_vector: bool = ..., min_sequence: _Optional[int] = ...) -> None: ...
 
 class ScrollResponse(_message.Message):
     __slots__ = ["next_cursor", "points"]
@@ -186,12 +200,13 @@ class ScrollResponse(_message.Message):
     def __init__(self, points: _Optional[_Iterable[_Union[_point_pb2.Point, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ["collection", "ef", "exact", "filter", "k", "oversampling", "rescore", "score_threshold", "vector", "with_payload", "with_vector"]
+    __slots__ = ["collection", "ef", "exact", "filter", "k", "min_sequence", "oversampling", "rescore", "score_threshold", "vector", "with_payload", "with_vector"]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     EF_FIELD_NUMBER: _ClassVar[int]
     EXACT_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
     RESCORE_FIELD_NUMBER: _ClassVar[int]
     SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
@@ -203,13 +218,14 @@ class SearchRequest(_message.Message):
     exact: bool
     filter: _point_pb2.Filter
     k: int
+    min_sequence: int
     oversampling: float
     rescore: bool
     score_threshold: float
     vector: _containers.RepeatedScalarFieldContainer[float]
     with_payload: bool
     with_vector: bool
-    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ..., score_threshold: _Optional[float] = ..., ef: _Optional[int] = ..., exact: bool = ..., with_payload: bool = ..., with_vector: bool = ..., rescore: bool = ..., oversampling: _Optional[float] = ...) -> None: ...
+    def __init__(self, collection: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ..., score_threshold: _Optional[float] = ..., ef: _Optional[int] = ..., exact: bool = ..., with_payload: bool = ..., with_vector: bool = ..., rescore: bool = ..., oversampling: _Optional[float] = ..., min_sequence: _Optional[int] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ["hits"]
@@ -230,10 +246,12 @@ class SetPayloadRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_point_pb2.Filter, _Mapping]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class SetPayloadResponse(_message.Message):
-    __slots__ = ["updated"]
+    __slots__ = ["sequence", "updated"]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     UPDATED_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
     updated: int
-    def __init__(self, updated: _Optional[int] = ...) -> None: ...
+    def __init__(self, updated: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
     __slots__ = ["collection", "points"]
@@ -244,9 +262,11 @@ class UpsertRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., points: _Optional[_Iterable[_Union[_point_pb2.Point, _Mapping]]] = ...) -> None: ...
 
 class UpsertResponse(_message.Message):
-    __slots__ = ["inserted", "updated"]
+    __slots__ = ["inserted", "sequence", "updated"]
     INSERTED_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     UPDATED_FIELD_NUMBER: _ClassVar[int]
     inserted: int
+    sequence: int
     updated: int
-    def __init__(self, inserted: _Optional[int] = ..., updated: _Optional[int] = ...) -> None: ...
+    def __init__(self, inserted: _Optional[int] = ..., updated: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...

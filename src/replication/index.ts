@@ -1,0 +1,2 @@
+export { Replicator, type ReplicationSnapshot } from "./replicator.js";
+export { replicationStateFileName } from "./local-state.js";
