@@ -446,7 +446,11 @@ describe("vectordb CLI", () => {
     const list = await runCli([...at, "collections", "list"], { VECTORDB_TIMEOUT_MS: "1" });
     expect(list.code).toBe(1);
     expect(list.stderr).toMatch(/^error: DEADLINE_EXCEEDED: /);
-    const ingest = await runCli([...at, "ingest", "--collection", "cli_long", "--create", "--distance", "dot", "--batch-size", "100", path], tight);
+    // The collection is made first with the usual deadline: under --create the CreateCollection call
+    // itself would have the 150 ms deadline, which a loaded machine misses on a fresh channel.
+    const created = await runCli([...at, "collections", "create", "cli_long", "--dimension", "16", "--distance", "dot"]);
+    expect(created.stderr).toBe("");
+    const ingest = await runCli([...at, "ingest", "--collection", "cli_long", "--batch-size", "100", path], tight);
     expect(ingest.stderr).toBe("");
     expect(ingest.code).toBe(0);
     const seconds = Number(/ in (\d+\.\d+) s:/.exec(ingest.stdout)?.[1]);

@@ -164,7 +164,7 @@ export class DurableCollection {
     return this.checkpointer.lastReport;
   }
 
-  /** The sequence the next write will take (its WAL record's); for tests and the simulation. */
+  /** The sequence the next write will take (its WAL record's): above every acknowledged or in-flight write. */
   get nextSequence(): number {
     return this.wal.nextSequence;
   }

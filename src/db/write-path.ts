@@ -45,7 +45,8 @@ export interface WritePath {
    * Resolves once this server has applied every write of collection `name` up to `sequence` (a write
    * response's `sequence`): read-your-writes on any replica. Polls every 2 ms.
    * @throws VectorDbError deadline_exceeded (DEADLINE_EXCEEDED) when `signal` aborts first;
-   *   unavailable (UNAVAILABLE) after {@link minSequenceWaitMaxMs} without a deadline.
+   *   unavailable (UNAVAILABLE) after {@link minSequenceWaitMaxMs} without a deadline; embedded:
+   *   out_of_range (OUT_OF_RANGE) at once for a sequence the collection's WAL has not assigned yet.
    */
   waitApplied(name: string, sequence: number, signal: AbortSignal, field?: string): Promise<void>;
 }
@@ -78,6 +79,16 @@ export function embeddedWritePath(db: Database): WritePath {
     status: (collection) => ({ appliedSequence: collection.appliedSequence, lag: 0 }),
     waitApplied(name, sequence, signal, field) {
       const collection = db.get(name, field);
+      // Without replication this server is the only writer: a sequence it has not even assigned yet
+      // belongs to no acknowledged write, and waiting for it would only wait out the deadline.
+      if (sequence >= collection.nextSequence) {
+        return Promise.reject(
+          new VectorDbError(
+            "out_of_range",
+            `min_sequence: ${sequence} is above the last write collection "${collection.name}" has taken (sequence ${collection.nextSequence - 1}); without replication every acknowledged write is applied, so no write of this server has that sequence`,
+          ),
+        );
+      }
       return waitForSequence(() => collection.appliedSequence, sequence, signal, `collection "${collection.name}"`);
     },
   };
