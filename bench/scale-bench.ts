@@ -19,17 +19,18 @@
  * Prints a table and writes bench/results/scale-<points>x<dimension>-<date>.json.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
 import { Distance, VectorDbClient, type IngestRequestInit } from "../src/client/index.js";
 import type { CheckpointReport } from "../src/collection/index.js";
 import { makeConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { openServer, type VectorDbServer } from "../src/main.js";
-import { seededRandom } from "../src/random.js";
 import { projectRoot } from "../src/testing/index.js";
 import { commandLine } from "./cli-options.js";
+import { emptyTopKs, offer, scaleData, type ScaleDataSpec, type TopKs } from "./scale-data.js";
 
 const cli = commandLine("npm run bench:scale -- [--points N] [--dimension D] [--queries Q] [--clusters C] [--segment-points-max S] [--seed N] [--data-dir DIR]");
 const { values: options } = parseArgs({
@@ -56,35 +57,8 @@ const projectDir = projectRoot();
 
 // ---- data: clustered points, generated batch by batch from the seed (never all held at once) ----
 
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
-
-const centres = (() => {
-  const random = seededRandom(seed);
-  return Float32Array.from({ length: clusters * dimension }, () => gaussian(random));
-})();
-
-/** Points `start .. start+count-1` (row-major), the same every time. */
-function batchVectors(start: number, count: number): Float32Array {
-  const random = seededRandom(seed * 1_000_003 + start + 17);
-  const out = new Float32Array(count * dimension);
-  for (let i = 0; i < count; i++) {
-    const centre = Math.floor(random() * clusters) * dimension;
-    for (let d = 0; d < dimension; d++) out[i * dimension + d] = centres[centre + d]! + 0.35 * gaussian(random);
-  }
-  return out;
-}
-
-const queries = (() => {
-  const random = seededRandom(seed + 99);
-  const out = new Float32Array(queryCount * dimension);
-  for (let q = 0; q < queryCount; q++) {
-    const centre = Math.floor(random() * clusters) * dimension;
-    for (let d = 0; d < dimension; d++) out[q * dimension + d] = centres[centre + d]! + 0.35 * gaussian(random);
-  }
-  return out;
-})();
+const spec: ScaleDataSpec = { points, dimension, clusters, queryCount, seed };
+const { batchVectors, queries } = scaleData(spec);
 
 // ---- brute-force ground truth: all points, and the points kept after deleting the odd ids ----
 
@@ -93,8 +67,12 @@ interface Truth {
   kept: Int32Array[];
 }
 
-/** Top-k by squared distance, streamed over every generated point; cached per (points, dimension, clusters, queries, seed). */
-function groundTruth(): Truth {
+/**
+ * Top-k by squared distance over every generated point, on one worker thread per core (each streams its
+ * share of the points and keeps a top-k per query; the shares are merged here); cached per (points,
+ * dimension, clusters, queries, seed).
+ */
+async function groundTruth(): Promise<Truth> {
   const cacheDir = join(projectDir, "bench/.cache");
   const cachePath = join(cacheDir, `scale-truth-${points}x${dimension}-c${clusters}-q${queryCount}-s${seed}.json`);
   if (existsSync(cachePath)) {
@@ -102,41 +80,34 @@ function groundTruth(): Truth {
     return { all: cached.all.map((r) => Int32Array.from(r)), kept: cached.kept.map((r) => Int32Array.from(r)) };
   }
   const started = performance.now();
-  const best = (): { ids: Int32Array; distances: Float64Array } => ({ ids: new Int32Array(k).fill(-1), distances: new Float64Array(k).fill(Infinity) });
-  const all = Array.from({ length: queryCount }, best);
-  const kept = Array.from({ length: queryCount }, best);
-  const push = (top: { ids: Int32Array; distances: Float64Array }, id: number, distance: number): void => {
-    if (distance >= top.distances[k - 1]!) return;
-    let i = k - 1;
-    while (i > 0 && top.distances[i - 1]! > distance) {
-      top.distances[i] = top.distances[i - 1]!;
-      top.ids[i] = top.ids[i - 1]!;
-      i--;
-    }
-    top.distances[i] = distance;
-    top.ids[i] = id;
-  };
-  for (let start = 0; start < points; start += batchSize) {
-    const count = Math.min(batchSize, points - start);
-    const vectors = batchVectors(start, count);
-    for (let q = 0; q < queryCount; q++) {
-      const qo = q * dimension;
-      for (let i = 0; i < count; i++) {
-        const vo = i * dimension;
-        let sum = 0;
-        for (let d = 0; d < dimension; d++) {
-          const diff = vectors[vo + d]! - queries[qo + d]!;
-          sum += diff * diff;
-        }
-        push(all[q]!, start + i, sum);
-        if ((start + i) % 2 === 0) push(kept[q]!, start + i, sum);
+  const threads = Math.max(1, Math.min(availableParallelism(), Math.ceil(points / batchSize)));
+  const batchesPerThread = Math.ceil(Math.ceil(points / batchSize) / threads);
+  const shares = await Promise.all(
+    Array.from({ length: threads }, (_, t) => {
+      const from = Math.min(points, t * batchesPerThread * batchSize);
+      const to = Math.min(points, (t + 1) * batchesPerThread * batchSize);
+      return new Promise<{ all: TopKs; kept: TopKs }>((resolve, reject) => {
+        const worker = new Worker(new URL("./scale-truth-worker.js", import.meta.url), { workerData: { spec, k, batchSize, from, to } });
+        worker.once("message", resolve);
+        worker.once("error", reject);
+      });
+    }),
+  );
+  const merge = (part: "all" | "kept"): Int32Array[] => {
+    const merged = emptyTopKs(queryCount, k);
+    for (const share of shares) {
+      const top = share[part];
+      for (let q = 0; q < queryCount; q++) {
+        for (let i = 0; i < k; i++) if (top.ids[q * k + i]! >= 0) offer(merged, k, q, top.ids[q * k + i]!, top.distances[q * k + i]!);
       }
     }
-  }
+    return Array.from({ length: queryCount }, (_, q) => merged.ids.slice(q * k, (q + 1) * k));
+  };
+  const truth = { all: merge("all"), kept: merge("kept") };
   mkdirSync(cacheDir, { recursive: true });
-  writeFileSync(cachePath, JSON.stringify({ all: all.map((t) => Array.from(t.ids)), kept: kept.map((t) => Array.from(t.ids)) }));
-  console.log(`ground truth: ${((performance.now() - started) / 1000).toFixed(1)} s (cached in ${cachePath})`);
-  return { all: all.map((t) => t.ids), kept: kept.map((t) => t.ids) };
+  writeFileSync(cachePath, JSON.stringify({ all: truth.all.map((ids) => Array.from(ids)), kept: truth.kept.map((ids) => Array.from(ids)) }));
+  console.log(`ground truth: ${((performance.now() - started) / 1000).toFixed(1)} s on ${threads} thread(s) (cached in ${cachePath})`);
+  return truth;
 }
 
 // ---- server helpers ----
@@ -220,7 +191,7 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
   console.log(`scale benchmark: ${points.toLocaleString("en")} × ${dimension}, ${clusters} clusters, ${queryCount} queries, segments of at most ${segmentPointsMax.toLocaleString("en")} points`);
-  const truth = groundTruth();
+  const truth = await groundTruth();
   const temporary = options["data-dir"] === undefined;
   const dataDir = options["data-dir"] ?? mkdtempSync(join(tmpdir(), "vectordb-scale-"));
   const rows: { measure: string; value: string }[] = [];
