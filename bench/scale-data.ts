@@ -1,8 +1,10 @@
 /**
  * The synthetic data of the scale benchmark (`bench/scale-bench.ts`): Gaussian clusters around random
  * centres, generated batch by batch from a seed so that no run ever holds every point at once, and the
- * brute-force top-k over a range of those points (run on worker threads by the benchmark).
+ * brute-force top-k over a range of those points (run on worker threads by the benchmark, scored by the
+ * engine's WebAssembly kernel).
  */
+import { batchRowsMax, VectorStore } from "../src/index/vector-store.js";
 import { seededRandom } from "../src/random.js";
 
 /** The parameters that fix the data set: the same values give the same points and queries. */
@@ -79,22 +81,23 @@ export function offer(top: TopKs, k: number, q: number, id: number, distance: nu
  */
 export function bruteForceRange(spec: ScaleDataSpec, k: number, batchSize: number, from: number, to: number): { all: TopKs; kept: TopKs } {
   const { dimension, queryCount } = spec;
+  if (batchSize > batchRowsMax) throw new RangeError(`batchSize must be at most ${batchRowsMax}, got ${batchSize}`);
   const data = scaleData(spec);
   const { queries } = data;
   const all = emptyTopKs(queryCount, k);
   const kept = emptyTopKs(queryCount, k);
+  // The engine's f32x4 kernel scores a batch of rows per call (squared L2, summed in float32).
+  const store = new VectorStore(dimension, "euclidean", batchSize);
+  const distances = store.batchDistances;
   for (let start = from; start < to; start += batchSize) {
     const count = Math.min(batchSize, to - start);
     const vectors = data.batchVectors(start, count);
+    for (let i = 0; i < count; i++) store.write(i, vectors.subarray(i * dimension, (i + 1) * dimension));
     for (let q = 0; q < queryCount; q++) {
-      const qo = q * dimension;
+      store.setQuery(queries.subarray(q * dimension, (q + 1) * dimension));
+      store.scoreRange(0, count);
       for (let i = 0; i < count; i++) {
-        const vo = i * dimension;
-        let sum = 0;
-        for (let d = 0; d < dimension; d++) {
-          const diff = vectors[vo + d]! - queries[qo + d]!;
-          sum += diff * diff;
-        }
+        const sum = distances[i]!;
         offer(all, k, q, start + i, sum);
         if ((start + i) % 2 === 0) offer(kept, k, q, start + i, sum);
       }
