@@ -185,7 +185,13 @@ def check_server(summary):
 
     totals = c.ingest(name, items(), batch_size=10)
     assert (totals.batches, totals.inserted, totals.updated) == (9, 53, 1), totals
-    assert c.get_collection(name).point_count == 7 + 53, "point_count after ingest"
+    info = c.get_collection(name)
+    assert info.point_count == 7 + 53, "point_count after ingest"
+    assert sum(s.point_count for s in info.segments) == info.point_count, f"segments hold the points: {info.segments}"
+    assert info.segments[-1].sealed is False, "the appendable segment comes last"
+    assert info.vector_bytes >= info.point_count * DIM * 4, f"vector_bytes {info.vector_bytes}"
+    assert info.applied_sequence > 0 and info.replication_lag == 0, "applied_sequence, replication_lag"
+    assert info.recall_estimate is None or 0.0 <= info.recall_estimate <= 1.0, "recall_estimate"
     assert c.get(name, ["t2"])[0].payload == {"src": "tuple"}, "tuple batch payload"
     passed("ingest_forms")
 

@@ -37,6 +37,7 @@ from .models import (
     Query,
     RenameAlias,
     ScrollPage,
+    SegmentInfo,
     SnapshotInfo,
     UpsertResult,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "RenameAlias",
     "SNAPSHOT_CHUNK_BYTES",
     "ScrollPage",
+    "SegmentInfo",
     "SnapshotInfo",
     "UpsertResult",
     "VectorDbError",

@@ -18,6 +18,7 @@ from .models import (
     Payload,
     Point,
     RenameAlias,
+    SegmentInfo,
     SnapshotInfo,
 )
 from .vectordb.v1 import collection_pb2, collection_service_pb2, point_pb2, snapshot_service_pb2
@@ -63,6 +64,24 @@ def collection_info(info: collection_pb2.CollectionInfo) -> CollectionInfo:
         memory_bytes=info.memory_bytes,
         quantization="int8" if info.HasField("quantization") else None,
         quantization_trained=info.quantization_trained,
+        vector_bytes=info.vector_bytes,
+        quantized_vector_bytes=info.quantized_vector_bytes,
+        recall_estimate=info.recall_estimate if info.HasField("recall_estimate") else None,
+        recall_samples=info.recall_samples,
+        segments=tuple(
+            SegmentInfo(
+                id=s.id,
+                point_count=s.point_count,
+                deleted_count=s.deleted_count,
+                memory_bytes=s.memory_bytes,
+                indexed=s.indexed,
+                sealed=s.sealed,
+                file_bytes=s.file_bytes,
+            )
+            for s in info.segments
+        ),
+        applied_sequence=info.applied_sequence,
+        replication_lag=info.replication_lag,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 Payload = Dict[str, Any]
 """A point's payload: a JSON object (str keys; values str, int, float, bool, None, lists, dicts).
@@ -68,15 +68,40 @@ class Query:
 
 
 @dataclass(frozen=True)
+class SegmentInfo:
+    """One segment of a collection (its own memory, HNSW graph and file).
+
+    ``id``: the segment's id within the collection, never reused; ``point_count`` live points;
+    ``deleted_count`` deleted points it still holds until the optimizer vacuums it; ``memory_bytes``
+    approximate memory (vectors, graph, ids, payloads); ``indexed`` whether every live point is linked
+    into its graph; ``sealed`` ``False`` for the appendable segment; ``file_bytes`` size of its file as
+    the last checkpoint wrote it (0 before the first).
+    """
+
+    id: int
+    point_count: int
+    deleted_count: int
+    memory_bytes: int
+    indexed: bool
+    sealed: bool
+    file_bytes: int
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
     """A collection as the server describes it.
 
     ``distance``: ``"cosine"``, ``"dot"`` or ``"euclidean"``. ``m``, ``ef_construction``, ``ef``: the
     effective HNSW parameters (the server's defaults where creation left them out). ``point_count``:
     live points; ``indexed_point_count``: points linked into the HNSW graph so far (equal to
-    ``point_count`` once background indexing has caught up); ``memory_bytes``: approximate memory used;
+    ``point_count`` once background indexing has caught up); ``memory_bytes``: approximate memory used,
+    of which ``vector_bytes`` are float32 vectors and ``quantized_vector_bytes`` int8 codes;
     ``quantization``: ``"int8"`` or ``None``; ``quantization_trained``: whether searches use the codes
-    (from 1,000 points on).
+    (from 1,000 points on). ``recall_estimate``: mean recall@k of the last sampled graph searches
+    against an exact scan (``None`` before the first sample), over ``recall_samples`` samples.
+    ``segments``: sealed segments first, the appendable one last. ``applied_sequence``: the last write
+    applied (WAL sequence, or the replicated log's in replication mode); ``replication_lag``: log
+    records this replica has not applied yet (0 in embedded mode).
     """
 
     name: str
@@ -90,6 +115,13 @@ class CollectionInfo:
     memory_bytes: int
     quantization: Optional[str] = None
     quantization_trained: bool = False
+    vector_bytes: int = 0
+    quantized_vector_bytes: int = 0
+    recall_estimate: Optional[float] = None
+    recall_samples: int = 0
+    segments: Tuple[SegmentInfo, ...] = ()
+    applied_sequence: int = 0
+    replication_lag: int = 0
 
 
 @dataclass(frozen=True)
