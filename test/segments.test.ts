@@ -1,8 +1,10 @@
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { MemoryCollection, type CollectionSpec, type DurableCollection, type PointInput } from "../src/collection/index.js";
-import { SegmentedCollection } from "../src/collection/segmented-collection.js";
+import { Indexer } from "../src/collection/indexer.js";
+import { fanOutBounds, SegmentedCollection } from "../src/collection/segmented-collection.js";
+import { GraphBuilderPool } from "../src/index/hnsw/builder-pool.js";
 import { defaultIndexing, defaultLimits, makeConfig, type IndexingConfig } from "../src/config.js";
 import { Database } from "../src/db/index.js";
 import { collectionDir, removeTempDirs, segmentFiles, tempDataDir } from "./helpers/files.js";
@@ -70,6 +72,48 @@ describe("a collection of segments, in memory", () => {
     } finally {
       segmented.close();
       single.close();
+    }
+  });
+
+  it("fans a single search out over the segments on the builder threads with the same answer as on the main thread; a write meanwhile reruns it", async () => {
+    // The distance work per segment at which a single search goes to the threads (768-d at ef 64); the
+    // collection-size bound lowered so that 600 points reach the threaded path.
+    const dimension = fanOutBounds.workMin / 64;
+    const pointsMin = fanOutBounds.pointsMin;
+    fanOutBounds.pointsMin = 500;
+    const builders = new GraphBuilderPool(2);
+    const threaded = new SegmentedCollection(spec("euclidean", dimension), defaultLimits, { ...indexing({ segmentPointsMax: 150, indexThreads: 2 }), builders });
+    const onBuilders = vi.spyOn(Indexer.prototype, "searchOnBuilders");
+    try {
+      for (let batch = 0; batch < 4; batch++) threaded.upsert(pointsOf(150, dimension, 200 + batch, batch * 150));
+      await threaded.whenIndexed();
+      expect(threaded.segmentEntries.length).toBeGreaterThanOrEqual(4);
+      const random = rng(31);
+      const queries = Array.from({ length: 20 }, () => ({ vector: Float32Array.from({ length: dimension }, () => random() * 2 - 1), k: 10, exact: false, withPayload: true, withVector: false }));
+      for (const query of queries) expect(await threaded.searchFanOut(query)).toEqual(threaded.search(query));
+      expect(onBuilders.mock.calls.length).toBeGreaterThanOrEqual(20 * threaded.segmentEntries.length);
+      // Below the work bound (a smaller ef), filtered or exact: on this thread only.
+      const calls = onBuilders.mock.calls.length;
+      await threaded.searchFanOut({ ...queries[0]!, ef: 32 });
+      await threaded.searchFanOut({ ...queries[0]!, exact: true });
+      await threaded.searchFanOut({ ...queries[0]!, filter: { must: [{ kind: "equals", path: ["group"], value: 1 }], should: [], mustNot: [] } });
+      expect(onBuilders.mock.calls.length).toBe(calls);
+      // A write applied while the threads search: the answer is the one after the write.
+      const nearest = { ...queries[1]!, vector: Float32Array.from(queries[1]!.vector) };
+      const pending = threaded.searchFanOut(nearest);
+      threaded.upsert([{ id: "late", vector: nearest.vector, payload: { n: -1 } }]);
+      const answer = await pending;
+      expect(answer[0]!.id).toBe("late");
+      expect(answer).toEqual(threaded.search(nearest));
+      await threaded.whenIndexed();
+      threaded.checkIntegrity();
+      // Bad input is refused as on the main thread, unprefixed.
+      await expect(threaded.searchFanOut({ ...queries[0]!, vector: new Float32Array(3) })).rejects.toThrow(/^\[invalid_argument\] vector: has 3/);
+    } finally {
+      fanOutBounds.pointsMin = pointsMin;
+      onBuilders.mockRestore();
+      threaded.close();
+      await builders.close();
     }
   });
 

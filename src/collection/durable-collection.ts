@@ -235,6 +235,11 @@ export class DurableCollection {
     return this.collection.search(params);
   }
 
+  /** As {@link SegmentedCollection.searchFanOut}. @throws VectorDbError invalid_argument for a bad query. */
+  searchFanOut(params: SearchParams): Promise<Hit[]> {
+    return this.collection.searchFanOut(params);
+  }
+
   /** Several searches, some on the builder threads (see {@link SegmentedCollection.searchBatch}). */
   searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string): Promise<Hit[][]> {
     return this.collection.searchBatch(batch, fieldOf);

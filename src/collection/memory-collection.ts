@@ -513,6 +513,12 @@ export class MemoryCollection {
     return this.hits(found, params);
   }
 
+  /** Whether an unfiltered search would run on the builder threads now: threads, a graph, nothing waiting to be linked. */
+  get searchesOnBuilders(): boolean {
+    const indexer = this.indexer;
+    return this.graph !== undefined && indexer !== undefined && indexer.searchThreads > 0 && !indexer.hasPending && this.graph.size > 0;
+  }
+
   /**
    * Several searches at once (BatchSearch). With builder threads, no point waiting to be linked, and
    * at least 8 queries, the unfiltered graph searches run on the builder threads, split between them,
@@ -520,16 +526,19 @@ export class MemoryCollection {
    * hits were rewritten or deleted while the threads searched runs again here, so every answer holds
    * for one moment of the collection.
    *
-   * @param fieldOf the request field of query `i`, prefixed to its errors (e.g. `queries[3]`).
+   * @param fieldOf the request field of query `i`, prefixed to its errors (e.g. `queries[3]`; "" for none).
+   * @param options.builderBatchMin the fewest queries sent to the builder threads (default 8; 1 lets a
+   *   single search go there, as {@link SegmentedCollection.searchFanOut} does).
    * @throws VectorDbError as {@link search}, its message prefixed with the query's field; every
    *   query's vector is checked before any search runs.
    */
-  async searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string): Promise<Hit[][]> {
+  async searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string, options: { builderBatchMin?: number } = {}): Promise<Hit[][]> {
     const prefixed = <T>(i: number, run: () => T): T => {
       try {
         return run();
       } catch (error) {
-        if (error instanceof VectorDbError) throw new VectorDbError(error.code, `${fieldOf(i)}.${error.rawMessage}`);
+        const field = fieldOf(i);
+        if (error instanceof VectorDbError && field !== "") throw new VectorDbError(error.code, `${field}.${error.rawMessage}`);
         throw error;
       }
     };
@@ -539,7 +548,7 @@ export class MemoryCollection {
     const graph = this.graph;
     const indexer = this.indexer;
     const threads = indexer?.searchThreads ?? 0;
-    if (graph !== undefined && indexer !== undefined && threads > 0 && batch.length >= builderSearchBatchMin && !indexer.hasPending && graph.size > 0) {
+    if (graph !== undefined && indexer !== undefined && threads > 0 && batch.length >= (options.builderBatchMin ?? builderSearchBatchMin) && !indexer.hasPending && graph.size > 0) {
       batch.forEach((params, i) => {
         const plan = this.planner.plan({ graphUsable: true, exact: params.exact, liveCount: this.table.liveCount, pendingCount: 0, accept: params.filter === undefined ? undefined : () => true });
         if (plan === "graph") offloaded.push(i);
@@ -589,6 +598,7 @@ export class MemoryCollection {
         const maxDistance = params.scoreThreshold === undefined ? Number.POSITIVE_INFINITY : internalThreshold(this.spec.distance, params.scoreThreshold);
         for (let h = at; h < at + n; h++) if (found.distances[h]! <= maxDistance) top.push(found.distances[h]!, found.ids[h]!);
         const sorted = top.drainSorted();
+        this.lastPlan = "graph";
         this.recall?.offer(params.vector, job.k[j]!, sorted.slots);
         results[i] = this.hits(sorted, params);
       }

@@ -162,36 +162,54 @@ async function loadSegments(
   let sequence = 0;
   let ingests: [string, number][] = [];
   let nextSegmentId = 1;
-  if (manifest !== undefined) {
-    for (const listed of manifest.segments) {
-      const path = join(dir, listed.file);
-      const segment = await readSegment(io.fs, path).catch((error: unknown) => {
-        if (!(error instanceof VectorDbError && error.code === "not_found")) throw error;
-        throw new VectorDbError("data_loss", `${path}: listed in ${join(dir, manifestFileName)} (as of sequence ${manifest.sequence}) but missing`, { cause: error });
-      });
-      let tombstones: LoadedSegmentEntry["tombstones"];
-      if (listed.deletes !== undefined) {
-        const deletesPath = join(dir, listed.deletes);
-        const deletes = await readSegment(io.fs, deletesPath).catch((error: unknown) => {
+  try {
+    if (manifest !== undefined) {
+      // One file at a time, restored before the next is read into the same buffer (see
+      // SegmentedCollection.restoreSegment: nothing of a file's state is kept).
+      const scratch = { buffer: Buffer.alloc(0) };
+      for (const listed of manifest.segments) {
+        const path = join(dir, listed.file);
+        const segment = await readSegment(io.fs, path, { scratch }).catch((error: unknown) => {
           if (!(error instanceof VectorDbError && error.code === "not_found")) throw error;
-          throw new VectorDbError("data_loss", `${deletesPath}: listed in ${join(dir, manifestFileName)} (as of sequence ${manifest.sequence}) but missing`, { cause: error });
+          throw new VectorDbError("data_loss", `${path}: listed in ${join(dir, manifestFileName)} (as of sequence ${manifest.sequence}) but missing`, { cause: error });
         });
-        tombstones = { ...decodeDeletesSection(deletes, deletesPath), file: listed.deletes, sizeBytes: deletes.sizeBytes };
+        let tombstones: { slots: Uint32Array; sequences: Float64Array } | undefined;
+        let deletes: LoadedSegmentEntry["deletes"];
+        if (listed.deletes !== undefined) {
+          const deletesPath = join(dir, listed.deletes);
+          const deletesFile = await readSegment(io.fs, deletesPath).catch((error: unknown) => {
+            if (!(error instanceof VectorDbError && error.code === "not_found")) throw error;
+            throw new VectorDbError("data_loss", `${deletesPath}: listed in ${join(dir, manifestFileName)} (as of sequence ${manifest.sequence}) but missing`, { cause: error });
+          });
+          tombstones = decodeDeletesSection(deletesFile, deletesPath);
+          deletes = { file: listed.deletes, sizeBytes: deletesFile.sizeBytes };
+        }
+        const data = SegmentedCollection.restoreSegment(spec, limits, indexing, listed.file, decodeStateSections(segment, spec, path), tombstones);
+        entries.push({ id: listed.id, sealed: listed.sealed, data, file: listed.file, sizeBytes: segment.sizeBytes, deletes });
       }
-      entries.push({ id: listed.id, sealed: listed.sealed, state: decodeStateSections(segment, spec, path), file: listed.file, sizeBytes: segment.sizeBytes, tombstones });
+      ({ sequence, ingests, nextSegmentId } = manifest);
+    } else {
+      const legacy = await loadLegacySegment(io, dir, spec, loaded);
+      if (legacy !== undefined) {
+        const data = SegmentedCollection.restoreSegment(spec, limits, indexing, segmentFileName, legacy.state);
+        entries.push({ id: 1, sealed: false, data, file: segmentFileName, sizeBytes: legacy.sizeBytes });
+        ({ sequence, ingests } = legacy.state);
+        nextSegmentId = 2;
+      }
     }
-    ({ sequence, ingests, nextSegmentId } = manifest);
-  } else {
-    const legacy = await loadLegacySegment(io, dir, spec, loaded);
-    if (legacy !== undefined) {
-      entries.push({ id: 1, sealed: false, state: legacy.state, file: segmentFileName, sizeBytes: legacy.sizeBytes });
-      ({ sequence, ingests } = legacy.state);
-      nextSegmentId = 2;
-    }
+  } catch (error) {
+    for (const entry of entries) entry.data.close();
+    throw error;
   }
-  const collection = new SegmentedCollection(spec, limits, indexing, entries, sequence, ingests, nextSegmentId, events);
+  let collection: SegmentedCollection;
+  try {
+    collection = new SegmentedCollection(spec, limits, indexing, entries, sequence, ingests, nextSegmentId, events);
+  } catch (error) {
+    for (const entry of entries) entry.data.close();
+    throw error;
+  }
   const segmentBytes = entries.reduce((sum, e) => sum + e.sizeBytes, 0);
-  return { collection, segmentSequence: sequence, segmentBytes, segmentFiles: entries.length, hasManifest: manifest !== undefined, listed: new Set(entries.flatMap((e) => (e.tombstones === undefined ? [e.file] : [e.file, e.tombstones.file]))) };
+  return { collection, segmentSequence: sequence, segmentBytes, segmentFiles: entries.length, hasManifest: manifest !== undefined, listed: new Set(entries.flatMap((e) => (e.deletes === undefined ? [e.file] : [e.file, e.deletes.file]))) };
 }
 
 /**

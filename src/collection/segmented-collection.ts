@@ -9,6 +9,16 @@ import type { SearchPlan } from "./search-planner.js";
 import type { CollectionSpec, CollectionStats, Filter, Hit, PayloadChange, PointInput, PointRecord, PointSelector, ScrollPage, ScrollParams, SearchParams, SegmentStats, UpsertResult } from "./types.js";
 import { validatePoints, type CollectionLimits } from "./validate-points.js";
 
+/**
+ * When {@link SegmentedCollection.searchFanOut} sends a single search's segments to the builder threads
+ * at once: distance work per segment (dimension × ef) of at least `workMin` and at least `pointsMin`
+ * points in the collection. Measured with `bench/fan-out-bench.ts` (4 segments, 2 threads): at 768-d
+ * and ef 64 the threads answer 1.13× faster than the main thread with segments of 50,000 points but
+ * 0.86× with segments of 10,000; at dimension × ef 32,768 they lose (0.85 – 0.89×) at 10,000. Tests
+ * may lower them to reach the threaded path with small collections.
+ */
+export const fanOutBounds = { workMin: 49_152, pointsMin: 100_000 };
+
 /** One segment of a {@link SegmentedCollection}, and what the last checkpoint wrote of it. */
 export interface SegmentEntry {
   /** Unique within the collection, never reused (names its files). */
@@ -73,11 +83,12 @@ export interface SegmentEvents {
 export interface LoadedSegmentEntry {
   id: number;
   sealed: boolean;
-  state: CollectionState;
+  /** The segment, restored from its file by {@link SegmentedCollection.restoreSegment}. */
+  data: MemoryCollection;
   file: string;
   sizeBytes: number;
-  /** Slots deleted since `file` was written (its deletes file), and the writes that deleted them. */
-  tombstones?: { slots: Uint32Array; sequences: Float64Array; file: string; sizeBytes: number } | undefined;
+  /** The deletes file written since `file` (its tombstones already applied to `data`). */
+  deletes?: { file: string; sizeBytes: number } | undefined;
 }
 
 /** Better-first comparison of two hits' scores: euclidean scores are distances, others similarities. */
@@ -149,27 +160,40 @@ export class SegmentedCollection {
     this.lastSequence = sequence;
     this.ingests = new IngestProgress(ingests);
     this.nextSegmentId = nextSegmentId;
-    try {
-      for (const segment of loaded) {
-        let data: MemoryCollection;
-        try {
-          data = MemoryCollection.restore(spec, limits, indexing, segment.state);
-        } catch (error) {
-          if (error instanceof VectorDbError) throw new VectorDbError(error.code, `${segment.file}: segment ${error.rawMessage}`, { cause: error });
-          throw error;
-        }
-        const tombstones = segment.tombstones;
-        if (tombstones !== undefined) data.applyTombstones(tombstones.slots, tombstones.sequences);
-        const persisted = { file: segment.file, fileBytes: segment.sizeBytes, deletes: tombstones?.file, deletesBytes: tombstones?.sizeBytes ?? 0, changes: 0, contentChanges: 0 };
-        this.segments.push({ id: segment.id, data, sealed: segment.sealed, changes: 0, contentChanges: 0, persisted, merging: false });
-        this.nextSegmentId = Math.max(this.nextSegmentId, segment.id + 1);
-      }
-    } catch (error) {
-      for (const segment of this.segments) segment.data.close();
-      throw error;
+    for (const segment of loaded) {
+      const persisted = { file: segment.file, fileBytes: segment.sizeBytes, deletes: segment.deletes?.file, deletesBytes: segment.deletes?.sizeBytes ?? 0, changes: 0, contentChanges: 0 };
+      this.segments.push({ id: segment.id, data: segment.data, sealed: segment.sealed, changes: 0, contentChanges: 0, persisted, merging: false });
+      this.nextSegmentId = Math.max(this.nextSegmentId, segment.id + 1);
     }
     if (this.segments.length === 0 || this.segments[this.segments.length - 1]!.sealed) this.startAppendable();
     this.scheduleOptimize();
+  }
+
+  /**
+   * One segment as its file holds it: the state decoded from the file (vectors copied into the
+   * segment's memory, the graph loaded without a rebuild), then the tombstones of its deletes file.
+   * Nothing of `state` is referenced afterwards, so the file's buffer can be released before the next
+   * file is read: opening a collection then needs its own memory plus one file, not twice its size.
+   * @param file the segment file's name, prefixed to errors.
+   * @throws VectorDbError data_loss (DATA_LOSS) naming the file when the state is inconsistent.
+   */
+  static restoreSegment(
+    spec: Readonly<CollectionSpec>,
+    limits: Readonly<CollectionLimits>,
+    indexing: IndexingOptions,
+    file: string,
+    state: CollectionState,
+    tombstones?: { slots: Uint32Array; sequences: Float64Array },
+  ): MemoryCollection {
+    let data: MemoryCollection;
+    try {
+      data = MemoryCollection.restore(spec, limits, indexing, state);
+    } catch (error) {
+      if (error instanceof VectorDbError) throw new VectorDbError(error.code, `${file}: segment ${error.rawMessage}`, { cause: error });
+      throw error;
+    }
+    if (tombstones !== undefined) data.applyTombstones(tombstones.slots, tombstones.sequences);
+    return data;
   }
 
   /** The sequence of the last write applied (0 when none). */
@@ -437,22 +461,49 @@ export class SegmentedCollection {
   }
 
   /**
+   * One search over every segment, the segments searched at the same time on the builder threads when
+   * that pays off: at least two segments, each with builder threads and nothing waiting to be linked,
+   * an unfiltered graph search, and enough work ({@link fanOutBounds}); below that, handing a query to a
+   * thread costs more than it saves. The main thread is then busy ~0.3 ms a query instead of the whole
+   * search (1.9 ms at 4 × 50,000 × 768-d). Otherwise exactly {@link search}, on this thread. Writes
+   * applied while the threads search make it run again here (see {@link searchBatch}).
+   * @throws VectorDbError invalid_argument for a bad query vector.
+   */
+  async searchFanOut(params: SearchParams): Promise<Hit[]> {
+    const segments = this.segments;
+    const work = this.spec.dimension * (params.ef ?? this.spec.hnsw.ef);
+    if (segments.length < 2 || params.filter !== undefined || params.exact === true || work < fanOutBounds.workMin || this.size < fanOutBounds.pointsMin || !segments.every((s) => s.data.searchesOnBuilders)) {
+      return this.search(params);
+    }
+    const [hits] = await this.searchBatch([params], () => "", { builderBatchMin: 1 });
+    let largest = -1;
+    for (const segment of segments) {
+      if (segment.data.size > largest) {
+        largest = segment.data.size;
+        this.lastPlan = segment.data.lastPlan;
+      }
+    }
+    return hits!;
+  }
+
+  /**
    * Several searches: each segment runs the batch ({@link MemoryCollection.searchBatch}: on the builder
    * threads where it can), all segments at once, and each query's hits are merged. When a write was
    * applied while the segments searched (a point may have moved between segments), the batch runs
    * again here synchronously, so every answer holds for one moment of the collection.
    */
-  async searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string): Promise<Hit[][]> {
+  async searchBatch(batch: readonly SearchParams[], fieldOf: (i: number) => string, options: { builderBatchMin?: number } = {}): Promise<Hit[][]> {
     const segments = this.segments;
-    if (segments.length === 1) return segments[0]!.data.searchBatch(batch, fieldOf);
+    if (segments.length === 1) return segments[0]!.data.searchBatch(batch, fieldOf, options);
     const sequence = this.lastSequence;
-    const perSegment = await Promise.all(segments.map((s) => s.data.searchBatch(batch, fieldOf)));
+    const perSegment = await Promise.all(segments.map((s) => s.data.searchBatch(batch, fieldOf, options)));
     if (sequence !== this.lastSequence || segments !== this.segments) {
       return batch.map((params, i) => {
         try {
           return this.search(params);
         } catch (error) {
-          if (error instanceof VectorDbError) throw new VectorDbError(error.code, `${fieldOf(i)}.${error.rawMessage}`);
+          const field = fieldOf(i);
+          if (error instanceof VectorDbError && field !== "") throw new VectorDbError(error.code, `${field}.${error.rawMessage}`);
           throw error;
         }
       });

@@ -79,7 +79,7 @@ export function pointServiceHandlers(db: Database, config: ServerConfig, writes:
 
     async search(request, context) {
       const collection = await readable(request.collection, request.minSequence, context);
-      const hits = collection.search(searchFromProto(request, "", limits));
+      const hits = await collection.searchFanOut(searchFromProto(request, "", limits));
       return { hits: hits.map(hitToProto) };
     },
 

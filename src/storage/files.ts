@@ -183,13 +183,15 @@ export async function removeStaleTemporaries(fs: FileSystem, dir: string, option
 }
 
 /**
- * Reads a whole open file into one new buffer of its own (`byteOffset` 0, so views at 8-aligned offsets
+ * Reads a whole open file into one new buffer of its own, or into the start of `into` when it is large
+ * enough (`byteOffset` 0 either way when `into` starts its own allocation, so views at 8-aligned offsets
  * are aligned for Float32Array / Float64Array). Raw errors propagate; callers wrap them.
  *
  * @param sizeBytes the file's size, from `stat`.
+ * @param into a buffer to reuse (from `Buffer.allocUnsafeSlow`); the result is a view of it.
  */
-export async function readWholeFile(file: StorageFile, sizeBytes: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafeSlow(sizeBytes);
+export async function readWholeFile(file: StorageFile, sizeBytes: number, into?: Buffer): Promise<Buffer> {
+  const buffer = into !== undefined && into.length >= sizeBytes ? into.subarray(0, sizeBytes) : Buffer.allocUnsafeSlow(sizeBytes);
   let at = 0;
   while (at < sizeBytes) {
     // A single read(2) returns at most ~2 GiB.

@@ -69,6 +69,13 @@ export interface SegmentReadOptions {
   label?: string;
   /** The caller's name of a section kind (e.g. `vectors`), added to messages that name a section. */
   kindName?: (kind: number) => string | undefined;
+  /**
+   * A buffer to read the file into, reused from one read to the next (replaced by a larger one when
+   * the file does not fit). The segment's sections are views into it, so they are valid only until
+   * the next read with the same scratch. Saves allocating, and the kernel zero-filling, a fresh
+   * buffer of the file's size per file.
+   */
+  scratch?: { buffer: Buffer };
 }
 
 /** A segment as read by {@link readSegment}. */
@@ -264,7 +271,9 @@ export async function readSegment(fs: FileSystem, path: string, options: Segment
     if (size > bufferConstants.MAX_LENGTH) {
       throw new VectorDbError("resource_exhausted", `${path}: segment file is ${size} bytes, more than the ${bufferConstants.MAX_LENGTH} bytes one buffer can hold`);
     }
-    file = await readWholeFile(handle, size);
+    const scratch = options.scratch;
+    if (scratch !== undefined && scratch.buffer.length < size) scratch.buffer = Buffer.allocUnsafeSlow(size);
+    file = await readWholeFile(handle, size, scratch?.buffer);
   } catch (error) {
     throw ioError(path, "reading the segment", error);
   } finally {
