@@ -49,23 +49,40 @@ interface Row {
   buildersMs: number;
   speedup: number;
   mainThreadBusyMsOnBuilders: number;
+  /** p99 over every round's queries, ms. */
+  mainThreadP99Ms: number;
+  buildersP99Ms: number;
 }
 
-async function measure(collection: SegmentedCollection, queries: SearchParams[]): Promise<{ main: number; builders: number; busy: number }> {
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+
+async function measure(collection: SegmentedCollection, queries: SearchParams[]): Promise<{ main: number; builders: number; busy: number; mainP99: number; buildersP99: number }> {
   let main = Number.POSITIVE_INFINITY;
   let builders = Number.POSITIVE_INFINITY;
   let busy = Number.POSITIVE_INFINITY;
+  const mainLatencies: number[] = [];
+  const builderLatencies: number[] = [];
   for (let round = 0; round < rounds; round++) {
     let started = performance.now();
-    for (const query of queries) collection.search(query);
+    for (const query of queries) {
+      const at = performance.now();
+      collection.search(query);
+      mainLatencies.push(performance.now() - at);
+    }
     main = Math.min(main, (performance.now() - started) / queries.length);
     const before = performance.eventLoopUtilization();
     started = performance.now();
-    for (const query of queries) await collection.searchBatch([query], () => "", { builderBatchMin: 1 });
+    for (const query of queries) {
+      const at = performance.now();
+      await collection.searchBatch([query], () => "", { builderBatchMin: 1 });
+      builderLatencies.push(performance.now() - at);
+    }
     builders = Math.min(builders, (performance.now() - started) / queries.length);
     busy = Math.min(busy, performance.eventLoopUtilization(before).active / queries.length);
   }
-  return { main, builders, busy };
+  mainLatencies.sort((a, b) => a - b);
+  builderLatencies.sort((a, b) => a - b);
+  return { main, builders, busy, mainP99: percentile(mainLatencies, 0.99), buildersP99: percentile(builderLatencies, 0.99) };
 }
 
 async function main(): Promise<void> {
@@ -91,11 +108,11 @@ async function main(): Promise<void> {
         const buildMs = performance.now() - started;
         for (const ef of efs) {
           const queries = Array.from({ length: queryCount }, (_, q) => ({ vector: data.queries.subarray(q * dimension, (q + 1) * dimension), k: 10, ef, exact: false, withPayload: false, withVector: false }));
-          const { main, builders, busy } = await measure(collection, queries);
-          const row = { dimension, ef, work: dimension * ef, mainThreadMs: main, buildersMs: builders, speedup: main / builders, mainThreadBusyMsOnBuilders: busy };
+          const { main, builders, busy, mainP99, buildersP99 } = await measure(collection, queries);
+          const row = { dimension, ef, work: dimension * ef, mainThreadMs: main, buildersMs: builders, speedup: main / builders, mainThreadBusyMsOnBuilders: busy, mainThreadP99Ms: mainP99, buildersP99Ms: buildersP99 };
           rows.push(row);
           console.log(
-            `d ${dimension} ef ${ef} (work ${row.work}, ${collection.segmentEntries.length} segments, built in ${(buildMs / 1000).toFixed(1)} s): main thread ${main.toFixed(3)} ms, builders ${builders.toFixed(3)} ms (${row.speedup.toFixed(2)}×), main thread busy ${busy.toFixed(3)} ms a query on builders`,
+            `d ${dimension} ef ${ef} (work ${row.work}, ${collection.segmentEntries.length} segments, built in ${(buildMs / 1000).toFixed(1)} s): main thread ${main.toFixed(3)} ms (p99 ${mainP99.toFixed(3)}), builders ${builders.toFixed(3)} ms (p99 ${buildersP99.toFixed(3)}; ${row.speedup.toFixed(2)}×), main thread busy ${busy.toFixed(3)} ms a query on builders`,
           );
         }
       } finally {
@@ -105,8 +122,8 @@ async function main(): Promise<void> {
   } finally {
     await pool.close();
   }
-  console.log("\n| dimension | ef | dimension × ef | main thread, ms a query | builder threads, ms a query | speed-up | main thread busy on builders, ms |\n|---|---|---|---|---|---|---|");
-  for (const r of rows) console.log(`| ${r.dimension} | ${r.ef} | ${r.work} | ${r.mainThreadMs.toFixed(3)} | ${r.buildersMs.toFixed(3)} | ${r.speedup.toFixed(2)}× | ${r.mainThreadBusyMsOnBuilders.toFixed(3)} |`);
+  console.log("\n| dimension | ef | dimension × ef | main thread, ms a query (p99) | builder threads, ms a query (p99) | speed-up | main thread busy on builders, ms |\n|---|---|---|---|---|---|---|");
+  for (const r of rows) console.log(`| ${r.dimension} | ${r.ef} | ${r.work} | ${r.mainThreadMs.toFixed(3)} (${r.mainThreadP99Ms.toFixed(3)}) | ${r.buildersMs.toFixed(3)} (${r.buildersP99Ms.toFixed(3)}) | ${r.speedup.toFixed(2)}× | ${r.mainThreadBusyMsOnBuilders.toFixed(3)} |`);
   const dir = join(projectRoot(), "bench/results");
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `fan-out-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
