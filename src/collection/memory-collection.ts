@@ -547,8 +547,7 @@ export class MemoryCollection {
     const offloaded: number[] = [];
     const graph = this.graph;
     const indexer = this.indexer;
-    const threads = indexer?.searchThreads ?? 0;
-    if (graph !== undefined && indexer !== undefined && threads > 0 && batch.length >= (options.builderBatchMin ?? builderSearchBatchMin) && !indexer.hasPending && graph.size > 0) {
+    if (this.searchesOnBuilders && batch.length >= (options.builderBatchMin ?? builderSearchBatchMin)) {
       batch.forEach((params, i) => {
         const plan = this.planner.plan({ graphUsable: true, exact: params.exact, liveCount: this.table.liveCount, pendingCount: 0, accept: params.filter === undefined ? undefined : () => true });
         if (plan === "graph") offloaded.push(i);

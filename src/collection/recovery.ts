@@ -162,6 +162,7 @@ async function loadSegments(
   let sequence = 0;
   let ingests: [string, number][] = [];
   let nextSegmentId = 1;
+  let collection: SegmentedCollection;
   try {
     if (manifest !== undefined) {
       // One file at a time, restored before the next is read into the same buffer (see
@@ -197,12 +198,6 @@ async function loadSegments(
         nextSegmentId = 2;
       }
     }
-  } catch (error) {
-    for (const entry of entries) entry.data.close();
-    throw error;
-  }
-  let collection: SegmentedCollection;
-  try {
     collection = new SegmentedCollection(spec, limits, indexing, entries, sequence, ingests, nextSegmentId, events);
   } catch (error) {
     for (const entry of entries) entry.data.close();
