@@ -75,7 +75,8 @@ export class ServerMetrics {
       registers,
     });
     this.fsyncSeconds = new Histogram({ name: "vectordb_wal_fsync_duration_seconds", help: "fdatasync of a write-ahead log, in seconds", buckets: fsyncSecondsBuckets, registers });
-    const perCollection = (name: string, help: string, read: (source: CollectionMetricsSource) => number | undefined): void => {
+    // One gauge labelled by collection; `rows` gives each collection's value at a scrape (undefined: no sample).
+    const byCollection = (name: string, help: string, rows: () => Iterable<readonly [string, number | undefined]>): void => {
       new Gauge({
         name,
         help,
@@ -83,13 +84,12 @@ export class ServerMetrics {
         registers,
         collect() {
           this.reset();
-          for (const source of collections()) {
-            const value = read(source);
-            if (value !== undefined) this.set({ collection: source.name }, value);
-          }
+          for (const [collection, value] of rows()) if (value !== undefined) this.set({ collection }, value);
         },
       });
     };
+    const perCollection = (name: string, help: string, read: (source: CollectionMetricsSource) => number | undefined): void =>
+      byCollection(name, help, () => Array.from(collections(), (source) => [source.name, read(source)] as const));
     perCollection("vectordb_collection_points", "points stored", (c) => c.stats().pointCount);
     perCollection("vectordb_collection_points_indexed", "points linked into the HNSW graph", (c) => c.stats().indexedPointCount);
     perCollection("vectordb_collection_memory_bytes", "approximate memory held, bytes", (c) => c.stats().memoryBytes);
@@ -128,19 +128,8 @@ export class ServerMetrics {
     replicated("vectordb_replication_leader", "1 while this node is the replication leader, else 0", (s) => (s.isLeader ? 1 : 0));
     replicated("vectordb_replication_caught_up", "1 while every replicated log is applied within catchUpLagMax, else 0", (s) => (s.caughtUp ? 1 : 0));
     replicated("vectordb_replication_meta_applied_sequence", "last meta log record applied here", (s) => s.metaApplied);
-    const perLog = (name: string, help: string, read: (log: { applied: number; lag: number; fenced: number }) => number): void => {
-      const metrics = this;
-      new Gauge({
-        name,
-        help,
-        labelNames: ["collection"],
-        registers,
-        collect() {
-          this.reset();
-          for (const log of metrics.replication?.snapshot().collections ?? []) this.set({ collection: log.name }, read(log));
-        },
-      });
-    };
+    const perLog = (name: string, help: string, read: (log: { applied: number; lag: number; fenced: number }) => number): void =>
+      byCollection(name, help, () => (this.replication?.snapshot().collections ?? []).map((log) => [log.name, read(log)] as const));
     perLog("vectordb_replication_applied_sequence", "last record of the collection's replicated log applied here", (log) => log.applied);
     perLog("vectordb_replication_lag_records", "records of the collection's replicated log not applied here yet", (log) => log.lag);
     perLog("vectordb_replication_fenced_records", "records of deposed leaders ignored since start", (log) => log.fenced);
