@@ -1,4 +1,4 @@
-import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MemoryCollection, type CollectionSpec, type DurableCollection, type PointInput } from "../src/collection/index.js";
@@ -284,6 +284,51 @@ describe("a collection of segments, on disk", () => {
     await db.close();
   }, 60_000);
 
+  it("writes a segment again once the graph it was written without is complete, so that a reopen links nothing", async () => {
+    const dataDir = tempDataDir();
+    // Linking on this thread in short slices: the segments seal, and the checkpoint writes them, long
+    // before their graphs are built (as at scale, where the builder threads lag the ingest by an hour).
+    const bounds = { segmentPointsMax: 300, vacuumDeletedRatio: 1, indexSliceMs: 1 };
+    let db = await openDb(dataDir, bounds);
+    const dir = collectionDir(dataDir, "s");
+    let collection: DurableCollection = await db.create(spec("euclidean", 16));
+    for (let batch = 0; batch < 4; batch++) await collection.upsert(pointsOf(300, 16, batch, batch * 300));
+    expect(collection.stats().indexedPointCount).toBeLessThan(collection.size);
+    await collection.checkpoint();
+    // A file's identity: its name, or at the same sequence (no write since) its inode (replaced by rename).
+    const identities = (): string[] => manifestOf(dir).segments.map((s) => `${s.file}@${statSync(join(dir, s.file)).ino}`);
+    const early = identities();
+    expect(early.length).toBeGreaterThanOrEqual(4);
+    const written = collection.segments.map((s) => s.persisted!.indexed);
+    expect(written.filter((indexed) => !indexed).length).toBeGreaterThan(0);
+    // The graphs complete: a checkpoint follows by itself and writes those segments again (only those).
+    await collection.whenIndexed();
+    await new Promise((resolve) => setImmediate(resolve));
+    await collection.whenOptimized();
+    const now = identities();
+    expect(now.map((identity, i) => identity === early[i])).toEqual(written);
+    expect(segmentFiles(dir)).toEqual(manifestOf(dir).segments.map((s) => s.file).sort());
+    // Nothing new to write afterwards.
+    const quiet = (await collection.checkpoint()) ?? { segmentsWritten: 0 };
+    expect(quiet.segmentsWritten).toBe(0);
+    const probe = pointsOf(1, 16, 9, 0)[0]!.vector;
+    const hitsBefore = collection.search({ vector: probe, k: 10, exact: false, withPayload: false, withVector: false });
+    await db.close();
+
+    const enqueued = vi.spyOn(Indexer.prototype, "enqueue");
+    try {
+      db = await openDb(dataDir, bounds);
+      collection = db.get("s");
+      expect(enqueued).not.toHaveBeenCalled();
+      expect(collection.stats().indexedPointCount).toBe(1_200);
+      expect(collection.search({ vector: probe, k: 10, exact: false, withPayload: false, withVector: false })).toEqual(hitsBefore);
+      for (const segment of collection.segments) segment.data.checkIntegrity();
+      await db.close();
+    } finally {
+      enqueued.mockRestore();
+    }
+  }, 60_000);
+
   it("removes on open the files of a merge cut short, and replays the WAL over the segments the manifest lists", async () => {
     const dataDir = tempDataDir();
     // No vacuum here: the merge (and the checkpoint after it, which would drop unlisted files) must not run.
@@ -292,6 +337,8 @@ describe("a collection of segments, on disk", () => {
     const dir = collectionDir(dataDir, "s");
     const collection = await db.create(spec());
     for (let batch = 0; batch < 4; batch++) await collection.upsert(pointsOf(100, 8, batch, batch * 100));
+    // Graphs complete before the checkpoint: no later checkpoint to write them again (and drop the orphans below).
+    await collection.whenIndexed();
     await collection.checkpoint();
     const listed = manifestOf(dir).segments.map((s) => s.file);
     // A file that a killed merge wrote but never listed, and writes only the WAL holds.

@@ -53,7 +53,7 @@ export class Checkpointer {
   private segmentSeq: number;
   /** The collection's `layoutVersion` the manifest on disk reflects. */
   private layoutWritten: number;
-  /** A merge asked for a checkpoint while one ran: run another after it. */
+  /** A forced checkpoint (a merge, a graph completed) was asked for while one ran: run another after it. */
   private again = false;
   /** The last checkpoint's report (undefined before the first). */
   lastReport: CheckpointReport | undefined;
@@ -94,9 +94,21 @@ export class Checkpointer {
    *   files and the whole WAL stay valid).
    */
   checkpoint(): Promise<CheckpointReport | undefined> {
-    this.running ??= this.run().finally(() => {
-      this.running = undefined;
-    });
+    if (this.running === undefined) {
+      const running = this.run().finally(() => {
+        this.running = undefined;
+      });
+      this.running = running;
+      // A forced checkpoint asked for while this one ran (whoever started it) follows once it succeeds.
+      running.then(
+        () => {
+          if (!this.again) return;
+          this.again = false;
+          this.maybeCheckpoint(this.mayStart(), true);
+        },
+        () => undefined,
+      );
+    }
     return this.running;
   }
 
@@ -107,7 +119,8 @@ export class Checkpointer {
 
   /**
    * Starts a background checkpoint when the WAL has grown past `walBytesMax` (or `force`: the
-   * optimizer replaced segments, whose old files a checkpoint releases), unless `allowed` is false
+   * optimizer replaced segments, whose old files a checkpoint releases, or a segment's graph
+   * completed after its file was written), unless `allowed` is false
    * or the last one failed less than 5 s ago. Failures are logged, never thrown.
    */
   maybeCheckpoint(allowed: boolean, force = false): void {
@@ -117,16 +130,10 @@ export class Checkpointer {
       return;
     }
     if (this.io.clock.now() < this.retryAt) return;
-    this.checkpoint()
-      .then(() => {
-        if (!this.again) return;
-        this.again = false;
-        this.maybeCheckpoint(this.mayStart(), true);
-      })
-      .catch((error: unknown) => {
-        this.retryAt = this.io.clock.now() + checkpointRetryMs;
-        this.logger?.error({ err: error, collection: this.collection.name }, "checkpoint failed; the WAL keeps every write and the checkpoint will be retried");
-      });
+    this.checkpoint().catch((error: unknown) => {
+      this.retryAt = this.io.clock.now() + checkpointRetryMs;
+      this.logger?.error({ err: error, collection: this.collection.name }, "checkpoint failed; the WAL keeps every write and the checkpoint will be retried");
+    });
   }
 
   private async run(): Promise<CheckpointReport | undefined> {

@@ -32,9 +32,11 @@ export interface SegmentEntry {
   contentChanges: number;
   /**
    * The files holding this segment as of `changes` (undefined: never written): a base file as of
-   * `contentChanges`, and maybe a deletes file on top of it.
+   * `contentChanges`, and maybe a deletes file on top of it. `indexed`: every live point of the base
+   * file was linked into its graph (false: opening the file links the rest again, see
+   * {@link SegmentedCollection.beginCheckpoint}).
    */
-  persisted: { file: string; fileBytes: number; deletes: string | undefined; deletesBytes: number; changes: number; contentChanges: number } | undefined;
+  persisted: { file: string; fileBytes: number; deletes: string | undefined; deletesBytes: number; changes: number; contentChanges: number; indexed: boolean } | undefined;
   /** Being merged by the optimizer (it picks a segment once at a time). */
   merging: boolean;
 }
@@ -49,6 +51,8 @@ export interface CheckpointSegment {
   /** `entry.changes` and `entry.contentChanges` when the state was taken. */
   changes: number;
   contentChanges: number;
+  /** Whether every live point was linked into the segment's graph at the cut. */
+  indexed: boolean;
   /** Whether the segment was sealed at the cut. */
   sealed: boolean;
   /** The base file of an unchanged segment, or of one that only lost points. */
@@ -132,7 +136,12 @@ export class SegmentedCollection {
   /** A merge's new segment while its graph is built (closed with the collection). */
   private building: MemoryCollection | undefined;
   private closed = false;
-  /** Changes of the segment list (seals, merges) since the collection was opened. */
+  /** Segments whose graph completion is awaited by {@link watchIndexing}. */
+  private readonly indexingWatched = new Set<SegmentEntry>();
+  /**
+   * Changes of the segment list (seals, merges) since the collection was opened, and of segments
+   * whose graph completed after their file was written: each asks for a checkpoint.
+   */
   layoutVersion = 0;
   /** Merges done since the collection was opened. */
   mergesDone = 0;
@@ -161,9 +170,12 @@ export class SegmentedCollection {
     this.ingests = new IngestProgress(ingests);
     this.nextSegmentId = nextSegmentId;
     for (const segment of loaded) {
-      const persisted = { file: segment.file, fileBytes: segment.sizeBytes, deletes: segment.deletes?.file, deletesBytes: segment.deletes?.sizeBytes ?? 0, changes: 0, contentChanges: 0 };
-      this.segments.push({ id: segment.id, data: segment.data, sealed: segment.sealed, changes: 0, contentChanges: 0, persisted, merging: false });
+      const indexed = segment.data.indexedPointCount() === segment.data.size;
+      const persisted = { file: segment.file, fileBytes: segment.sizeBytes, deletes: segment.deletes?.file, deletesBytes: segment.deletes?.sizeBytes ?? 0, changes: 0, contentChanges: 0, indexed };
+      const entry: SegmentEntry = { id: segment.id, data: segment.data, sealed: segment.sealed, changes: 0, contentChanges: 0, persisted, merging: false };
+      this.segments.push(entry);
       this.nextSegmentId = Math.max(this.nextSegmentId, segment.id + 1);
+      if (!indexed) this.watchIndexing(entry);
     }
     if (this.segments.length === 0 || this.segments[this.segments.length - 1]!.sealed) this.startAppendable();
     this.scheduleOptimize();
@@ -542,6 +554,12 @@ export class SegmentedCollection {
    * Cuts a checkpoint: every segment at the last applied sequence, in one synchronous step; changed
    * segments come with their state (the vector rows follow in slices, copy-on-write, until
    * `vectorsCopied`), unchanged ones with the file that holds them. One cut at a time.
+   *
+   * A segment written while its graph was still being built (a segment is sealed, and written, long
+   * before the builder threads have linked its points) counts as changed once its graph is complete,
+   * and is written again whole: otherwise every open would link those points again (an hour of
+   * builder time for a 2,000,000-point segment on two threads). {@link watchIndexing} asks for that
+   * checkpoint when the graph completes.
    */
   async beginCheckpoint(): Promise<CheckpointCut> {
     return this.exclusiveCut(() => {
@@ -549,9 +567,11 @@ export class SegmentedCollection {
       const copies: Promise<void>[] = [];
       const segments = this.segments.map((entry): CheckpointSegment => {
         const { changes, contentChanges, sealed, persisted } = entry;
-        const cut = { entry, changes, contentChanges, sealed };
-        if (persisted !== undefined && persisted.changes === changes) return { ...cut, state: undefined, tombstones: undefined, file: persisted.file, deletes: persisted.deletes };
-        if (persisted !== undefined && persisted.contentChanges === contentChanges) {
+        const indexed = entry.data.indexedPointCount() === entry.data.size;
+        const cut = { entry, changes, contentChanges, sealed, indexed };
+        const fileGraphIncomplete = persisted !== undefined && !persisted.indexed && indexed;
+        if (persisted !== undefined && !fileGraphIncomplete && persisted.changes === changes) return { ...cut, state: undefined, tombstones: undefined, file: persisted.file, deletes: persisted.deletes };
+        if (persisted !== undefined && !fileGraphIncomplete && persisted.contentChanges === contentChanges) {
           return { ...cut, state: undefined, tombstones: entry.data.deadSlots(), file: persisted.file, deletes: undefined };
         }
         const { state, vectorsCopied } = entry.data.beginSnapshot();
@@ -661,12 +681,31 @@ export class SegmentedCollection {
    * deletes file on top of the base file it had.
    */
   markPersisted(segment: CheckpointSegment, written: { file: string; bytes: number } | { deletes: string; bytes: number }): void {
-    const { entry, changes, contentChanges } = segment;
+    const { entry, changes, contentChanges, indexed } = segment;
     if ("file" in written) {
-      entry.persisted = { file: written.file, fileBytes: written.bytes, deletes: undefined, deletesBytes: 0, changes, contentChanges };
+      entry.persisted = { file: written.file, fileBytes: written.bytes, deletes: undefined, deletesBytes: 0, changes, contentChanges, indexed };
+      if (!indexed) this.watchIndexing(entry);
     } else {
       entry.persisted = { ...entry.persisted!, deletes: written.deletes, deletesBytes: written.bytes, changes };
     }
+  }
+
+  /**
+   * Once `entry`'s graph is complete, asks for a checkpoint (as a layout change does) if the file that
+   * holds it was written before the graph was: that checkpoint writes the segment again, graph
+   * included (see {@link beginCheckpoint}). One watch per segment at a time; a segment still
+   * incomplete when its builder goes idle (a failed link) is watched again at its next write.
+   */
+  private watchIndexing(entry: SegmentEntry): void {
+    if (this.indexingWatched.has(entry)) return;
+    this.indexingWatched.add(entry);
+    void entry.data.whenIndexed().then(() => {
+      this.indexingWatched.delete(entry);
+      if (this.closed || !this.segments.includes(entry) || entry.persisted?.indexed !== false) return;
+      if (entry.data.indexedPointCount() !== entry.data.size) return;
+      this.layoutVersion++;
+      this.events.onLayoutChanged?.();
+    });
   }
 
   // ---- segments and the optimizer ----
