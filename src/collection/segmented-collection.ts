@@ -693,15 +693,19 @@ export class SegmentedCollection {
   /**
    * Once `entry`'s graph is complete, asks for a checkpoint (as a layout change does) if the file that
    * holds it was written before the graph was: that checkpoint writes the segment again, graph
-   * included (see {@link beginCheckpoint}). One watch per segment at a time; a segment still
-   * incomplete when its builder goes idle (a failed link) is watched again at its next write.
+   * included (see {@link beginCheckpoint}). Not when new points or payloads arrived since that
+   * file: the next checkpoint writes the segment anyway (and watches it again if its graph is still
+   * incomplete then), so an appendable segment under a steady load is not rewritten each time its
+   * queue drains. One watch per segment at a time; a segment still incomplete when its builder goes
+   * idle (a failed link) is watched again at its next write.
    */
   private watchIndexing(entry: SegmentEntry): void {
     if (this.indexingWatched.has(entry)) return;
     this.indexingWatched.add(entry);
     void entry.data.whenIndexed().then(() => {
       this.indexingWatched.delete(entry);
-      if (this.closed || !this.segments.includes(entry) || entry.persisted?.indexed !== false) return;
+      const persisted = entry.persisted;
+      if (this.closed || !this.segments.includes(entry) || persisted?.indexed !== false || persisted.contentChanges !== entry.contentChanges) return;
       if (entry.data.indexedPointCount() !== entry.data.size) return;
       this.layoutVersion++;
       this.events.onLayoutChanged?.();
