@@ -329,6 +329,37 @@ describe("a collection of segments, on disk", () => {
     }
   }, 60_000);
 
+  it("does not rewrite an appendable segment whose graph completes while new points keep arriving", async () => {
+    const dataDir = tempDataDir();
+    const db = await openDb(dataDir, { segmentPointsMax: 10_000, vacuumDeletedRatio: 1, indexSliceMs: 1 });
+    const collection: DurableCollection = await db.create(spec("euclidean", 16));
+    const settle = async (): Promise<void> => {
+      await collection.whenIndexed();
+      await new Promise((resolve) => setImmediate(resolve));
+      await collection.whenOptimized();
+    };
+    // Written with its graph incomplete, then a write before the graph completes (3,000 points take this
+    // thread's 1 ms slices far longer than one upsert): no checkpoint of its own.
+    await collection.upsert(pointsOf(3_000, 16, 1, 0));
+    const loaded = (await collection.checkpoint())!;
+    expect(collection.segments[0]!.persisted!.indexed).toBe(false);
+    await collection.upsert(pointsOf(1, 16, 2, 3_000));
+    await settle();
+    expect(collection.lastCheckpoint).toBe(loaded);
+    // The next checkpoint writes it (graph complete by now); then an incomplete write with no write after it
+    // is followed by a checkpoint of its own once the graph completes.
+    await collection.checkpoint();
+    expect(collection.segments[0]!.persisted!.indexed).toBe(true);
+    await collection.upsert(pointsOf(300, 16, 3, 3_001));
+    const again = (await collection.checkpoint())!;
+    expect(collection.segments[0]!.persisted!.indexed).toBe(false);
+    await settle();
+    expect(collection.lastCheckpoint).not.toBe(again);
+    expect(collection.lastCheckpoint!.segmentsWritten).toBe(1);
+    expect(collection.segments[0]!.persisted!.indexed).toBe(true);
+    await db.close();
+  }, 60_000);
+
   it("removes on open the files of a merge cut short, and replays the WAL over the segments the manifest lists", async () => {
     const dataDir = tempDataDir();
     // No vacuum here: the merge (and the checkpoint after it, which would drop unlisted files) must not run.
