@@ -90,12 +90,25 @@ describe("replication on NATS JetStream", () => {
   });
 
   it("rebuilds a wiped replica from the newest checkpoint in the object store and the log after it", async () => {
-    const leaderIndex = await set.leader();
+    let leaderIndex = await set.leader();
+    // Enough records for a checkpoint (every 40) and a trim of the log below it. A write fenced off by a
+    // leader change (the 1.5 s lease can lapse while the other test worker has both cores) is retried on
+    // the new leader, as a client is told to.
+    let sequence = 0n;
+    for (let i = 0; i < 45; i++) {
+      const write = { collection: "docs", points: [{ id: `w${i}`, vector: vector(9_000 + i), payload: { i } }] };
+      for (let attempt = 0; ; attempt++) {
+        try {
+          sequence = (await set.client(leaderIndex).points.upsert(write)).sequence;
+          break;
+        } catch (error) {
+          if (attempt >= 3 || !/retry on the leader/.test(String(error))) throw error;
+          leaderIndex = await set.leader();
+        }
+      }
+    }
     const wiped = (leaderIndex + 2) % 3;
     const leader = set.client(leaderIndex);
-    // Enough records for a checkpoint (every 40) and a trim of the log below it.
-    let sequence = 0n;
-    for (let i = 0; i < 45; i++) sequence = (await leader.points.upsert({ collection: "docs", points: [{ id: `w${i}`, vector: vector(9_000 + i), payload: { i } }] })).sequence;
     const nc = await connect({ servers: set.nats.urls.split(",") });
     try {
       const jsm = await jetstreamManager(nc, { timeout: 10_000 });
