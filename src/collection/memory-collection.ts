@@ -238,6 +238,11 @@ export class MemoryCollection {
     return this.table.liveCount - this.indexer.countPending((slot) => live[slot] === 1);
   }
 
+  /** True when every live point is linked into the graph (O(pending points), as {@link indexedPointCount}). */
+  get fullyIndexed(): boolean {
+    return this.indexedPointCount() === this.size;
+  }
+
   /** Resolves when every pending point is linked into the graph (at once if none is). */
   whenIndexed(): Promise<void> {
     return this.indexer?.whenIndexed() ?? Promise.resolve();

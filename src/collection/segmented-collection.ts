@@ -170,7 +170,7 @@ export class SegmentedCollection {
     this.ingests = new IngestProgress(ingests);
     this.nextSegmentId = nextSegmentId;
     for (const segment of loaded) {
-      const indexed = segment.data.indexedPointCount() === segment.data.size;
+      const indexed = segment.data.fullyIndexed;
       const persisted = { file: segment.file, fileBytes: segment.sizeBytes, deletes: segment.deletes?.file, deletesBytes: segment.deletes?.sizeBytes ?? 0, changes: 0, contentChanges: 0, indexed };
       const entry: SegmentEntry = { id: segment.id, data: segment.data, sealed: segment.sealed, changes: 0, contentChanges: 0, persisted, merging: false };
       this.segments.push(entry);
@@ -283,7 +283,7 @@ export class SegmentedCollection {
     for (let round = 0; round < 1_000; round++) {
       const segments = this.segments;
       await Promise.all(segments.map((s) => s.data.whenIndexed()));
-      if (segments === this.segments && segments.every((s) => s.data.indexedPointCount() === s.data.size)) return;
+      if (segments === this.segments && segments.every((s) => s.data.fullyIndexed)) return;
     }
   }
 
@@ -567,7 +567,7 @@ export class SegmentedCollection {
       const copies: Promise<void>[] = [];
       const segments = this.segments.map((entry): CheckpointSegment => {
         const { changes, contentChanges, sealed, persisted } = entry;
-        const indexed = entry.data.indexedPointCount() === entry.data.size;
+        const indexed = entry.data.fullyIndexed;
         const cut = { entry, changes, contentChanges, sealed, indexed };
         const fileGraphIncomplete = persisted !== undefined && !persisted.indexed && indexed;
         if (persisted !== undefined && !fileGraphIncomplete && persisted.changes === changes) return { ...cut, state: undefined, tombstones: undefined, file: persisted.file, deletes: persisted.deletes };
@@ -706,7 +706,7 @@ export class SegmentedCollection {
       this.indexingWatched.delete(entry);
       const persisted = entry.persisted;
       if (this.closed || !this.segments.includes(entry) || persisted?.indexed !== false || persisted.contentChanges !== entry.contentChanges) return;
-      if (entry.data.indexedPointCount() !== entry.data.size) return;
+      if (!entry.data.fullyIndexed) return;
       this.layoutVersion++;
       this.events.onLayoutChanged?.();
     });
