@@ -57,17 +57,30 @@ describe("Scroll", () => {
     const added: string[] = [];
     let next = 0;
     let stop = false;
+    let rounds = 0;
+    let writing = true;
     const writer = (async () => {
-      for (let round = 0; !stop; round++) {
-        const fresh = Array.from({ length: 100 }, (_, i) => `${round % 2 === 0 ? "a" : "q"}${round}-${i}`);
-        await t.client.points.upsert({ collection: "big", points: fresh.map((id) => ({ id, vector: [1, 0] })) });
-        added.push(...fresh);
-        const victims = doomed.slice(next, next + 200);
-        next += victims.length;
-        if (victims.length > 0) await t.client.points.delete({ collection: "big", ids: victims });
+      try {
+        for (let round = 0; !stop; round++) {
+          const fresh = Array.from({ length: 100 }, (_, i) => `${round % 2 === 0 ? "a" : "q"}${round}-${i}`);
+          await t.client.points.upsert({ collection: "big", points: fresh.map((id) => ({ id, vector: [1, 0] })) });
+          added.push(...fresh);
+          const victims = doomed.slice(next, next + 200);
+          next += victims.length;
+          if (victims.length > 0) await t.client.points.delete({ collection: "big", ids: victims });
+          rounds++;
+        }
+      } finally {
+        writing = false;
       }
     })();
-    const { ids } = await scrollAll("big", 1_000, undefined, () => new Promise((resolve) => setImmediate(resolve)));
+    // Between pages, wait for the writer to finish a round, so that writes land mid-scroll however
+    // the two are scheduled (on a loaded machine the scroll could otherwise end before the writer starts).
+    const afterOneRound = async (): Promise<void> => {
+      const target = rounds + 1;
+      while (rounds < target && writing) await new Promise((resolve) => setTimeout(resolve, 1));
+    };
+    const { ids } = await scrollAll("big", 1_000, undefined, afterOneRound);
     stop = true;
     await writer;
     expect(next, "the writer made progress during the scroll").toBeGreaterThan(1_000);
