@@ -22,7 +22,7 @@
  * checkpoint, without waiting for its graphs, and skips its recall: a point's graph level and
  * upper-layer lists are allocated when it is written (`HnswIndex.prepare`), so memory and segment files
  * are the same size linked or not. The default run measures both states and prints them, which is the
- * check of that claim; the flag saves the hour a 5,000,000-point rebuild takes at 10,000,000 points.
+ * check of that claim; the flag saves the half hour that linking the 5,000,000 remaining points takes at 10,000,000.
  * The issue's targets are 2,000,000 × 768 and 10,000,000 × 96 (hours on a 24 GiB machine).
  * Prints a table and writes bench/results/scale-<points>x<dimension>-<date>.json.
  */
