@@ -569,9 +569,9 @@ export class SegmentedCollection {
         const { changes, contentChanges, sealed, persisted } = entry;
         const indexed = entry.data.fullyIndexed;
         const cut = { entry, changes, contentChanges, sealed, indexed };
-        const fileGraphIncomplete = persisted !== undefined && !persisted.indexed && indexed;
-        if (persisted !== undefined && !fileGraphIncomplete && persisted.changes === changes) return { ...cut, state: undefined, tombstones: undefined, file: persisted.file, deletes: persisted.deletes };
-        if (persisted !== undefined && !fileGraphIncomplete && persisted.contentChanges === contentChanges) {
+        const graphCompletedSinceFile = persisted !== undefined && !persisted.indexed && indexed;
+        if (persisted !== undefined && !graphCompletedSinceFile && persisted.changes === changes) return { ...cut, state: undefined, tombstones: undefined, file: persisted.file, deletes: persisted.deletes };
+        if (persisted !== undefined && !graphCompletedSinceFile && persisted.contentChanges === contentChanges) {
           return { ...cut, state: undefined, tombstones: entry.data.deadSlots(), file: persisted.file, deletes: undefined };
         }
         const { state, vectorsCopied } = entry.data.beginSnapshot();
